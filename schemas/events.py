@@ -1,0 +1,158 @@
+"""Kafka event values: UTF-8 JSON, each carrying ``schema`` (name and version) and ``request_id``.
+
+Events tolerate unknown top-level fields (``extra="ignore"``) so producers can add fields
+without breaking older consumers; the intent inside is strict, because a typo in a wish
+("bmp") must be reported, not silently dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.intent import MAX_TEXT_CHARS, Intent
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+SessionId = RequestId
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+INTENT_SCHEMA: Final = "kmidi.intent.v1"
+PLAN_SCHEMA: Final = "kmidi.plan.v1"
+RESULT_SCHEMA: Final = "kmidi.result.v1"
+INTERROGATION_SCHEMA: Final = "kmidi.interrogation.v1"
+INTERROGATION_REPLY_SCHEMA: Final = "kmidi.interrogation-reply.v1"
+DEADLETTER_SCHEMA: Final = "kmidi.deadletter.v1"
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Largest event value a stage accepts; larger ones are dead-lettered unread."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Fields every kmidi event carries; subclasses pin ``schema`` to their own name."""
+
+    schema_: str = Field(alias="schema")
+    request_id: RequestId
+
+
+class ErrorInfo(BaseModel):
+    """Why a request failed: a stable machine code and a sentence for people."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(examples=["invalid_key"])
+    message: str = Field(examples=['key "H#" not understood'])
+    stage: str | None = Field(default=None, examples=["interrogation"])
+
+
+class IntentSubmitted(Event):
+    """An emotional intent to compose; key = request_id on ``kmidi.intents.v1``."""
+
+    schema_: Literal["kmidi.intent.v1"] = Field(default=INTENT_SCHEMA, alias="schema")
+    intent: Intent
+    seed: Seed | None = None
+    output_format: Literal["midi"] = "midi"
+    submitted_at: datetime = Field(default_factory=utc_now)
+    source: Annotated[str, StringConstraints(max_length=64)] = "external"
+    session_id: SessionId | None = None
+
+
+class PlanReady(Event):
+    """The interrogation stage's output: the affect reading and the full musical plan."""
+
+    schema_: Literal["kmidi.plan.v1"] = Field(default=PLAN_SCHEMA, alias="schema")
+    intent: Intent
+    seed: Seed
+    affect: dict[str, Any]
+    plan: dict[str, Any]
+    submitted_at: datetime
+    planned_at: datetime = Field(default_factory=utc_now)
+
+
+class GenerationResult(Event):
+    """The finished piece or the reason it failed; the contract for downstream consumers."""
+
+    schema_: Literal["kmidi.result.v1"] = Field(default=RESULT_SCHEMA, alias="schema")
+    status: Literal["completed", "failed"]
+    midi_base64: str | None = None
+    affect: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    seed: Seed | None = None
+    duration_seconds: float | None = Field(default=None, description="Length of the piece.")
+    submitted_at: datetime | None = None
+    completed_at: datetime = Field(default_factory=utc_now)
+
+
+class InterrogationTurn(Event):
+    """One message of a person in a refinement conversation; key = session_id."""
+
+    schema_: Literal["kmidi.interrogation.v1"] = Field(
+        default=INTERROGATION_SCHEMA, alias="schema"
+    )
+    session_id: SessionId
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+    ]
+    sent_at: datetime = Field(default_factory=utc_now)
+
+
+class InterrogationReply(Event):
+    """The stage's answer to a turn: what it understood, what it asks next, if ready."""
+
+    schema_: Literal["kmidi.interrogation-reply.v1"] = Field(
+        default=INTERROGATION_REPLY_SCHEMA, alias="schema"
+    )
+    session_id: SessionId
+    turn: int = Field(ge=0)
+    extracted: dict[str, Any] = Field(default_factory=dict)
+    intent: dict[str, Any] = Field(
+        default_factory=dict, description="The intent so far, shaped like Intent."
+    )
+    affect: dict[str, Any] | None = None
+    ready: bool
+    question: str | None = None
+    suggestions: list[str] = Field(default_factory=list)
+    replied_at: datetime = Field(default_factory=utc_now)
+
+
+class DeadLetter(BaseModel):
+    """A message no stage could process, kept whole with the reason; key = original key."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    schema_: Literal["kmidi.deadletter.v1"] = Field(default=DEADLETTER_SCHEMA, alias="schema")
+    request_id: str | None = Field(
+        default=None, description="From the x-request-id header or the value, when readable."
+    )
+    stage: str
+    reason: str = Field(description="Machine code: not_json, schema_invalid, too_large, …")
+    error: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_key_base64: str | None = None
+    original_value_base64: str
+    original_headers: dict[str, str] = Field(default_factory=dict)
+    failed_at: datetime = Field(default_factory=utc_now)
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    INTENT_SCHEMA: IntentSubmitted,
+    PLAN_SCHEMA: PlanReady,
+    RESULT_SCHEMA: GenerationResult,
+    INTERROGATION_SCHEMA: InterrogationTurn,
+    INTERROGATION_REPLY_SCHEMA: InterrogationReply,
+    DEADLETTER_SCHEMA: DeadLetter,
+}
+"""Every event model by its ``schema`` name; drives the JSON Schema export."""
+
+
+def dump_event(event: BaseModel) -> bytes:
+    """Serialise an event the way it goes on the wire: UTF-8 JSON, field aliases, no nulls lost."""
+    return event.model_dump_json(by_alias=True).encode()
