@@ -329,9 +329,10 @@ def apply_modifiers(
         tempo -= abs(push) * 0.6 * (tempo - lo)
 
     span = preset.dynamics_ceiling - preset.dynamics_floor
-    floor = preset.dynamics_floor + span * 0.25 * intensity
-    ceiling = preset.dynamics_floor + span * (0.6 + 0.4 * intensity)
-    variance = preset.dynamics_variance * (0.75 + 0.5 * intensity)
+    # Stronger feeling lifts the floor; weaker feeling lowers the ceiling (0.5 changes neither).
+    floor = preset.dynamics_floor + span * 0.3 * max(push, 0.0)
+    ceiling = preset.dynamics_ceiling - span * 0.4 * max(-push, 0.0)
+    variance = preset.dynamics_variance * (1.0 + 0.25 * push)
     dissonance, space = preset.dissonance, preset.space
     density, legato = preset.note_density, preset.legato
     shift = 0
