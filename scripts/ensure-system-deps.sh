@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the system tools kmidi needs when they are missing: Java 17+ and Maven (the
+# embedded Apache Kafka broker) and, with --test, the independent checkers the tests use:
+# midicsv (MIDI parser), timidity + a GM soundfont (MIDI renderer), kcat (Kafka client),
+# promtool (Prometheus metrics linter). Debian/Ubuntu only; elsewhere it says what to install.
+set -euo pipefail
+
+want_test_tools=false
+[ "${1:-}" = "--test" ] && want_test_tools=true
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+if $want_test_tools; then
+  command -v midicsv >/dev/null 2>&1 || missing+=(midicsv)
+  command -v timidity >/dev/null 2>&1 || missing+=(timidity)
+  [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "kmidi: installing system packages: ${missing[*]}" >&2
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "kmidi: please install these with your package manager: ${missing[*]}" >&2
+  exit 1
+fi
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+    echo "kmidi: run as root or install: apt-get install ${missing[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
