@@ -1,0 +1,561 @@
+"""The embedded Apache Kafka broker: official jars from Maven Central, one KRaft node.
+
+Usage::
+
+    with EmbeddedKafka() as kafka:          # free loopback ports, temporary data dir
+        run_things(kafka.bootstrap_servers)
+
+The jars are resolved once per machine into ``cache_dir()/kafka-3.9.2/lib`` (needs Java
+17+ and Maven); later starts need no network.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+from kmidi.cli.kafka_probe import broker_answers
+
+KAFKA_VERSION = "3.9.2"
+SCALA_VERSION = "2.13"
+SLF4J_VERSION = "1.7.36"
+DEFAULT_PORT = 9092
+DEFAULT_START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+INSTALL_HINT = "apt-get install openjdk-17-jre-headless maven"
+
+_RESOLVED_MARKER = "RESOLVED"
+_LOG_TAIL_LINES = 30
+
+_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kmidi.local</groupId>
+  <artifactId>embedded-kafka</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_{SCALA_VERSION}</artifactId>
+      <version>{KAFKA_VERSION}</version>
+    </dependency>
+    <!-- kafka_2.13 ships no logging backend; without one SLF4J is a no-op and the
+         broker logs nothing. This brings ch.qos.reload4j:reload4j along. -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>{SLF4J_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J_PROPERTIES = """\
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={log_file}
+log4j.appender.file.Append=true
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+# Per-partition state changes and request logs are noise for a single local node.
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+"""
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The embedded broker cannot run on this machine (missing Java/Maven, no jars)."""
+
+
+class BrokerStartError(RuntimeError):
+    """The broker JVM exited early or did not answer in time; the message holds the log."""
+
+
+def cache_dir() -> Path:
+    """``$KMIDI_CACHE_DIR``, else ``$XDG_CACHE_HOME/kmidi``, else ``~/.cache/kmidi``."""
+    explicit = os.environ.get("KMIDI_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "kmidi"
+
+
+def kafka_home(cache: Path | None = None) -> Path:
+    """Where this Kafka version's ``lib/`` folder lives (resolved or not)."""
+    return (cache or cache_dir()) / f"kafka-{KAFKA_VERSION}"
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_java() -> str:
+    """Path of ``java``, or a KafkaUnavailableError that says what to install."""
+    java = shutil.which("java")
+    if java is None:
+        raise KafkaUnavailableError(
+            "The embedded Kafka broker needs Java 17+ and Maven, and `java` is not on PATH. "
+            f"Install them with: {INSTALL_HINT} "
+            "(or point KAFKA_BOOTSTRAP_SERVERS at an existing Kafka cluster)."
+        )
+    return java
+
+
+def resolve_kafka_jars(cache: Path | None = None) -> Path:
+    """The Kafka runtime classpath folder, resolved with Maven on first use.
+
+    Concurrent callers serialise on a lock file and Maven writes into a temporary folder
+    that is renamed into place, so a crash or a second resolver never leaves a half-full
+    ``lib/`` that looks finished.
+    """
+    home = kafka_home(cache)
+    lib = home / "lib"
+    if (home / _RESOLVED_MARKER).is_file():
+        return lib
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(home.parent / f".kafka-{KAFKA_VERSION}.lock"):
+        if (home / _RESOLVED_MARKER).is_file():
+            return lib
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise KafkaUnavailableError(
+                f"The embedded Kafka broker needs Maven once, to fetch Apache Kafka "
+                f"{KAFKA_VERSION} from Maven Central into {lib}, and `mvn` is not on PATH. "
+                f"Install Java and Maven with: {INSTALL_HINT} "
+                "(or point KAFKA_BOOTSTRAP_SERVERS at an existing Kafka cluster)."
+            )
+        staging = Path(tempfile.mkdtemp(prefix=f".kafka-{KAFKA_VERSION}-", dir=home.parent))
+        try:
+            (staging / "pom.xml").write_text(_POM, encoding="utf-8")
+            result = subprocess.run(
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(staging / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={staging / 'lib'}",
+                ],
+                cwd=staging,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                check=False,
+            )
+            jars = list((staging / "lib").glob("kafka_*.jar"))
+            if result.returncode != 0 or not jars:
+                raise KafkaUnavailableError(
+                    f"Maven could not resolve org.apache.kafka:kafka_{SCALA_VERSION}:"
+                    f"{KAFKA_VERSION} (exit {result.returncode}; needs network access to "
+                    f"Maven Central the first time):\n{_tail(result.stdout, _LOG_TAIL_LINES)}"
+                )
+            (staging / _RESOLVED_MARKER).write_text(
+                f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION}\n", encoding="utf-8"
+            )
+            if home.exists():  # an unfinished earlier attempt
+                shutil.rmtree(home)
+            staging.rename(home)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return lib
+
+
+class EmbeddedKafka:
+    """One combined broker+controller KRaft node on loopback, run as a child JVM.
+
+    ``start()`` returns once the broker answers a Metadata request; ``stop()`` shuts it
+    down cleanly (SIGTERM, then SIGKILL after 30 s) and is idempotent. The JVM also goes
+    away when this process exits (atexit), gets SIGTERM/SIGHUP, or is SIGKILLed
+    (PR_SET_PDEATHSIG on Linux, when started from the main thread).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        controller_port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        heap: str = "768m",
+        cache: Path | None = None,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> None:
+        self._requested_port = port
+        self._requested_controller_port = controller_port
+        self._own_data_dir = data_dir is None
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._heap = heap
+        self._cache = cache
+        self._start_timeout = start_timeout
+        self._port = port
+        self._controller_port = controller_port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        # Re-entrant: the SIGTERM handler may call stop() while start()/stop() holds it.
+        self._lock = threading.RLock()
+
+    # -- public surface --------------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``127.0.0.1:<port>``; the port is known once ``start()`` picked it."""
+        if self._port is None:
+            raise RuntimeError("the broker port is chosen by start()")
+        return f"127.0.0.1:{self._port}"
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    @property
+    def controller_port(self) -> int | None:
+        return self._controller_port
+
+    @property
+    def data_dir(self) -> Path:
+        if self._data_dir is None:
+            raise RuntimeError("the data dir is created by start()")
+        return self._data_dir
+
+    @property
+    def log_file(self) -> Path:
+        """The broker's own log (log4j); JVM stdout/stderr go to ``console_log``."""
+        return self.data_dir / "logs" / "server.log"
+
+    @property
+    def console_log(self) -> Path:
+        return self.data_dir / "logs" / "console.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> EmbeddedKafka:
+        """Resolve jars if needed, format the log dir if needed, run and wait until ready."""
+        with self._lock:
+            if self.is_running():
+                return self
+            java = find_java()
+            lib = resolve_kafka_jars(self._cache)
+            if self._data_dir is None:
+                self._data_dir = Path(tempfile.mkdtemp(prefix="kmidi-kafka-"))
+            # Ports picked here can be taken by someone else before the JVM binds them;
+            # retry with fresh ones in that case, never when the caller fixed them.
+            attempts = 1 if self._requested_port and self._requested_controller_port else 3
+            for attempt in range(1, attempts + 1):
+                self._port = self._requested_port or free_port()
+                self._controller_port = self._requested_controller_port or free_port()
+                self._write_config()
+                self._format(java, lib)
+                self._launch(java, lib)
+                _register(self)  # before waiting: a SIGTERM during startup must stop it too
+                try:
+                    self._wait_ready()
+                except BaseException as exc:
+                    self._stop_locked()
+                    _unregister(self)
+                    if attempt < attempts and "Address already in use" in str(exc):
+                        continue
+                    raise
+                return self
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        """SIGTERM the JVM's process group, SIGKILL after 30 s; safe to call repeatedly."""
+        with self._lock:
+            self._stop_locked()
+            _unregister(self)
+            if self._own_data_dir and self._data_dir is not None:
+                shutil.rmtree(self._data_dir, ignore_errors=True)
+                self._data_dir = None
+
+    def wait(self) -> int:
+        """Block until the JVM exits on its own; its exit code."""
+        if self._process is None:
+            raise RuntimeError("not started")
+        return self._process.wait()
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last lines of the broker log and of the JVM console, for error messages."""
+        parts = []
+        for path in (self.log_file, self.console_log):
+            with contextlib.suppress(OSError):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if text.strip():
+                    parts.append(f"--- {path} (last {lines} lines) ---\n{_tail(text, lines)}")
+        return "\n".join(parts) or "(both logs are empty)"
+
+    def __enter__(self) -> EmbeddedKafka:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else "stopped"
+        return f"<EmbeddedKafka {state} port={self._port} data_dir={self._data_dir}>"
+
+    # -- internals -------------------------------------------------------------------
+
+    @property
+    def _kraft_dir(self) -> Path:
+        return self.data_dir / "kraft"
+
+    def _write_config(self) -> None:
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "server.properties").write_text(
+            server_properties(
+                port=self.port or DEFAULT_PORT,
+                controller_port=self.controller_port or 0,
+                log_dir=self._kraft_dir,
+            ),
+            encoding="utf-8",
+        )
+        (self.data_dir / "log4j.properties").write_text(
+            _LOG4J_PROPERTIES.format(log_file=self.log_file), encoding="utf-8"
+        )
+
+    def _java_command(self, java: str, lib: Path, main_class: str, *args: str) -> list[str]:
+        return [
+            java,
+            f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+            "-cp",
+            f"{lib}/*",
+            main_class,
+            *args,
+        ]
+
+    def _format(self, java: str, lib: Path) -> None:
+        if (self._kraft_dir / "meta.properties").is_file():
+            return  # a restart: keep the cluster id and every topic
+        uuid = self._run_tool(java, lib, "random-uuid").strip().splitlines()[-1]
+        self._run_tool(
+            java,
+            lib,
+            "format",
+            "-t",
+            uuid,
+            "-c",
+            str(self.data_dir / "server.properties"),
+            "--ignore-formatted",
+        )
+
+    def _run_tool(self, java: str, lib: Path, *args: str) -> str:
+        cmd = self._java_command(java, lib, "kafka.tools.StorageTool", *args)
+        cmd[1:1] = ["-Xmx256m", "-XX:TieredStopAtLevel=1"]  # a short-lived tool: start fast
+        result = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise BrokerStartError(
+                f"kafka.tools.StorageTool {args[0]} failed (exit {result.returncode}):\n"
+                f"{_tail(result.stdout + result.stderr, _LOG_TAIL_LINES)}"
+            )
+        return result.stdout
+
+    def _launch(self, java: str, lib: Path) -> None:
+        cmd = self._java_command(java, lib, "kafka.Kafka", str(self.data_dir / "server.properties"))
+        cmd[1:1] = [
+            "-Xms256m",
+            f"-Xmx{self._heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+        ]
+        self._console = self.console_log.open("ab")
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        self._process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            cwd=self.data_dir,
+            # Own process group: a terminal's Ctrl-C reaches us, not the JVM, so we decide
+            # the shutdown order; stop() signals the whole group.
+            start_new_session=True,
+            # PDEATHSIG fires when the *thread* that forked exits; from a worker thread
+            # that would kill the broker early, so only the main thread arms it.
+            preexec_fn=_die_with_parent(os.getpid()) if on_main_thread else None,
+        )
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self._start_timeout
+        while True:
+            code = self._process.poll()
+            if code is not None:
+                raise BrokerStartError(
+                    f"Kafka exited with code {code} before it was ready on "
+                    f"{self.bootstrap_servers}. Log: {self.log_file}\n{self.log_tail()}"
+                )
+            if broker_answers(self.bootstrap_servers, timeout=1.0):
+                return
+            if time.monotonic() >= deadline:
+                raise BrokerStartError(
+                    f"Kafka did not answer on {self.bootstrap_servers} within "
+                    f"{self._start_timeout:g}s. Log: {self.log_file}\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def _stop_locked(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        if process is not None:
+            # Anything the JVM forked shares its group; make sure nothing lingers.
+            _signal_group(process.pid, signal.SIGKILL)
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+
+
+def server_properties(*, port: int, controller_port: int, log_dir: Path) -> str:
+    """KRaft single-node configuration: combined roles, static voter, loopback only."""
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={log_dir}
+num.partitions=6
+# Topics come only from schemas/topics.py (kmidi topics create); a typo in a topic name
+# must fail loudly instead of silently creating a topic with default settings.
+auto.create.topics.enable=false
+delete.topic.enable=true
+# One node: internal topics cannot have more than one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=6
+# Consumers join at once instead of waiting 3 s for more members.
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.retention.hours=168
+log.retention.check.interval.ms=300000
+"""
+
+
+# -- process lifetime ----------------------------------------------------------------
+
+_live: set[EmbeddedKafka] = set()
+_live_lock = threading.Lock()
+_hooks_installed = False
+_previous_handlers: dict[int, Any] = {}
+
+
+def _register(broker: EmbeddedKafka) -> None:
+    global _hooks_installed
+    with _live_lock:
+        _live.add(broker)
+        if _hooks_installed:
+            return
+        _hooks_installed = True
+    atexit.register(_stop_all)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            _previous_handlers[signum] = signal.signal(signum, _on_signal)
+
+
+def _unregister(broker: EmbeddedKafka) -> None:
+    with _live_lock:
+        _live.discard(broker)
+
+
+def _stop_all() -> None:
+    with _live_lock:
+        brokers = list(_live)
+    for broker in brokers:
+        broker.stop()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Python's default for SIGTERM/SIGHUP kills the interpreter without running atexit,
+    # which would orphan the JVM. Stop the brokers, then behave as before.
+    _stop_all()
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _die_with_parent(parent_pid: int) -> Any:
+    """A preexec_fn that has Linux SIGTERM the JVM when its parent dies, even by SIGKILL."""
+    if sys.platform != "linux":
+        return None
+
+    def arm() -> None:
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,356 @@
+"""The ``kmidi`` command: local broker, topics, and the local stack.
+
+Services are started as processes, never imported: ``kmidi`` may import only the
+stdlib, mido and ``schemas`` (DESIGN.md), so e.g. topic creation runs
+``python -m stream_processors.topics`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from kmidi.cli.broker import (
+    DEFAULT_PORT,
+    DEFAULT_START_TIMEOUT,
+    KAFKA_VERSION,
+    STOP_TIMEOUT,
+    BrokerStartError,
+    EmbeddedKafka,
+    KafkaUnavailableError,
+    cache_dir,
+)
+from kmidi.cli.kafka_probe import ProbeError, broker_answers, fetch_brokers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the chosen subcommand."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kmidi", description="kmidi: emotional intent in, playable MIDI out."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_broker(subparsers)
+    _add_topics(subparsers)
+
+    up = subparsers.add_parser("up", help="run the whole local stack as processes")
+    up.set_defaults(handler=_run_up)
+
+    # kmidi/cli/compose.py is being written by another engineer; until it lands the
+    # `compose` command is simply absent. Drop this guard once the module exists.
+    try:
+        compose = importlib.import_module("kmidi.cli.compose")
+    except ModuleNotFoundError as exc:
+        if exc.name != "kmidi.cli.compose":
+            raise  # a broken import inside compose.py must not be hidden
+    else:
+        compose.register(subparsers)
+    return parser
+
+
+def default_port() -> int:
+    return int(os.environ.get("KAFKA_PORT") or DEFAULT_PORT)
+
+
+def default_bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{default_port()}"
+
+
+# -- kmidi broker ----------------------------------------------------------------------
+
+
+def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    broker = subparsers.add_parser("broker", help="the embedded Apache Kafka broker")
+    actions = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    start = actions.add_parser("start", help="start a local Kafka broker (foreground)")
+    start.add_argument(
+        "--port",
+        type=int,
+        default=default_port(),
+        help="PLAINTEXT port on 127.0.0.1 (default: $KAFKA_PORT or 9092)",
+    )
+    start.add_argument(
+        "--controller-port",
+        type=int,
+        default=None,
+        help="KRaft controller port (default: a free one)",
+    )
+    start.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="broker data dir (default: <cache>/data; kept across restarts)",
+    )
+    start.add_argument("--heap", default="768m", help="JVM max heap (default: 768m)")
+    start.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_START_TIMEOUT,
+        help="seconds to wait until it answers",
+    )
+    start.add_argument(
+        "--detach", action="store_true", help="run in the background; `kmidi broker stop` stops it"
+    )
+    start.add_argument("--pidfile", type=Path, default=None, help=argparse.SUPPRESS)
+    start.set_defaults(handler=_broker_start)
+
+    stop = actions.add_parser("stop", help="stop a broker started with --detach")
+    stop.add_argument("--port", type=int, default=default_port())
+    stop.set_defaults(handler=_broker_stop)
+
+    status = actions.add_parser("status", help="does a broker answer? (exit 0 yes, 1 no)")
+    status.add_argument(
+        "--bootstrap",
+        default=None,
+        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:$KAFKA_PORT)",
+    )
+    status.set_defaults(handler=_broker_status)
+
+
+def _run_dir() -> Path:
+    path = cache_dir() / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pidfile(port: int) -> Path:
+    return _run_dir() / f"broker-{port}.pid"
+
+
+def _broker_start(args: argparse.Namespace) -> int:
+    bootstrap = f"127.0.0.1:{args.port}"
+    if broker_answers(bootstrap, timeout=1.0):
+        print(f"kmidi: a Kafka broker already answers at {bootstrap}", file=sys.stderr)
+        return 1
+    if args.detach:
+        return _broker_start_detached(args)
+
+    # SIGTERM (kmidi broker stop, systemd, …) must unwind like Ctrl-C so the broker
+    # shuts down cleanly and the pidfile goes away.
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    kafka = EmbeddedKafka(
+        port=args.port,
+        controller_port=args.controller_port,
+        data_dir=args.data_dir or cache_dir() / "data",
+        heap=args.heap,
+        start_timeout=args.timeout,
+    )
+    try:
+        try:
+            kafka.start()
+        except (KafkaUnavailableError, BrokerStartError) as exc:
+            print(f"kmidi: {exc}", file=sys.stderr)
+            return 1
+        if args.pidfile is not None:
+            _write_pidfile(args.pidfile)
+        print(f"Apache Kafka {KAFKA_VERSION} ready at {kafka.bootstrap_servers}", flush=True)
+        print(f"data: {kafka.data_dir}\nlog:  {kafka.log_file}", flush=True)
+        print("Ctrl-C stops it.", flush=True)
+        code = kafka.wait()
+        print(
+            f"kmidi: Kafka exited with code {code}. Log: {kafka.log_file}\n{kafka.log_tail()}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("stopping Kafka…", flush=True)
+        kafka.stop()
+        print("stopped.", flush=True)
+        return 0
+    finally:
+        kafka.stop()
+        if args.pidfile is not None:
+            _remove_pidfile(args.pidfile)
+
+
+def _broker_start_detached(args: argparse.Namespace) -> int:
+    pidfile = _pidfile(args.port)
+    output = _run_dir() / f"broker-{args.port}.out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "kmidi.cli.main",
+        "broker",
+        "start",
+        "--port",
+        str(args.port),
+        "--heap",
+        args.heap,
+        "--timeout",
+        str(args.timeout),
+        "--pidfile",
+        str(pidfile),
+    ]
+    if args.controller_port is not None:
+        cmd += ["--controller-port", str(args.controller_port)]
+    if args.data_dir is not None:
+        cmd += ["--data-dir", str(args.data_dir)]
+    with output.open("ab") as out:
+        child = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + args.timeout + 60  # first run may resolve jars
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
+            print(
+                f"kmidi: the background broker exited (code {child.returncode}):\n{tail}",
+                file=sys.stderr,
+            )
+            return 1
+        if pidfile.is_file():
+            print(
+                f"Apache Kafka {KAFKA_VERSION} ready at 127.0.0.1:{args.port} "
+                f"(pid {child.pid}); output: {output}; stop: kmidi broker stop "
+                f"--port {args.port}"
+            )
+            return 0
+        time.sleep(0.2)
+    child.terminate()
+    print(f"kmidi: the background broker did not become ready; see {output}", file=sys.stderr)
+    return 1
+
+
+def _broker_stop(args: argparse.Namespace) -> int:
+    pidfile = _pidfile(args.port)
+    pid = _read_pidfile(pidfile)
+    if pid is None or not _is_kmidi_process(pid):
+        pidfile.unlink(missing_ok=True)
+        if broker_answers(f"127.0.0.1:{args.port}", timeout=1.0):
+            print(
+                f"kmidi: a broker answers on port {args.port} but kmidi did not start it "
+                "with --detach; not touching it",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"no detached kmidi broker on port {args.port}")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT + 15
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)  # its JVM follows via PR_SET_PDEATHSIG
+    pidfile.unlink(missing_ok=True)
+    print(f"stopped the kmidi broker on port {args.port} (pid {pid})")
+    return 0
+
+
+def _broker_status(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or default_bootstrap()
+    try:
+        brokers = fetch_brokers(bootstrap, timeout=3.0)
+    except (OSError, ProbeError, ValueError) as exc:
+        print(f"no Kafka broker answers at {bootstrap} ({exc})")
+        return 1
+    listed = ", ".join(f"{b.node_id}@{b.host}:{b.port}" for b in brokers)
+    print(f"Kafka answers at {bootstrap}: {len(brokers)} broker(s): {listed}")
+    return 0 if brokers else 1
+
+
+def _write_pidfile(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    staging.replace(path)
+
+
+def _remove_pidfile(path: Path) -> None:
+    if _read_pidfile(path) == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def _read_pidfile(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # a zombie is as good as gone
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    return True
+
+
+def _is_kmidi_process(pid: int) -> bool:
+    """Guards against a recycled pid in a stale pidfile."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return sys.platform != "linux"
+    return b"kmidi" in cmdline and b"broker" in cmdline
+
+
+# -- kmidi topics ----------------------------------------------------------------------
+
+
+def _add_topics(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    topics = subparsers.add_parser("topics", help="Kafka topics of kmidi")
+    actions = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create every kmidi topic (idempotent)")
+    create.add_argument(
+        "--bootstrap",
+        default=None,
+        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:$KAFKA_PORT)",
+    )
+    create.add_argument("--timeout", type=float, default=30.0)
+    create.set_defaults(handler=_topics_create)
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    cmd = [
+        sys.executable,
+        "-m",
+        "stream_processors.topics",
+        "create",
+        "--bootstrap",
+        args.bootstrap or default_bootstrap(),
+        "--timeout",
+        str(args.timeout),
+    ]
+    return subprocess.run(cmd, check=False).returncode
+
+
+# -- kmidi up ----------------------------------------------------------------------------
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    # Imported here: the stack runner is a separate module with its own dependencies.
+    stack = importlib.import_module("kmidi.cli.stack")
+    return int(stack.run_up(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Create kmidi's Kafka topics from ``schemas.topics``: ``python -m stream_processors.topics``.
+
+Topics must exist with their declared partition counts *before* faust starts: an
+auto-created topic with another count than its table's changelog fails the worker with
+``PartitionsMismatch``, and the local broker has auto-creation off anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from schemas.topics import TOPICS, TopicSpec
+
+log = logging.getLogger(__name__)
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicCreationError(RuntimeError):
+    """The broker refused to create a topic for a reason other than "already exists"."""
+
+
+async def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec] = TOPICS,
+    *,
+    timeout: float = 30,  # noqa: ASYNC109 - bounds the retries, not one await
+) -> list[str]:
+    """Create every topic of ``specs`` that does not exist yet; the names created.
+
+    Idempotent: existing topics are left as they are (their partitions and configs are
+    not changed). Retries the connection for up to ``timeout`` seconds so it can run
+    while the broker is still starting.
+    """
+    wanted = {spec.name: spec for spec in specs}
+    if not wanted:
+        return []
+    retrying = AsyncRetrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        retry=retry_if_exception_type((KafkaConnectionError, OSError, asyncio.TimeoutError)),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await _create_missing(bootstrap, wanted, request_timeout=timeout)
+    raise AssertionError("unreachable")  # tenacity reraises on the last attempt
+
+
+async def _create_missing(
+    bootstrap: str, wanted: dict[str, TopicSpec], *, request_timeout: float
+) -> list[str]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="kmidi-topics",
+        request_timeout_ms=int(max(request_timeout, 5) * 1000),
+    )
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [spec for name, spec in wanted.items() if name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name=spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=spec.replication_factor,
+                    topic_configs=dict(spec.configs),
+                )
+                for spec in missing
+            ],
+            timeout_ms=int(max(request_timeout, 5) * 1000),
+        )
+        created: list[str] = []
+        failures: list[str] = []
+        for entry in response.topic_errors:
+            name, code = entry[0], entry[1]
+            message = entry[2] if len(entry) > 2 else ""
+            if code == 0:
+                created.append(name)
+            elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
+                failures.append(f"{name}: error {code} {message or ''}".strip())
+        if failures:
+            raise TopicCreationError("could not create topics: " + "; ".join(failures))
+        for name in created:
+            log.info("created topic %s", name)
+        return sorted(created)
+    finally:
+        await admin.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stream_processors.topics", description="kmidi's Kafka topics."
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create every kmidi topic (idempotent)")
+    create.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        or f"127.0.0.1:{os.environ.get('KAFKA_PORT') or 9092}",
+        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+    )
+    create.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+
+    try:
+        created = asyncio.run(ensure_topics(args.bootstrap, TOPICS, timeout=args.timeout))
+    except (KafkaError, OSError, TopicCreationError) as exc:
+        print(f"could not create topics at {args.bootstrap}: {exc!r}", file=sys.stderr)
+        return 1
+    for spec in TOPICS:
+        state = "created" if spec.name in created else "exists"
+        print(f"{state:8} {spec.name} (partitions={spec.partitions})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
