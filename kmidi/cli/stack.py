@@ -1,0 +1,289 @@
+"""``kmidi up``: the whole pipeline on one machine, each service its own process.
+
+Order of start: broker (embedded unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), topics, results
+service, stream worker(s), ingress. Ctrl-C or SIGTERM stops them in the reverse order, so
+the ingress stops accepting before the worker that drains its events goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from kmidi.cli.broker import (
+    DEFAULT_PORT,
+    BrokerStartError,
+    EmbeddedKafka,
+    KafkaUnavailableError,
+    cache_dir,
+    die_with_parent,
+)
+from kmidi.cli.kafka_probe import broker_answers
+
+SERVICE_STOP_TIMEOUT = 20.0
+READY_TIMEOUT = 120.0
+RESTARTS_ALLOWED = 5
+"""A service that dies more often than this within RESTART_WINDOW stops the stack."""
+RESTART_WINDOW = 60.0
+
+
+@dataclass(slots=True)
+class Service:
+    """One supervised child process of the stack."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    health_url: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            # Own session: the terminal's Ctrl-C reaches only `kmidi up`, which then
+            # stops the services in order instead of all at once.
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
+        )
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=SERVICE_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            print(f"kmidi: {self.name} did not stop in time; killing it", file=sys.stderr)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``kmidi up``; each has an environment variable of the same meaning."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("KMIDI_WORKERS", "1")),
+        help="stream worker processes sharing the partitions (env KMIDI_WORKERS, default 1)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="wipe the embedded broker's data first (all topics and results)",
+    )
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """Run the stack until Ctrl-C/SIGTERM or until a service keeps crashing."""
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    broker: EmbeddedKafka | None = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if not bootstrap:
+        port = int(os.environ.get("KAFKA_PORT") or DEFAULT_PORT)
+        bootstrap = f"127.0.0.1:{port}"
+        if broker_answers(bootstrap, timeout=1.0):
+            print(f"kmidi: using the Kafka broker already answering at {bootstrap}")
+        else:
+            broker = _start_broker(port, fresh=getattr(args, "fresh", False))
+            if broker is None:
+                return 1
+    # Set after the broker's own handlers so that ours decide the shutdown order.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    services: list[Service] = []
+    try:
+        if _create_topics(bootstrap) != 0:
+            return 1
+        services = _services(bootstrap, workers=max(1, getattr(args, "workers", 1)))
+        for service in services:
+            service.start()
+        if not _wait_until_healthy(services, lambda: stopping):
+            return 0 if stopping else 1
+        _print_banner(services, bootstrap, broker)
+        while not stopping:
+            if not _supervise(services):
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("kmidi: stopping…", flush=True)
+        for service in reversed(services):
+            service.stop()
+        if broker is not None:
+            broker.stop()
+        print("kmidi: stopped.", flush=True)
+
+
+def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
+    data_dir = cache_dir() / "stack-data"
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    print(f"kmidi: starting Apache Kafka on 127.0.0.1:{port} (data: {data_dir})…", flush=True)
+    broker = EmbeddedKafka(port=port, data_dir=data_dir)
+    started = time.monotonic()
+    try:
+        broker.start()
+    except (KafkaUnavailableError, BrokerStartError) as exc:
+        print(f"kmidi: {exc}", file=sys.stderr)
+        return None
+    print(f"kmidi: Kafka ready in {time.monotonic() - started:.1f} s", flush=True)
+    return broker
+
+
+def _create_topics(bootstrap: str) -> int:
+    command = [sys.executable, "-m", "stream_processors.topics", "create"]
+    return subprocess.run([*command, "--bootstrap", bootstrap], check=False).returncode
+
+
+def _services(bootstrap: str, *, workers: int) -> list[Service]:
+    api_host = os.environ.get("API_HOST", "127.0.0.1")
+    api_port = os.environ.get("API_PORT", "8000")
+    results_host = os.environ.get("RESULTS_HOST", "127.0.0.1")
+    results_port = os.environ.get("RESULTS_PORT", "8001")
+    metrics_port = int(os.environ.get("WORKER_METRICS_PORT", "9100"))
+    web_port = int(os.environ.get("FAUST_WEB_PORT", "6066"))
+    results_url = os.environ.get("RESULTS_BASE_URL", f"http://127.0.0.1:{results_port}")
+    base_env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "RESULTS_BASE_URL": results_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    python = sys.executable
+    services = [
+        Service(
+            "results",
+            [python, "-m", "stream_processors.results_service"],
+            {**base_env, "RESULTS_HOST": results_host, "RESULTS_PORT": results_port},
+            health_url=f"http://127.0.0.1:{results_port}/live",
+        )
+    ]
+    for index in range(workers):
+        services.append(
+            Service(
+                f"worker-{index + 1}" if workers > 1 else "worker",
+                [python, "-m", "stream_processors"],
+                {
+                    **base_env,
+                    "WORKER_METRICS_PORT": str(metrics_port + index),
+                    "FAUST_WEB_PORT": str(web_port + index),
+                },
+            )
+        )
+    services.append(
+        Service(
+            "ingress",
+            [python, "-m", "producer_api"],
+            {
+                **base_env,
+                "API_HOST": api_host,
+                "API_PORT": api_port,
+                "API_WORKERS": os.environ.get("API_WORKERS", "1"),
+            },
+            health_url=f"http://127.0.0.1:{api_port}/health",
+        )
+    )
+    return services
+
+
+def _wait_until_healthy(services: list[Service], stopping: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = [service for service in services if service.health_url]
+    while pending:
+        if stopping():
+            return False
+        for service in services:
+            code = service.exited()
+            if code is not None:
+                print(f"kmidi: {service.name} exited with code {code} during start-up")
+                return False
+        pending = [s for s in pending if not _answers(s.health_url or "")]
+        if time.monotonic() > deadline:
+            names = ", ".join(s.name for s in pending)
+            print(f"kmidi: {names} did not answer within {READY_TIMEOUT:g} s", file=sys.stderr)
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _supervise(services: list[Service]) -> bool:
+    """Restart a service that died; False when one keeps dying."""
+    now = time.monotonic()
+    for service in services:
+        code = service.exited()
+        if code is None:
+            continue
+        while service.restarts and now - service.restarts[0] > RESTART_WINDOW:
+            service.restarts.popleft()
+        if len(service.restarts) >= RESTARTS_ALLOWED:
+            print(
+                f"kmidi: {service.name} exited (code {code}) {RESTARTS_ALLOWED} times within "
+                f"{RESTART_WINDOW:g} s; stopping the stack",
+                file=sys.stderr,
+            )
+            return False
+        service.restarts.append(now)
+        print(f"kmidi: {service.name} exited with code {code}; restarting it", file=sys.stderr)
+        service.start()
+    return True
+
+
+def _print_banner(services: list[Service], bootstrap: str, broker: EmbeddedKafka | None) -> None:
+    by_name = {service.name: service for service in services}
+    api = by_name["ingress"].env
+    results = by_name["results"].env
+    kafka_note = f"embedded, log: {broker.log_file}" if broker else "external"
+    lines = [
+        "",
+        "kmidi is up",
+        f"  ingress  http://127.0.0.1:{api['API_PORT']}  (POST /v1/generate, docs at /docs)",
+        f"  results  http://127.0.0.1:{results['RESULTS_PORT']}  (GET /v1/results/{{id}})",
+    ]
+    for service in services:
+        if service.name.startswith("worker"):
+            port = service.env["WORKER_METRICS_PORT"]
+            lines.append(f"  {service.name:<8} metrics at http://127.0.0.1:{port}/metrics")
+    lines += [
+        f"  kafka    {bootstrap}  ({kafka_note})",
+        "",
+        "Try:",
+        f"  curl -s -X POST http://127.0.0.1:{api['API_PORT']}/generate "
+        "-H 'Content-Type: application/json' "
+        """-d '{"intent": {"emotional_intent": "I am feeling grief"}, "output_format": "midi"}'""",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
