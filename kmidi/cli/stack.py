@@ -19,6 +19,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from kmidi.cli.broker import (
@@ -139,7 +140,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
-    data_dir = cache_dir() / "stack-data"
+    data_dir = Path(os.environ.get("KMIDI_DATA_DIR") or cache_dir() / "stack-data")
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     print(f"kmidi: starting Apache Kafka on 127.0.0.1:{port} (data: {data_dir})…", flush=True)

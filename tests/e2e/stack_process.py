@@ -1,0 +1,121 @@
+"""Run ``kmidi up`` as a real process for end-to-end tests, with every port free."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from kmidi.cli.broker import free_port
+
+
+@dataclass
+class RunningStack:
+    """A ``kmidi up`` process and where its services listen."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    api_url: str
+    results_url: str
+    bootstrap: str
+    started_in_seconds: float
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def service_pids(self) -> list[int]:
+        """PIDs of every process the stack started (services and the broker JVM)."""
+        try:
+            return [child.pid for child in psutil.Process(self.process.pid).children(True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def pids_of(self, module: str) -> list[int]:
+        """Children whose command line runs ``python -m <module>``."""
+        found = []
+        for pid in self.service_pids():
+            try:
+                cmdline = psutil.Process(pid).cmdline()
+            except psutil.NoSuchProcess:
+                continue
+            if "-m" in cmdline and cmdline[cmdline.index("-m") + 1 :][:1] == [module]:
+                found.append(pid)
+        return found
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 90.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def start_stack(
+    tmp_path: Path,
+    *,
+    bootstrap: str | None,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 240.0,
+) -> RunningStack:
+    """Start ``kmidi up`` on free ports; with ``bootstrap=None`` it runs its own broker."""
+    api_port, results_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "API_PORT": str(api_port),
+        "RESULTS_PORT": str(results_port),
+        "WORKER_METRICS_PORT": str(free_port()),
+        "FAUST_WEB_PORT": str(free_port()),
+        "KMIDI_DATA_DIR": str(tmp_path / "stack-data"),
+        "LOG_LEVEL": "INFO",
+        **(extra_env or {}),
+    }
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    if bootstrap is not None:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    else:
+        env["KAFKA_PORT"] = str(free_port())
+    log_path = tmp_path / "kmidi-up.log"
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kmidi.cli.main", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = RunningStack(
+        process=process,
+        log_path=log_path,
+        api_url=f"http://127.0.0.1:{api_port}",
+        results_url=f"http://127.0.0.1:{results_port}",
+        bootstrap=bootstrap or f"127.0.0.1:{env['KAFKA_PORT']}",
+        started_in_seconds=0.0,
+    )
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"kmidi up exited early:\n{stack.log_text()[-4000:]}")
+        if "kmidi is up" in stack.log_text() and _answers(f"{stack.api_url}/health"):
+            stack.started_in_seconds = time.monotonic() - started
+            return stack
+        time.sleep(0.3)
+    stack.stop(signal.SIGKILL)
+    raise AssertionError(f"kmidi up not ready in {ready_timeout} s:\n{stack.log_text()[-4000:]}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
