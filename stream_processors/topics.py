@@ -38,7 +38,7 @@ async def ensure_topics(
     bootstrap: str,
     specs: Iterable[TopicSpec] = TOPICS,
     *,
-    timeout: float = 30,  # noqa: ASYNC109 - bounds the retries, not one await
+    timeout: float = 30,
 ) -> list[str]:
     """Create every topic of ``specs`` that does not exist yet; the names created.
 

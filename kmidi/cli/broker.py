@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
@@ -296,9 +296,14 @@ class EmbeddedKafka:
 
     def wait(self) -> int:
         """Block until the JVM exits on its own; its exit code."""
-        if self._process is None:
+        process = self._process
+        if process is None:
             raise RuntimeError("not started")
-        return self._process.wait()
+        # Poll instead of Popen.wait(): a blocking wait holds Popen's waitpid lock, and
+        # the SIGTERM handler's stop() could then never reap the JVM.
+        while (code := process.poll()) is None:
+            time.sleep(0.2)
+        return code
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last lines of the broker log and of the JVM console, for error messages."""
@@ -410,7 +415,7 @@ class EmbeddedKafka:
             start_new_session=True,
             # PDEATHSIG fires when the *thread* that forked exits; from a worker thread
             # that would kill the broker early, so only the main thread arms it.
-            preexec_fn=_die_with_parent(os.getpid()) if on_main_thread else None,
+            preexec_fn=die_with_parent(os.getpid()) if on_main_thread else None,
         )
 
     def _wait_ready(self) -> None:
@@ -527,8 +532,12 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         os.kill(os.getpid(), signum)
 
 
-def _die_with_parent(parent_pid: int) -> Any:
-    """A preexec_fn that has Linux SIGTERM the JVM when its parent dies, even by SIGKILL."""
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn``: Linux SIGTERMs the child when ``parent_pid`` dies, even by SIGKILL.
+
+    None off Linux. Only arm it from the main thread: the signal fires when the
+    *thread* that forked the child exits.
+    """
     if sys.platform != "linux":
         return None
 

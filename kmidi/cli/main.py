@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(subparsers)
 
     up = subparsers.add_parser("up", help="run the whole local stack as processes")
+    up.add_argument("--workers", type=int, default=1, help="stream-processor workers")
+    up.add_argument(
+        "--fresh", action="store_true", help="start the embedded broker with an empty data dir"
+    )
     up.set_defaults(handler=_run_up)
 
     # kmidi/cli/compose.py is being written by another engineer; until it lands the
