@@ -1,0 +1,262 @@
+"""Text → affect: corpus accuracy per family, and the behaviours the analyser promises."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kmidi.affect import Affect, analyse_intent, analyse_text
+from kmidi.emotions import MODIFIERS, PRESETS
+from schemas.intent import Intent
+
+CORPUS = Path(__file__).parent / "data" / "affect_corpus.jsonl"
+OVERALL_TARGET = 0.90
+FAMILY_TARGET = 0.80
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    family: str
+    preset: str
+    wound: str | None
+    desire: str | None
+    split: str
+
+
+def _corpus() -> list[Case]:
+    cases = []
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            cases.append(
+                Case(
+                    row["text"],
+                    row["family"],
+                    row["preset"],
+                    row.get("wound"),
+                    row.get("desire"),
+                    row.get("split", "dev"),
+                )
+            )
+    return cases
+
+
+def _family(affect: Affect) -> str:
+    return PRESETS[affect.primary].family
+
+
+def _evaluate(cases: list[Case]) -> tuple[str, float, dict[str, float], list[str]]:
+    total: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    preset_right = 0
+    misses: list[str] = []
+    for case in cases:
+        affect = analyse_text(case.text, wound=case.wound, desire=case.desire)
+        total[case.family] += 1
+        if _family(affect) == case.family:
+            right[case.family] += 1
+        else:
+            misses.append(f"  {case.family:>10} <- {affect.primary:<16} {case.text!r}")
+        preset_right += affect.primary == case.preset
+    per_family = {family: right[family] / total[family] for family in sorted(total)}
+    overall = sum(right.values()) / len(cases)
+    lines = [f"{'family':>12} {'n':>4} {'accuracy':>9}"]
+    lines += [f"{f:>12} {total[f]:>4} {acc:>9.1%}" for f, acc in per_family.items()]
+    lines.append(f"{'overall':>12} {len(cases):>4} {overall:>9.1%}")
+    lines.append(f"{'preset':>12} {len(cases):>4} {preset_right / len(cases):>9.1%}")
+    table = "\n".join(lines)
+    return table, overall, per_family, misses
+
+
+def test_corpus_is_big_and_spread_across_every_preset() -> None:
+    cases = _corpus()
+    assert len(cases) >= 180
+    families = Counter(case.family for case in cases)
+    for preset in PRESETS.values():
+        assert families[preset.family] >= 8, preset.family
+        assert any(case.preset == preset.name for case in cases), preset.name
+    assert all(case.preset in PRESETS for case in cases)
+    assert all(PRESETS[case.preset].family == case.family for case in cases)
+    assert families["neutral"] >= 15
+
+
+def test_corpus_accuracy_per_family() -> None:
+    cases = [case for case in _corpus() if case.split == "dev"]
+    table, overall, per_family, misses = _evaluate(cases)
+    report = f"\n{table}\nmisses:\n" + "\n".join(misses)
+    print(report)
+    assert overall >= OVERALL_TARGET, report
+    weak = {family: acc for family, acc in per_family.items() if acc < FAMILY_TARGET}
+    assert not weak, report
+
+
+def test_held_out_accuracy_is_reported() -> None:
+    """Sentences written after tuning and never tuned on: an honest generalisation figure."""
+    cases = [case for case in _corpus() if case.split == "holdout"]
+    if not cases:
+        pytest.skip("no held-out split in the corpus")
+    table, overall, _, misses = _evaluate(cases)
+    report = f"\nheld-out:\n{table}\nmisses:\n" + "\n".join(misses)
+    print(report)
+    assert overall >= 0.75, report
+
+
+# --- named behaviours ------------------------------------------------------------------
+
+
+def test_the_seed_services_own_example_reads_as_grief() -> None:
+    affect = analyse_text("I am feeling grief")
+    assert affect.primary == "grief"
+    assert affect.valence < 0
+    assert "grief" in affect.evidence
+
+
+def test_winning_the_championship_is_high_arousal_joy() -> None:
+    affect = analyse_text("we won the championship!")
+    assert affect.primary in ("joy", "euphoria")
+    assert affect.arousal > 0.6
+    assert affect.valence > 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "preset"),
+    [
+        ("I've been grieving for months", "grief"),
+        ("heartbroken", "grief"),
+        ("we mourned him all summer", "grief"),
+        ("my grandad passed away on sunday", "grief"),
+        ("I can't breathe, everything is closing in", "anxiety"),
+        ("been on edge since the phone call", "anxiety"),
+        ("I'm over the moon", "euphoria"),
+        ("feeling nostalgic", "nostalgia"),
+    ],
+)
+def test_inflections_and_multiword_expressions(text: str, preset: str) -> None:
+    assert analyse_text(text).primary == preset
+
+
+def test_negation_flips_or_drops_the_negated_feeling() -> None:
+    not_angry = analyse_text("I'm not angry anymore")
+    assert PRESETS[not_angry.primary].family != "anger"
+    assert "not angry" in not_angry.evidence
+    not_calm = analyse_text("I don't feel calm")
+    assert not_calm.primary != "calm"
+    assert not_calm.valence < 0
+    no_longer = analyse_text("I am no longer afraid")
+    assert PRESETS[no_longer.primary].family != "fear"
+    # Negation has a short scope and stops at a clause boundary.
+    assert analyse_text("I'm not sure why, but I'm furious").primary == "anger"
+    assert analyse_text("no. I'm happy").primary == "joy"
+
+
+def test_intensifiers_and_dampeners_move_intensity() -> None:
+    mild = analyse_text("I'm a bit sad").intensity
+    plain = analyse_text("I'm sad").intensity
+    strong = analyse_text("I'm so sad").intensity
+    strongest = analyse_text("I'm absolutely devastated!!!").intensity
+    assert mild < plain < strong < strongest
+    assert analyse_text("kind of anxious").intensity < analyse_text("really anxious").intensity
+
+
+def test_punctuation_capitals_and_elongation_add_emphasis() -> None:
+    plain = analyse_text("I am happy")
+    loud = analyse_text("I AM HAPPY!!!")
+    stretched = analyse_text("I am sooo happyyy")
+    assert loud.primary == stretched.primary == "joy"
+    assert loud.intensity > plain.intensity
+    assert loud.arousal > plain.arousal
+    assert stretched.intensity > plain.intensity
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("😭😭😭", "sadness"),
+        ("😡", "anger"),
+        ("today 😊", "joy"),
+        ("🥰🥰", "tenderness"),
+        ("😱", "fear"),
+        ("🙂", "joy"),
+        ("💔", "sadness"),
+        ("🎉🎉", "joy"),
+        ("❤️", "tenderness"),
+    ],
+)
+def test_emoji_carry_affect(text: str, family: str) -> None:
+    assert _family(analyse_text(text)) == family
+
+
+def test_mixed_feelings_give_primary_and_secondary() -> None:
+    mixed = analyse_text("happy but sad")
+    assert {mixed.primary, mixed.secondary} == {"joy", "melancholy"}
+    assert mixed.primary == "melancholy"  # what follows "but" weighs more
+    assert "bittersweet" in mixed.modifiers
+    bitter = analyse_text("it's bittersweet")
+    assert bitter.primary == "nostalgia"
+    assert "bittersweet" in bitter.modifiers
+    scared_excited = analyse_text("I'm terrified and excited about the move")
+    assert {_family(scared_excited), PRESETS[scared_excited.secondary or "neutral"].family} == {
+        "fear",
+        "joy",
+    }
+
+
+def test_neutral_text_and_empty_text() -> None:
+    for text in ("the meeting is at 3pm", "", "   ", "...", "ok", "C major, 4/4"):
+        affect = analyse_text(text)
+        assert affect.primary == "neutral", text
+        assert affect.intensity == 0.0
+        assert affect.secondary is None
+
+
+def test_wound_and_desire_contribute_with_lower_weight() -> None:
+    from_wound = analyse_text("make me a song", wound="my mother died last year")
+    assert from_wound.primary == "grief"
+    assert any(label.startswith("wound: ") for label in from_wound.evidence)
+    direct = analyse_text("my mother died last year")
+    assert from_wound.intensity < direct.intensity
+    # A stated feeling outweighs a differently-coloured desire.
+    led = analyse_text("I'm so anxious", desire="to feel calm and at peace")
+    assert led.primary == "anxiety"
+
+
+def test_modifiers_are_detected() -> None:
+    assert "suppressed" in analyse_text("I'm holding it in, so angry").modifiers
+    assert "cathartic_release" in analyse_text("I just want to let it all out and cry").modifiers
+    assert "intrusion" in analyse_text("the flashbacks keep coming back, I'm scared").modifiers
+    assert "dissociation" in analyse_text("I feel detached and numb").modifiers
+    assert "resigned" not in analyse_text("I refuse to give up").modifiers
+
+
+def test_analyse_intent_reads_all_fields() -> None:
+    intent = Intent(
+        emotional_intent="I need a piece", core_wound="after I lost my dad", core_desire=None
+    )
+    assert analyse_intent(intent).primary == "grief"
+
+
+def test_reading_is_deterministic_and_json_round_trips() -> None:
+    text = "I'm so anxious but also kind of hopeful 🙂"
+    first, second = analyse_text(text), analyse_text(text)
+    assert first == second
+    assert Affect.from_dict(json.loads(json.dumps(first.to_dict()))) == first
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.one_of(st.none(), st.text(max_size=80)))
+def test_any_text_yields_a_valid_affect(text: str, wound: str | None) -> None:
+    affect = analyse_text(text, wound=wound, desire=wound)
+    assert affect.primary in PRESETS
+    assert affect.secondary is None or affect.secondary in PRESETS
+    assert 0.0 <= affect.intensity <= 1.0
+    assert -1.0 <= affect.valence <= 1.0
+    assert -1.0 <= affect.arousal <= 1.0
+    assert 0.0 <= affect.confidence <= 1.0
+    assert set(affect.modifiers) <= set(MODIFIERS)
