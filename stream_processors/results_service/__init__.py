@@ -1,0 +1,1 @@
+"""The results service: a materialised view of every request, served over HTTP."""

@@ -1,0 +1,30 @@
+"""``python -m stream_processors.results_service``: run the results service with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from service_common.logging import configure_logging
+from stream_processors.results_service.config import get_settings
+from stream_processors.results_service.main import create_app
+from stream_processors.results_service.routes import SERVICE
+
+_GRACEFUL_SHUTDOWN_SECONDS = 5
+"""Long-polls and event streams are cut after this on shutdown; clients retry elsewhere."""
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(SERVICE, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.results_host,
+        port=settings.results_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Settings of the results service, read from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the results service; names are the environment variables."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1)
+    results_host: str = "0.0.0.0"
+    results_port: int = Field(default=8001, ge=0, le=65535)
+    results_base_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Public base URL used for absolute links such as result_url.",
+    )
+    results_max_entries: int = Field(
+        default=100_000, ge=1, description="Requests kept in memory; least recently used go first."
+    )
+    long_poll_max_seconds: float = Field(default=60.0, ge=0, le=3600)
+    sse_max_seconds: float = Field(
+        default=600.0, gt=0, description="An event stream ends after this long; clients reconnect."
+    )
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    sse_unknown_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long /events waits for an unknown ID to appear before answering 404.",
+    )
+    consumer_retry_max_seconds: float = Field(
+        default=10.0, gt=0, description="Longest back-off between broker reconnection attempts."
+    )
+    broker_probe_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the broker is asked for end offsets (lag, ready)."
+    )
+    log_level: str = "INFO"
+    enable_metrics: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # "a,b" in the environment; a JSON list is accepted too, for symmetry with other services.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("results_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,65 @@
+"""The results service's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from schemas.headers import HTTP_REQUEST_ID
+from service_common.http import install_http_observability
+from stream_processors.results_service import metrics
+from stream_processors.results_service.config import Settings, get_settings
+from stream_processors.results_service.consumer import ResultsConsumer
+from stream_processors.results_service.routes import SERVICE, VERSION, router
+from stream_processors.results_service.store import ResultsView
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """An app whose lifespan runs the Kafka consumer that feeds its view."""
+    settings = settings or get_settings()
+    view = ResultsView(max_entries=settings.results_max_entries)
+    consumer = ResultsConsumer(
+        view,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        retry_max_seconds=settings.consumer_retry_max_seconds,
+        probe_interval_seconds=settings.broker_probe_interval_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Not awaited to completion here: the server must answer /live and a 503 /ready
+        # while the view catches up, instead of refusing connections.
+        consumer.start()
+        metrics.WAITERS.set_function(view.waiter_count)
+        try:
+            yield
+        finally:
+            await consumer.stop()
+
+    app = FastAPI(
+        title="kmidi results service",
+        version=VERSION,
+        description="Status and finished MIDI of kmidi generation requests.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.view = view
+    app.state.consumer = consumer
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD"],
+            allow_headers=["*"],
+            expose_headers=[HTTP_REQUEST_ID, "ETag", "Content-Disposition"],
+        )
+    install_http_observability(app, service=SERVICE, enable_metrics=settings.enable_metrics)
+    app.include_router(router)
+    return app
+
+
+app = create_app()
+"""The module-level app for ``uvicorn stream_processors.results_service.main:app``."""

@@ -1,0 +1,330 @@
+"""The materialised view: every request's status, built from the three pipeline topics.
+
+Pure and synchronous, so it can be tested without a broker: :meth:`ResultsView.apply`
+takes one Kafka record and reports what changed. The only asynchronous part is waiting:
+long-polls and event streams subscribe to an ID and are woken by ``apply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from schemas.events import ErrorInfo, GenerationResult, IntentSubmitted, PlanReady
+from schemas.headers import is_valid_request_id
+from schemas.http import RequestStatus
+from schemas.topics import INTENTS, PLANS, RESULTS
+from service_common.kafka_headers import headers_to_dict, request_id_from_headers
+
+TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed"})
+_STAGE_RANK: Final[dict[str, int]] = {"accepted": 0, "processing": 1, "completed": 2, "failed": 2}
+
+
+class Outcome(StrEnum):
+    """What applying one record did; the ``outcome`` label of the events metric."""
+
+    APPLIED = "applied"
+    """The request's visible state changed."""
+    DUPLICATE = "duplicate"
+    """The same stage was seen before with the same content: nothing to show."""
+    STALE = "stale"
+    """An earlier stage arrived after a later one; only missing details were filled in."""
+    DELETED = "deleted"
+    """A tombstone on the compacted results topic removed the request."""
+    INVALID = "invalid"
+    """Not JSON, wrong schema, bad MIDI encoding, or no key where one is needed: skipped."""
+    IGNORED = "ignored"
+    """A record of a topic the view does not read."""
+
+
+@dataclass(slots=True)
+class RequestEntry:
+    """What the view knows about one request."""
+
+    request_id: str
+    status: RequestStatus
+    submitted_at: datetime | None = None
+    updated_at: datetime | None = None
+    seed: int | None = None
+    duration_seconds: float | None = None
+    error: ErrorInfo | None = None
+    affect: dict[str, Any] | None = None
+    # Kept as compact JSON, not as dicts: a parsed plan costs several times its JSON size
+    # in Python objects, and only ?format=json ever needs it.
+    plan_json: bytes | None = None
+    midi: bytes | None = None
+    midi_sha256: str | None = None
+    version: int = 0
+    """Bumped on every visible change, so a stream can tell it has already sent a state."""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def plan(self) -> dict[str, Any] | None:
+        """The musical plan, parsed on demand."""
+        if self.plan_json is None:
+            return None
+        parsed: dict[str, Any] = json.loads(self.plan_json)
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The effect of one record on the view."""
+
+    topic: str
+    outcome: Outcome
+    request_id: str | None = None
+    previous: RequestStatus | None = None
+    status: RequestStatus | None = None
+    first_result: bool = False
+    """This record moved the request to completed/failed for the first time."""
+    submitted_at: datetime | None = None
+    evicted: int = 0
+    reason: str | None = None
+
+
+def _encode_plan(plan: dict[str, Any] | None) -> bytes | None:
+    return None if plan is None else json.dumps(plan, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class ResultsView:
+    """Requests by ID, least recently used first, bounded by ``max_entries``."""
+
+    max_entries: int
+    _entries: OrderedDict[str, RequestEntry] = field(default_factory=OrderedDict)
+    _waiters: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._entries
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> RequestEntry | None:
+        """The request's entry, marked as recently used."""
+        entry = self._entries.get(request_id)
+        if entry is not None:
+            self._entries.move_to_end(request_id)
+        return entry
+
+    def peek(self, request_id: str) -> RequestEntry | None:
+        """The request's entry without touching its recency."""
+        return self._entries.get(request_id)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes | None]] | None = None,
+    ) -> Applied:
+        """Fold one record of ``topic`` into the view and say what it changed."""
+        if topic not in (INTENTS, PLANS, RESULTS):
+            return Applied(topic, Outcome.IGNORED, reason="unknown_topic")
+        if value is None:
+            return self._apply_tombstone(topic, key)
+        header_id = request_id_from_headers(headers_to_dict(headers))
+        try:
+            if topic == INTENTS:
+                return self._apply_intent(IntentSubmitted.model_validate_json(value))
+            if topic == PLANS:
+                return self._apply_plan(PlanReady.model_validate_json(value))
+            return self._apply_result(GenerationResult.model_validate_json(value))
+        except ValidationError as exc:
+            reason = "not_json" if _is_json_error(exc) else "schema_invalid"
+            return Applied(topic, Outcome.INVALID, request_id=header_id, reason=reason)
+        except (binascii.Error, ValueError):
+            return Applied(topic, Outcome.INVALID, request_id=header_id, reason="bad_midi_base64")
+
+    def _apply_tombstone(self, topic: str, key: bytes | None) -> Applied:
+        request_id = key.decode("utf-8", errors="replace") if key else None
+        if topic != RESULTS or not is_valid_request_id(request_id):
+            return Applied(topic, Outcome.INVALID, request_id=None, reason="tombstone")
+        assert request_id is not None
+        entry = self._entries.pop(request_id, None)
+        if entry is None:
+            return Applied(topic, Outcome.DUPLICATE, request_id=request_id)
+        self._notify(request_id)
+        return Applied(topic, Outcome.DELETED, request_id=request_id, previous=entry.status)
+
+    def _apply_intent(self, event: IntentSubmitted) -> Applied:
+        entry, created = self._entry(event.request_id, "accepted")
+        previous = None if created else entry.status
+        if entry.submitted_at is None:
+            entry.submitted_at = event.submitted_at
+        if entry.seed is None:
+            entry.seed = event.seed
+        if created:
+            entry.updated_at = event.submitted_at
+            return self._changed(INTENTS, entry, previous)
+        outcome = Outcome.DUPLICATE if entry.status == "accepted" else Outcome.STALE
+        return self._unchanged(INTENTS, entry, outcome)
+
+    def _apply_plan(self, event: PlanReady) -> Applied:
+        entry, created = self._entry(event.request_id, "processing")
+        previous = None if created else entry.status
+        if entry.submitted_at is None:
+            entry.submitted_at = event.submitted_at
+        if entry.seed is None:
+            entry.seed = event.seed
+        # A result's plan is the one that was played; a plan event only fills a gap.
+        if entry.plan_json is None:
+            entry.plan_json = _encode_plan(event.plan)
+        if entry.affect is None:
+            entry.affect = event.affect
+        if created or _STAGE_RANK[entry.status] < _STAGE_RANK["processing"]:
+            entry.status = "processing"
+            entry.updated_at = event.planned_at
+            return self._changed(PLANS, entry, previous)
+        outcome = Outcome.DUPLICATE if entry.status == "processing" else Outcome.STALE
+        return self._unchanged(PLANS, entry, outcome)
+
+    def _apply_result(self, event: GenerationResult) -> Applied:
+        midi = base64.b64decode(event.midi_base64, validate=True) if event.midi_base64 else None
+        digest = hashlib.sha256(midi).hexdigest() if midi is not None else None
+        entry, created = self._entry(event.request_id, event.status)
+        previous = None if created else entry.status
+        if (
+            not created
+            and entry.is_terminal
+            and (entry.status, entry.midi_sha256, entry.error)
+            == (event.status, digest, event.error)
+        ):
+            # A replay of the same deterministic result (at-least-once delivery): keep the
+            # first one's timestamps so clients and ETags see nothing move.
+            return self._unchanged(RESULTS, entry, Outcome.DUPLICATE)
+        # A different result for a finished request replaces it (last one wins), which is
+        # what compaction keeps, so every replica and every restart converges on it.
+        first = previous not in TERMINAL
+        entry.status = event.status
+        entry.updated_at = event.completed_at
+        entry.submitted_at = event.submitted_at or entry.submitted_at
+        entry.seed = event.seed if event.seed is not None else entry.seed
+        entry.duration_seconds = event.duration_seconds
+        entry.error = event.error
+        entry.affect = event.affect if event.affect is not None else entry.affect
+        if event.plan is not None:
+            entry.plan_json = _encode_plan(event.plan)
+        entry.midi = midi
+        entry.midi_sha256 = digest
+        return self._changed(RESULTS, entry, previous, first_result=first)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _entry(self, request_id: str, status: RequestStatus) -> tuple[RequestEntry, bool]:
+        entry = self._entries.get(request_id)
+        if entry is not None:
+            self._entries.move_to_end(request_id)
+            return entry, False
+        entry = RequestEntry(request_id=request_id, status=status)
+        self._entries[request_id] = entry
+        return entry, True
+
+    def _evict(self) -> int:
+        evicted = 0
+        while len(self._entries) > self.max_entries:
+            request_id, _ = self._entries.popitem(last=False)
+            self._notify(request_id)
+            evicted += 1
+        return evicted
+
+    def _changed(
+        self,
+        topic: str,
+        entry: RequestEntry,
+        previous: RequestStatus | None,
+        *,
+        first_result: bool = False,
+    ) -> Applied:
+        entry.version += 1
+        self._notify(entry.request_id)
+        return Applied(
+            topic,
+            Outcome.APPLIED,
+            request_id=entry.request_id,
+            previous=previous,
+            status=entry.status,
+            first_result=first_result,
+            submitted_at=entry.submitted_at,
+            evicted=self._evict(),
+        )
+
+    def _unchanged(self, topic: str, entry: RequestEntry, outcome: Outcome) -> Applied:
+        return Applied(
+            topic,
+            outcome,
+            request_id=entry.request_id,
+            previous=entry.status,
+            status=entry.status,
+            submitted_at=entry.submitted_at,
+        )
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subscribe(self, request_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the request changes (or appears, or goes away)."""
+        event = asyncio.Event()
+        self._waiters.setdefault(request_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(request_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[request_id]
+
+    def waiter_count(self) -> int:
+        """How many long-polls and streams are waiting right now."""
+        return sum(len(waiters) for waiters in self._waiters.values())
+
+    def _notify(self, request_id: str) -> None:
+        for event in self._waiters.get(request_id, ()):
+            event.set()
+
+    async def wait_until(
+        self,
+        request_id: str,
+        done: Callable[[RequestEntry | None], bool],
+        timeout: float,
+    ) -> RequestEntry | None:
+        """Wait up to ``timeout`` seconds for ``done(entry)``; return the entry either way."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self.subscribe(request_id) as changed:
+            while True:
+                entry = self.peek(request_id)
+                remaining = deadline - loop.time()
+                if done(entry) or remaining <= 0:
+                    return self.get(request_id)
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), remaining)
+
+
+def _is_json_error(exc: ValidationError) -> bool:
+    return any(error["type"] in ("json_invalid", "json_type") for error in exc.errors())
