@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
+from kmidi.lexicon import LEXICON
+
+if TYPE_CHECKING:
+    from schemas.intent import Intent
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +51,217 @@ class Affect:
             modifiers=tuple(data.get("modifiers", ())),
             evidence=tuple(data.get("evidence", ())),
         )
+
+
+# --- analysis -------------------------------------------------------------------------
+
+WOUND_WEIGHT = 0.5
+"""The core wound colours the reading but the stated feeling leads."""
+DESIRE_WEIGHT = 0.3
+"""What someone longs for is not what they feel; it only nudges the reading."""
+NEUTRAL_THRESHOLD = 0.2
+"""Total lexical evidence at or below which text reads as neutral (e.g. a lone "slow")."""
+_NEGATION_SCOPE = 4
+_SCALE_SCOPE = 3
+_CONTRAST_BOOST = 1.3
+_CAPS_BOOST = 1.25
+_ELONGATION_BOOST = 1.15
+_SECONDARY_RATIO = 0.3
+_MAX_EVIDENCE = 8
+
+
+@dataclass(slots=True)
+class _Reading:
+    """Accumulated evidence across the intent's texts."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, float] = field(default_factory=dict)
+    modifiers: dict[str, None] = field(default_factory=dict)
+    exclamations: int = 0
+    caps_words: int = 0
+    elongated: int = 0
+    emoji: int = 0
+    words: int = 0
+
+    def add(self, preset: str, weight: float, label: str) -> None:
+        self.scores[preset] = self.scores.get(preset, 0.0) + weight
+        self.evidence[label] = self.evidence.get(label, 0.0) + abs(weight)
+
+
+def _negation_target(preset: str) -> tuple[str, float]:
+    target = LEXICON.negation_targets.get(preset)
+    if target is not None:
+        return target
+    # "not <unpleasant feeling>" leans calm; "not <pleasant feeling>" leans low.
+    return ("calm", 0.35) if PRESETS[preset].valence < 0 else ("melancholy", 0.4)
+
+
+def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
+    units = LEXICON.match(LEXICON.tokenise(text))
+    negation_left = 0
+    scale, scale_left = 1.0, 0
+    contrast = 1.0
+    for unit in units:
+        if unit.kind == "punct":
+            reading.exclamations += unit.surface.count("!") if weight == 1.0 else 0
+            negation_left = scale_left = 0
+            continue
+        if unit.kind == "word":
+            reading.words += 1
+            reading.caps_words += unit.caps
+            reading.elongated += unit.elongated
+        elif unit.kind == "emoji":
+            reading.emoji += 1
+        entry = unit.entry
+        if entry is None:
+            # Negation reaches over "feel", "really", "that"… but stops at other content
+            # words: "can't shake this uneasy feeling" does not negate "uneasy".
+            negation_left = negation_left - 1 if LEXICON.is_transparent(unit.key) else 0
+            negation_left = max(0, negation_left)
+            scale_left = max(0, scale_left - 1)
+            continue
+        if entry.breaker:
+            negation_left = 0
+        if entry.contrast:
+            contrast = _CONTRAST_BOOST
+        if entry.negator and not entry.hits:
+            negation_left = _NEGATION_SCOPE
+            continue
+        if entry.scale != 1.0 and not entry.hits:
+            scale = scale * entry.scale if scale_left else entry.scale
+            scale_left = _SCALE_SCOPE
+            continue
+        negated = negation_left > 0
+        if entry.hits:
+            emphasis = (_CAPS_BOOST if unit.caps else 1.0) * (
+                _ELONGATION_BOOST if unit.elongated else 1.0
+            )
+            factor = weight * contrast * emphasis * unit.scale * (scale if scale_left else 1.0)
+            label = f"{prefix}not {unit.surface}" if negated else prefix + unit.surface
+            for preset, strength in entry.hits:
+                if negated:
+                    target, ratio = _negation_target(preset)
+                    reading.add(target, strength * factor * ratio, label)
+                else:
+                    reading.add(preset, strength * factor, label)
+            scale, scale_left = 1.0, 0
+        if entry.modifiers and not negated:
+            for name in entry.modifiers:
+                reading.modifiers.setdefault(name, None)
+        negation_left = max(0, negation_left - 1)
+        scale_left = max(0, scale_left - 1)
+
+
+def _family_totals(scores: dict[str, float]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for preset, score in scores.items():
+        family = PRESETS[preset].family
+        totals[family] = totals.get(family, 0.0) + score
+    return totals
+
+
+def _emphasis(reading: _Reading) -> float:
+    shouting = reading.caps_words >= 1 and (
+        reading.caps_words >= 2 or reading.caps_words * 3 >= reading.words
+    )
+    return min(
+        0.3,
+        0.08 * min(reading.exclamations, 3)
+        + (0.1 if shouting else 0.0)
+        + 0.05 * min(reading.elongated, 2)
+        + 0.03 * min(reading.emoji, 3),
+    )
+
+
+def _neutral(reading: _Reading) -> Affect:
+    return Affect(
+        primary=NEUTRAL.name,
+        secondary=None,
+        intensity=0.0,
+        valence=0.0,
+        arousal=0.0,
+        confidence=0.6 if reading.words >= 3 else 0.3,
+        modifiers=tuple(reading.modifiers),
+        evidence=(),
+    )
+
+
+def _order(scores: dict[str, float]) -> list[str]:
+    # Ties fall back to taxonomy order so the reading is deterministic.
+    rank = {name: i for i, name in enumerate(PRESETS)}
+    return sorted(scores, key=lambda name: (-scores[name], rank[name]))
+
+
+def analyse_text(text: str, *, wound: str | None = None, desire: str | None = None) -> Affect:
+    """Read emotion, intensity, valence and arousal from what a person wrote.
+
+    ``wound`` and ``desire`` contribute with lower weight. Text with no affect at all reads
+    as ``neutral`` with intensity 0.
+    """
+    reading = _Reading()
+    _read(text or "", 1.0, reading, "")
+    if wound:
+        _read(wound, WOUND_WEIGHT, reading, "wound: ")
+    if desire:
+        _read(desire, DESIRE_WEIGHT, reading, "desire: ")
+    scores = {name: score for name, score in reading.scores.items() if score > 0.0}
+    total = sum(scores.values())
+    if total <= NEUTRAL_THRESHOLD:
+        return _neutral(reading)
+
+    families = _family_totals(scores)
+    family_order = sorted(families, key=lambda f: -families[f])
+    top_family = family_order[0]
+    ordered = _order(scores)
+    primary = next(name for name in ordered if PRESETS[name].family == top_family)
+    secondary = next(
+        (
+            name
+            for name in ordered
+            if name != primary and scores[name] >= _SECONDARY_RATIO * scores[primary]
+        ),
+        None,
+    )
+
+    emphasis = _emphasis(reading)
+    strength = families[top_family]
+    intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * strength) + emphasis, 0.05, 1.0)
+
+    considered = [name for name in ordered if scores[name] >= 0.2 * scores[primary]]
+    weight_sum = sum(scores[name] for name in considered)
+    valence = sum(PRESETS[n].valence * scores[n] for n in considered) / weight_sum
+    arousal = sum(PRESETS[n].arousal * scores[n] for n in considered) / weight_sum
+    valence = _clamp(valence * (0.6 + 0.4 * intensity), -1.0, 1.0)
+    arousal = _clamp(arousal + emphasis, -1.0, 1.0)
+
+    runner_up = families[family_order[1]] if len(family_order) > 1 else 0.0
+    margin = (strength - runner_up) / strength
+    confidence = _clamp(0.2 + 0.4 * math.tanh(strength) + 0.35 * margin, 0.05, 0.99)
+
+    modifiers = dict(reading.modifiers)
+    if (
+        secondary is not None
+        and PRESETS[primary].valence * PRESETS[secondary].valence < 0
+        and scores[secondary] >= 0.5 * scores[primary]
+    ):
+        modifiers.setdefault("bittersweet", None)
+    evidence = sorted(reading.evidence, key=lambda label: -reading.evidence[label])
+    return Affect(
+        primary=primary,
+        secondary=secondary,
+        intensity=round(intensity, 4),
+        valence=round(valence, 4),
+        arousal=round(arousal, 4),
+        confidence=round(confidence, 4),
+        modifiers=tuple(name for name in modifiers if name in MODIFIERS),
+        evidence=tuple(evidence[:_MAX_EVIDENCE]),
+    )
+
+
+def analyse_intent(intent: Intent) -> Affect:
+    """``analyse_text`` over an intent's feeling, core wound and core desire."""
+    return analyse_text(intent.emotional_intent, wound=intent.core_wound, desire=intent.core_desire)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(high, max(low, value))

@@ -1,0 +1,496 @@
+"""The emotion lexicon: tokeniser, suffix-rule stemmer and a phrase trie over ``lexicon.json``.
+
+Everything is built once at import; a lookup is a walk over plain dicts. Lexicon terms and
+text go through the same tokeniser and stemmer, so "grieving", "grieved" and "grieve" meet
+at one key whether or not that key is a real English word.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from kmidi.emotions import PRESETS
+
+TokenKind = Literal["word", "emoji", "number", "punct"]
+
+
+class LexiconError(ValueError):
+    """The lexicon data file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token of input text."""
+
+    surface: str
+    """As written (case kept), for evidence."""
+    key: str
+    """Lower-cased, de-elongated, stemmed: what the trie is keyed on."""
+    kind: TokenKind
+    caps: bool = False
+    """Written in capitals for emphasis ("AGAIN")."""
+    elongated: bool = False
+    """Letters stretched for emphasis ("sooo")."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """What one lexicon term (word or phrase) means."""
+
+    hits: list[tuple[str, float]] = field(default_factory=list)
+    """(preset name, weight) pairs."""
+    modifiers: list[str] = field(default_factory=list)
+    negator: bool = False
+    breaker: bool = False
+    """Ends a negation scope ("but", "because")."""
+    contrast: bool = False
+    """What follows outweighs what came before ("but", "though")."""
+    scale: float = 1.0
+    """Multiplier for the next emotion term: > 1 intensifies, < 1 dampens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A matched span: one token, or a phrase of several, with its lexicon entry."""
+
+    surface: str
+    entry: Entry | None
+    kind: TokenKind
+    caps: bool
+    elongated: bool
+    scale: float = 1.0
+    """Product of intensifiers/dampeners skipped inside the phrase."""
+    key: str = ""
+    """The stem when the unit is a single token (for negation transparency)."""
+
+
+# --- stemming --------------------------------------------------------------------------
+
+_STEM_EXCEPTIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "died": "die",
+        "dies": "die",
+        "dying": "die",
+        "lost": "lose",
+        "losing": "lose",
+        "felt": "feel",
+        "broke": "break",
+        "broken": "break",
+        "tore": "tear",
+        "torn": "tear",
+        "won": "win",
+        "winning": "win",
+        "fell": "fall",
+        "fallen": "fall",
+        "was": "be",
+        "were": "be",
+        "am": "be",
+        "is": "be",
+        "are": "be",
+        "been": "be",
+        "being": "be",
+        "wept": "weep",
+        "buried": "bury",
+        "children": "child",
+        "kids": "kid",
+        "men": "man",
+        "women": "woman",
+        "saddest": "sad",
+        "sadder": "sad",
+        "angrier": "angry",
+        "angriest": "angry",
+        "calmer": "calm",
+        "calmest": "calm",
+        "lonelier": "lonely",
+        "happier": "happy",
+        "happiest": "happy",
+        "madder": "mad",
+        "better": "better",
+        "worse": "worse",
+        "went": "go",
+        "gone": "gone",
+        "made": "make",
+        "left": "left",
+        "ones": "one",
+        "news": "news",
+        "always": "always",
+        "this": "this",
+        "his": "his",
+        "has": "have",
+        "does": "do",
+        "did": "do",
+        "done": "done",
+        "stars": "star",
+        "us": "us",
+        "yes": "yes",
+        "nothing": "nothing",
+        "something": "something",
+        "anything": "anything",
+        "everything": "everything",
+        "morning": "morning",
+        "evening": "evening",
+        "ceiling": "ceiling",
+        "wedding": "wedding",
+        "building": "building",
+        "feelings": "feel",
+        "feeling": "feel",
+        "sing": "sing",
+        "thing": "thing",
+        "things": "thing",
+        "bring": "bring",
+        "king": "king",
+        "spring": "spring",
+        "string": "string",
+        "ring": "ring",
+        "nothingness": "nothingness",
+        "please": "please",
+        "pleased": "pleased",
+    }
+)
+_VOWELS: Final = frozenset("aeiouy")
+
+
+def stem(word: str) -> str:
+    """A crude but consistent stem of a lower-case word (suffix rules + exception table)."""
+    if word in _STEM_EXCEPTIONS:
+        return _STEM_EXCEPTIONS[word]
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    w = word
+    stripped = False
+    if w.endswith("iness") and len(w) > 6:
+        return w[:-5] + "y"
+    if w.endswith("ness") and len(w) > 6:
+        return stem(w[:-4])
+    if w.endswith("ily") and len(w) > 5:
+        return w[:-3] + "y"
+    if w.endswith(("ies", "ied")) and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("ier") and len(w) > 5:
+        return w[:-3] + "y"
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+        w = w[:-1]
+    if w.endswith("ing") and len(w) > 5:
+        w, stripped = w[:-3], True
+    elif w.endswith("ed") and len(w) > 4:
+        w, stripped = w[:-2], True
+    if len(w) >= 2 and w[-1] == w[-2] and w[-1] not in _VOWELS:
+        # "sobbing" -> "sob", and "miss"/"missed" both -> "mis" so the two forms meet.
+        return w[:-1]
+    if stripped and len(w) <= 3:
+        return w + "e"  # "cared" -> "care", not "car"
+    if w.endswith("e") and len(w) > 4:
+        return w[:-1]  # "grieve" meets "grieving" at "griev"
+    return w
+
+
+# --- tokenising -----------------------------------------------------------------------
+
+_EMOJI_CLASS = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff"
+_TOKEN_RE: Final = re.compile(
+    r"(?P<emoticon>(?<![\w:;])(?:>:\(|:'\(|[:;]-?[()DPp]|<3)(?![\w]))"
+    r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*(?:-[^\W\d_]+)*)"
+    r"|(?P<number>\d+(?:[.,:/]\d+)*)"
+    r"|(?P<punct>[!?]+|[.,;:…]+|[—–]+)"
+    rf"|(?P<emoji>[{_EMOJI_CLASS}](?:\u200d[{_EMOJI_CLASS}])*)"
+)
+_STRIP_TABLE: Final = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "`": "'",
+        "\ufe0f": None,
+        "\ufe0e": None,
+        **{chr(c): None for c in range(0x1F3FB, 0x1F400)},  # skin tones
+    }
+)
+_ELONGATION_RE: Final = re.compile(r"([a-z])\1{2,}")
+_CONTRACTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "can't": ("can", "not"),
+        "cant": ("can", "not"),
+        "cannot": ("can", "not"),
+        "won't": ("will", "not"),
+        "wont": ("will", "not"),
+        "ain't": ("be", "not"),
+        "dont": ("do", "not"),
+        "doesnt": ("does", "not"),
+        "didnt": ("did", "not"),
+        "isnt": ("is", "not"),
+        "wasnt": ("was", "not"),
+        "arent": ("are", "not"),
+        "couldnt": ("could", "not"),
+        "wouldnt": ("would", "not"),
+        "shouldnt": ("should", "not"),
+        "havent": ("have", "not"),
+        "hasnt": ("has", "not"),
+        "im": ("i", "am"),
+        "ive": ("i", "have"),
+        "idk": ("i", "do", "not", "know"),
+    }
+)
+_SUFFIXES: Final = (("n't", "not"), ("'re", "are"), ("'m", "am"), ("'ve", "have"), ("'ll", "will"))
+
+
+def _expand(word: str) -> tuple[str, ...]:
+    """Split contractions so "don't" reads as "do not" and "I'm" as "i am"."""
+    if word in _CONTRACTIONS:
+        return _CONTRACTIONS[word]
+    if "'" not in word:
+        return (word,)
+    for suffix, full in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return (word[: -len(suffix)], full)
+    if word.endswith(("'s", "'d")):
+        return (word[:-2],)  # possessive/"is"/"would": the head word is what carries meaning
+    return (word.replace("'", ""),)
+
+
+# --- the lexicon ----------------------------------------------------------------------
+
+_TERMINAL: Final = ""
+"""Trie key holding a node's Entry; no token key is ever empty."""
+
+Trie = dict[str, Any]
+
+
+class Lexicon:
+    """A compiled lexicon: vocabulary of stems and a phrase trie of entries."""
+
+    __slots__ = (
+        "_fillers",
+        "_max_phrase",
+        "_transparent",
+        "_trie",
+        "_vocabulary",
+        "negation_targets",
+        "presets",
+    )
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._trie: Trie = {}
+        self._vocabulary: set[str] = set()
+        self._max_phrase = 1
+        self.presets: tuple[str, ...] = tuple(PRESETS)
+        self.negation_targets: dict[str, tuple[str, float]] = {}
+        self._fillers: dict[str, float] = {}
+        self._transparent: frozenset[str] = frozenset()
+        self._compile(document)
+
+    # building
+
+    def _keys(self, term: str) -> list[str]:
+        return [token.key for token in self.tokenise(term.lower(), expand_hyphens=False)]
+
+    def _entry(self, term: str) -> Entry:
+        keys = self._keys(term)
+        if not keys:
+            raise LexiconError(f"lexicon term {term!r} has no tokens")
+        node = self._trie
+        for key in keys:
+            node = node.setdefault(key, {})
+        self._max_phrase = max(self._max_phrase, len(keys))
+        if len(keys) == 1:
+            self._vocabulary.add(keys[0])
+        entry: Entry = node.setdefault(_TERMINAL, Entry())
+        return entry
+
+    def _compile(self, doc: Mapping[str, Any]) -> None:
+        classes: dict[str, list[str]] = {
+            str(name): [str(m) for m in members] for name, members in doc.get("classes", {}).items()
+        }
+        for word in _CONTRACTIONS:
+            self._vocabulary.add(word)
+        emotions = doc.get("emotions")
+        if not isinstance(emotions, dict) or not emotions:
+            raise LexiconError("lexicon needs an 'emotions' object")
+        for preset, terms in emotions.items():
+            if preset not in PRESETS or preset == "neutral":
+                raise LexiconError(f"lexicon names unknown preset {preset!r}")
+            for term, weight in terms.items():
+                if not isinstance(weight, int | float) or not 0.0 < float(weight) <= 1.5:
+                    raise LexiconError(f"lexicon weight for {term!r} must be in (0, 1.5]")
+                for expanded in self._expand_classes(term, classes):
+                    _add_hit(self._entry(expanded), preset, float(weight))
+        for modifier, terms in doc.get("modifiers", {}).items():
+            for term in terms:
+                self._entry(term).modifiers.append(modifier)
+        for term in doc.get("negators", []):
+            self._entry(term).negator = True
+        for term in doc.get("scope_breakers", []):
+            self._entry(term).breaker = True
+        for term in doc.get("contrast", []):
+            self._entry(term).contrast = True
+        for section in ("intensifiers", "dampeners"):
+            for term, scale in doc.get(section, {}).items():
+                self._entry(term).scale = float(scale)
+        # One-word intensifiers and dampeners may sit inside a phrase ("feeling kinda down").
+        for key, node in self._trie.items():
+            entry = node.get(_TERMINAL)
+            if entry is not None and not entry.hits and entry.scale != 1.0:
+                self._fillers[key] = entry.scale
+        self._transparent = frozenset(
+            key for term in doc.get("negation_transparent", []) for key in self._keys(term)
+        )
+        for preset, (target, weight) in doc.get("negation_targets", {}).items():
+            if preset not in PRESETS or target not in PRESETS:
+                raise LexiconError(f"negation target {preset!r} -> {target!r} names no preset")
+            self.negation_targets[preset] = (target, float(weight))
+
+    @staticmethod
+    def _expand_classes(term: str, classes: Mapping[str, Sequence[str]]) -> Iterator[str]:
+        match = re.search(r"\{(\w+)\}", term)
+        if match is None:
+            yield term
+            return
+        name = match.group(1)
+        if name not in classes:
+            raise LexiconError(f"lexicon term {term!r} uses unknown class {name!r}")
+        for member in classes[name]:
+            yield from Lexicon._expand_classes(
+                term[: match.start()] + member + term[match.end() :], classes
+            )
+
+    # reading
+
+    def _word_key(self, lowered: str) -> tuple[str, bool]:
+        """Stem of a lower-case word, undoing "sooo"-style elongation; (key, was elongated)."""
+        if _ELONGATION_RE.search(lowered) is None:
+            return stem(lowered), False
+        for repl in (r"\1\1", r"\1"):
+            candidate = stem(_ELONGATION_RE.sub(repl, lowered))
+            if candidate in self._vocabulary:
+                return candidate, True
+        return stem(_ELONGATION_RE.sub(r"\1\1", lowered)), True
+
+    def tokenise(self, text: str, *, expand_hyphens: bool = True) -> list[Token]:
+        """Tokens of ``text``: words (contractions split, stemmed), emoji, numbers, punctuation."""
+        tokens: list[Token] = []
+        for match in _TOKEN_RE.finditer(text.translate(_STRIP_TABLE)):
+            group = match.lastgroup
+            surface = match.group()
+            if group == "word":
+                lowered = surface.lower()
+                caps = len(surface) >= 2 and surface.isupper()
+                if expand_hyphens and "-" in lowered and stem(lowered) not in self._vocabulary:
+                    parts = lowered.split("-")
+                else:
+                    parts = [lowered]
+                for part in parts:
+                    for piece in _expand(part):
+                        key, elongated = self._word_key(piece)
+                        tokens.append(Token(surface, key, "word", caps, elongated))
+            elif group == "emoticon":
+                tokens.append(Token(surface, surface.lower(), "emoji"))
+            elif group == "emoji":
+                tokens.append(Token(surface, surface, "emoji"))
+            elif group == "number":
+                tokens.append(Token(surface, surface, "number"))
+            else:
+                tokens.append(Token(surface, surface, "punct"))
+        return tokens
+
+    def is_transparent(self, key: str) -> bool:
+        """Whether negation reaches across this word ("not *feeling* calm")."""
+        return key in self._transparent or key in self._fillers
+
+    def match(self, tokens: Sequence[Token]) -> list[Unit]:
+        """Greedy longest-match of lexicon phrases over ``tokens``, left to right.
+
+        A one-word intensifier or dampener inside a phrase is skipped and its scale kept.
+        """
+        units: list[Unit] = []
+        trie = self._trie
+        fillers = self._fillers
+        n = len(tokens)
+        i = 0
+        while i < n:
+            node = trie
+            best_end = -1
+            best: Entry | None = None
+            best_scale = scale = 1.0
+            j = i
+            length = 0
+            while j < n and length < self._max_phrase:
+                key = tokens[j].key
+                child: Trie | None = node.get(key)
+                if child is None:
+                    if j > i and key in fillers:
+                        scale *= fillers[key]
+                        j += 1
+                        continue
+                    break
+                node = child
+                length += 1
+                entry = node.get(_TERMINAL)
+                if entry is not None:
+                    best_end, best, best_scale = j, entry, scale
+                j += 1
+            token = tokens[i]
+            if best is None:
+                units.append(
+                    Unit(
+                        token.surface, None, token.kind, token.caps, token.elongated, 1.0, token.key
+                    )
+                )
+                i += 1
+                continue
+            span = tokens[i : best_end + 1]
+            surface = token.surface if best_end == i else _join(span)
+            units.append(
+                Unit(
+                    surface,
+                    best,
+                    token.kind,
+                    any(t.caps for t in span),
+                    any(t.elongated for t in span),
+                    best_scale,
+                    token.key if best_end == i else "",
+                )
+            )
+            i = best_end + 1
+        return units
+
+    def lookup(self, term: str) -> Entry | None:
+        """The entry for a word or phrase, or None."""
+        node: Trie | None = self._trie
+        for key in self._keys(term):
+            node = node.get(key) if node is not None else None
+        return node.get(_TERMINAL) if node is not None else None
+
+
+def _add_hit(entry: Entry, preset: str, weight: float) -> None:
+    # Two spellings of one stem ("happy", "happiness") keep the stronger weight, not the sum.
+    for index, (name, existing) in enumerate(entry.hits):
+        if name == preset:
+            entry.hits[index] = (name, max(existing, weight))
+            return
+    entry.hits.append((preset, weight))
+
+
+def _join(span: Sequence[Token]) -> str:
+    out: list[str] = []
+    for token in span:
+        # A contraction yields several tokens with one surface; show it once.
+        if not out or out[-1] != token.surface:
+            out.append(token.surface)
+    return " ".join(out)
+
+
+def _load() -> Lexicon:
+    text = resources.files("kmidi").joinpath("data/lexicon.json").read_text(encoding="utf-8")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LexiconError(f"lexicon.json is not valid JSON: {exc}") from exc
+    return Lexicon(document)
+
+
+LEXICON: Final[Lexicon] = _load()
+"""The packaged lexicon, compiled once at import."""
