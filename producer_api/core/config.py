@@ -1,0 +1,75 @@
+"""Ingress settings from the environment: the seed service's variables plus Kafka and limits."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=300)]
+
+
+class Settings(BaseSettings):
+    """Every field reads the environment variable of the same name in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    # The seed service's variables, same names and defaults.
+    log_level: str = Field(default="INFO", description="Log level of every logger.")
+    api_host: str = Field(default="0.0.0.0", description="Interface uvicorn binds.")
+    api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    api_workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=4, description="uvicorn worker processes; each has its own Kafka producer."
+    )
+    reload: bool = Field(default=False, description="uvicorn auto-reload (development only).")
+    cors_origins: str = Field(default="*", description="Comma-separated allowed origins.")
+    enable_metrics: bool = Field(default=True, description="Serve GET /metrics.")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster."
+    )
+    kafka_client_id: str = "kmidi-producer-api"
+    kafka_connect_timeout_seconds: PositiveSeconds = Field(
+        default=5.0,
+        description="How long start-up waits for the broker before serving anyway "
+        "(not ready; it keeps connecting in the background).",
+    )
+    results_base_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Base URL of the results service, for status_url and result_url.",
+    )
+    publish_timeout_seconds: PositiveSeconds = Field(
+        default=5.0, description="Longest wait for the broker's acknowledgement (then 503)."
+    )
+    interrogate_timeout_seconds: PositiveSeconds = Field(
+        default=10.0, description="Longest wait for the interrogation stage's reply (then 504)."
+    )
+    ready_max_age_seconds: PositiveSeconds = Field(
+        default=5.0, description="/ready trusts a broker metadata answer this long."
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_generate: str = Field(
+        default="60/minute", description="slowapi/limits syntax, per client address."
+    )
+    rate_limit_interrogate: str = "120/minute"
+    max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = Field(
+        default=64 * 1024, description="Larger request bodies get 413."
+    )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def status_url(self, request_id: str) -> str:
+        return f"{self.results_base_url.rstrip('/')}/v1/results/{request_id}"
+
+    def result_url(self, request_id: str) -> str:
+        return f"{self.status_url(request_id)}/midi"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

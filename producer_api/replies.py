@@ -1,0 +1,175 @@
+"""Interrogation replies: one background consumer per process hands each reply to its waiter.
+
+The consumer has no group and assigns itself every partition of the replies topic from
+the end, so each process sees every reply and keeps only those it waits for (several
+uvicorn workers each run one). Waiters register *before* the turn is published, and the
+consumer's positions are resolved before it reports running, so no reply can slip past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from pydantic import ValidationError
+
+from producer_api.core.config import Settings
+from producer_api.metrics import INTERROGATION_REPLIES, INTERROGATION_WAIT
+from schemas.events import InterrogationReply
+from schemas.topics import INTERROGATION_REPLIES as REPLIES_TOPIC
+
+log = logging.getLogger(__name__)
+
+_RETRY_MAX_WAIT = 5.0
+
+
+class RequestInFlightError(RuntimeError):
+    """Another request with the same ID is already waiting for its reply."""
+
+
+class ReplyWaiter:
+    """Maps request IDs to futures resolved by the replies consumer."""
+
+    def __init__(self, settings: Settings, *, topic: str = REPLIES_TOPIC) -> None:
+        self._settings = settings
+        self._topic = topic
+        self._pending: dict[str, asyncio.Future[InterrogationReply]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._running = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        """True once the consumer has its partitions and positions."""
+        return self._running.is_set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name="interrogation-replies")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+
+    async def wait_until_running(self, timeout: float) -> bool:
+        """Whether the consumer is running within ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._running.wait(), timeout)
+        return self._running.is_set()
+
+    def register(self, request_id: str) -> asyncio.Future[InterrogationReply]:
+        """A future for the reply to ``request_id``; call before publishing the turn."""
+        if request_id in self._pending:
+            raise RequestInFlightError(request_id)
+        future: asyncio.Future[InterrogationReply] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        return future
+
+    async def wait(
+        self,
+        request_id: str,
+        future: asyncio.Future[InterrogationReply],
+        timeout: float,
+    ) -> InterrogationReply:
+        """The reply, or ``TimeoutError`` after ``timeout`` seconds; always unregisters."""
+        start = time.perf_counter()
+        try:
+            reply = await asyncio.wait_for(future, timeout)
+        finally:
+            self.discard(request_id)
+        INTERROGATION_WAIT.observe(time.perf_counter() - start)
+        return reply
+
+    def discard(self, request_id: str) -> None:
+        future = self._pending.pop(request_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    def _dispatch(self, value: bytes | None) -> None:
+        try:
+            reply = InterrogationReply.model_validate_json(value or b"")
+        except ValidationError:
+            INTERROGATION_REPLIES.labels("invalid").inc()
+            log.warning("unreadable interrogation reply skipped")
+            return
+        future = self._pending.get(reply.request_id)
+        if future is None or future.done():
+            INTERROGATION_REPLIES.labels("unmatched").inc()
+            return
+        INTERROGATION_REPLIES.labels("matched").inc()
+        future.set_result(reply)
+
+    def _new_consumer(self) -> Any:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            client_id=f"{self._settings.kafka_client_id}-replies-{uuid.uuid4().hex[:8]}",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            # Replies are awaited by a person; the default 500 ms would add to every turn
+            # only on brokers that do not wake waiting fetches, so keep it short anyway.
+            fetch_max_wait_ms=100,
+            request_timeout_ms=int(max(5.0, self._settings.publish_timeout_seconds) * 1000),
+        )
+
+    async def _run_forever(self) -> None:
+        delay = 0.2
+        while True:
+            consumer = self._new_consumer()
+            try:
+                await asyncio.wait_for(consumer.start(), self._settings.publish_timeout_seconds)
+                await self._assign(consumer)
+                delay = 0.2
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "interrogation replies consumer failed; retrying",
+                    extra={"error": repr(exc), "retry_in_seconds": delay},
+                )
+            finally:
+                self._running.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), 5)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_WAIT)
+
+    async def _assign(self, consumer: Any) -> None:
+        partitions: set[int] | None = None
+        # The topic may be created after the ingress starts (topics job racing the pods).
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(self._topic)
+            if not partitions:
+                log.info("replies topic not found yet", extra={"topic": self._topic})
+                await asyncio.sleep(1.0)
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            # Resolving positions now pins "latest" to this moment, before any waiter exists.
+            await consumer.position(tp)
+        self._running.set()
+        log.info("interrogation replies consumer running", extra={"partitions": len(tps)})
+
+    async def _consume(self, consumer: Any) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for messages in batches.values():
+                for message in messages:
+                    self._dispatch(message.value)

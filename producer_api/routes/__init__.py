@@ -1,0 +1,1 @@
+"""HTTP routes of the ingress, one module per resource."""

@@ -1,0 +1,143 @@
+"""``POST /v1/interrogate`` (and ``/interrogate``): one turn of the refinement conversation."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import ValidationError
+
+from producer_api.deps import PublisherDep, ReplyWaiterDep, RequestIdDep, SettingsDep
+from producer_api.intents import check_technical, publish_event, submit_intent
+from producer_api.limits import interrogate_limit
+from producer_api.openapi import error_responses
+from producer_api.replies import RequestInFlightError
+from schemas.events import IntentSubmitted, InterrogationTurn
+from schemas.http import InterrogateRequest, InterrogateResponse
+from schemas.intent import Intent
+from schemas.topics import INTERROGATIONS
+from service_common.http import ApiError
+from service_common.tracing import child_traceparent
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["interrogation"])
+
+_OK = {
+    "description": "The interrogation stage's reply to this turn.",
+    "content": {
+        "application/json": {
+            "example": {
+                "request_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "session_id": "9f1c2a7e4b0d4c9e8a1f6b3d2e5c7a90",
+                "turn": 1,
+                "ready": False,
+                "question": "What do you miss most about him?",
+                "suggestions": ["his laugh", "Sunday walks"],
+                "extracted": {"emotion": "grief"},
+                "intent": {"emotional_intent": "I lost my dad last spring"},
+                "affect": {"valence": -0.7, "arousal": 0.3},
+                "generation": None,
+            }
+        }
+    },
+}
+_DOC = {
+    "response_model": InterrogateResponse,
+    "responses": {200: _OK, **error_responses(409, 413, 415, 422, 429, 503, 504)},
+    "dependencies": [Depends(interrogate_limit)],
+}
+
+
+@router.post(
+    "/v1/interrogate",
+    summary="Send one message of a refinement conversation",
+    description=(
+        "Publishes the turn to `kmidi.interrogations.v1` (key = session_id) and waits up to "
+        "INTERROGATE_TIMEOUT_SECONDS for the interrogation stage's reply. Omit `session_id` "
+        "to start a conversation; with `submit: true` and a ready intent the intent is also "
+        "submitted for generation (`generation` in the answer)."
+    ),
+    **_DOC,  # type: ignore[arg-type]
+)
+@router.post(
+    "/interrogate",
+    summary="Send one message of a refinement conversation (seed service path)",
+    description="The seed service's path; same as `POST /v1/interrogate`.",
+    **_DOC,  # type: ignore[arg-type]
+)
+async def interrogate(
+    body: InterrogateRequest,
+    publisher: PublisherDep,
+    replies: ReplyWaiterDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> InterrogateResponse:
+    session_id = body.session_id or uuid.uuid4().hex
+    if not replies.running:
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            "not connected to the interrogation replies yet; retry later",
+            headers={"Retry-After": "2"},
+        )
+    trace = child_traceparent(traceparent)
+    turn = InterrogationTurn(request_id=request_id, session_id=session_id, message=body.message)
+    try:
+        future = replies.register(request_id)
+    except RequestInFlightError as exc:
+        raise ApiError(
+            409, "request_in_flight", f"request {request_id} is already waiting for a reply"
+        ) from exc
+    try:
+        await publish_event(
+            publisher,
+            topic=INTERROGATIONS,
+            key=session_id,
+            event=turn,
+            request_id=request_id,
+            traceparent=trace,
+        )
+        reply = await replies.wait(request_id, future, settings.interrogate_timeout_seconds)
+    except TimeoutError as exc:
+        raise ApiError(
+            504,
+            "interrogation_timeout",
+            f"no reply for session {session_id} within "
+            f"{settings.interrogate_timeout_seconds:g} s; send the message again "
+            "with this session_id",
+        ) from exc
+    finally:
+        replies.discard(request_id)
+
+    answer = InterrogateResponse(
+        request_id=request_id,
+        session_id=reply.session_id,
+        turn=reply.turn,
+        ready=reply.ready,
+        question=reply.question,
+        suggestions=reply.suggestions,
+        extracted=reply.extracted,
+        intent=reply.intent,
+        affect=reply.affect,
+    )
+    if body.submit and reply.ready:
+        try:
+            intent = Intent.model_validate(reply.intent)
+        except ValidationError as exc:
+            log.warning("ready intent from the interrogation stage is invalid", exc_info=exc)
+            raise ApiError(
+                422, "invalid_intent", "the conversation's intent cannot be submitted yet"
+            ) from exc
+        check_technical(intent)
+        event = IntentSubmitted(
+            request_id=request_id,
+            intent=intent,
+            seed=body.seed,
+            source="producer_api",
+            session_id=reply.session_id,
+        )
+        answer.generation = await submit_intent(publisher, settings, event, traceparent=trace)
+    return answer
