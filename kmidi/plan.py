@@ -1,0 +1,755 @@
+"""The musical plan: every decision about a piece, made before a single note is written.
+
+A ``Plan`` is plain data. It travels as JSON in a Kafka event from the interrogation stage
+to the generation stage, so ``Plan.from_dict(plan.to_dict()) == plan`` exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from kmidi import emotions
+from kmidi.errors import TechnicalWishError
+from kmidi.genres import beat_groups, choose_genre, drum_style_for, get_genre
+from kmidi.theory import (
+    MODE_STEPS,
+    RULE_BREAKS,
+    Chord,
+    Key,
+    diatonic_chord,
+    key_signature,
+    parse_chord,
+    parse_key,
+    parse_time_signature,
+    split_progression,
+    validate_rule_breaks,
+)
+
+if TYPE_CHECKING:
+    from kmidi.affect import Affect
+    from schemas.intent import Intent
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChordSlot:
+    """One chord of the progression: where it starts, how long it lasts, what it is."""
+
+    bar: int
+    """0-based bar index."""
+    beat: float
+    """Offset from the bar line in quarter-note beats."""
+    beats: float
+    """Duration in quarter-note beats."""
+    symbol: str
+    """Absolute chord symbol, e.g. "Am7"."""
+    numeral: str | None
+    """Roman numeral relative to the key, when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A stretch of the arc (intro, build, climax, release) with its energy 0..1."""
+
+    name: str
+    start_bar: int
+    end_bar: int
+    """Exclusive."""
+    energy: float
+
+
+@dataclass(frozen=True, slots=True)
+class Groove:
+    """How the time feels: ahead/behind the beat, swing, human looseness."""
+
+    timing_feel: str
+    feel_offset: float
+    """Beats added to every onset except the drums' (positive = late, "behind")."""
+    swing: float
+    """Delay of off-beat eighths in beats (1/6 ≈ triplet swing)."""
+    humanize_timing: float
+    """Standard deviation of onset jitter in beats."""
+    humanize_velocity: float
+    """Standard deviation of velocity jitter as a fraction of 127."""
+    displacement: float
+    """Beats every melody onset is pushed (constant_displacement), else 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class Instrumentation:
+    """General MIDI programs per track, drums, and how harmony and bass play."""
+
+    genre: str
+    harmony_program: int
+    bass_program: int
+    melody_program: int
+    pad_program: int | None
+    drums: bool
+    drum_style: str | None
+    comping: str
+    bass_style: str
+
+
+@dataclass(frozen=True, slots=True)
+class Registers:
+    """MIDI note ranges per part."""
+
+    melody_low: int
+    melody_high: int
+    melody_centre: int
+    harmony_low: int
+    harmony_high: int
+    bass_low: int
+    bass_high: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBreak:
+    """A deliberate departure from convention and why it is there."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmotionRef:
+    """The emotion the plan expresses."""
+
+    preset: str
+    modifiers: tuple[str, ...]
+    intensity: float
+    valence: float
+    arousal: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything the renderer needs; JSON-serialisable and exactly round-tripping."""
+
+    seed: int
+    emotion: EmotionRef
+    key_tonic: str
+    key_mode: str
+    key_signature: str
+    """mido key name of the signature ("C" for D dorian, "F#m" for F# aeolian)."""
+    tempo_bpm: float
+    """Quarter notes per minute at the start (MIDI set_tempo)."""
+    tempo_end_bpm: float
+    """Tempo of the last bar; differs from ``tempo_bpm`` only with tempo_drift."""
+    time_signature: str
+    length_bars: int
+    harmonic_rhythm: float
+    progression: tuple[ChordSlot, ...]
+    sections: tuple[Section, ...]
+    groove: Groove
+    dynamics: tuple[float, ...]
+    """Loudness per bar, 0..1 of the MIDI velocity range."""
+    dynamics_variance: float
+    instrumentation: Instrumentation
+    registers: Registers
+    note_density: float
+    space: float
+    legato: float
+    dissonance: float
+    rule_breaks: tuple[RuleBreak, ...]
+    explanations: tuple[str, ...]
+    version: int = PLAN_VERSION
+
+    # ------------------------------------------------------------ derived timing
+
+    @property
+    def meter(self) -> tuple[int, int]:
+        num, den = self.time_signature.split("/")
+        return int(num), int(den)
+
+    @property
+    def beats_per_bar(self) -> float:
+        """Quarter-note beats per bar (6/8 → 3.0)."""
+        num, den = self.meter
+        return num * 4 / den
+
+    @property
+    def total_beats(self) -> float:
+        return self.length_bars * self.beats_per_bar
+
+    @property
+    def key(self) -> Key:
+        return parse_key(f"{self.key_tonic} {self.key_mode}")
+
+    def has_rule_break(self, name: str) -> bool:
+        return any(rb.name == name for rb in self.rule_breaks)
+
+    def bar_tempi_us(self) -> list[int]:
+        """MIDI tempo (microseconds per quarter) of each bar, as written to the file."""
+        bars = self.length_bars
+        if self.tempo_end_bpm == self.tempo_bpm or bars == 1:
+            return [round(60_000_000 / self.tempo_bpm)] * bars
+        step = (self.tempo_end_bpm - self.tempo_bpm) / (bars - 1)
+        return [round(60_000_000 / (self.tempo_bpm + step * i)) for i in range(bars)]
+
+    def duration_seconds(self) -> float:
+        """Exact length of the rendered file: the sum of every bar at its tempo."""
+        bpb = self.beats_per_bar
+        return sum(us * bpb for us in self.bar_tempi_us()) / 1_000_000
+
+    # ------------------------------------------------------------ serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (lists, dicts, str, int, float, None, bool)."""
+        return _to_plain(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """Inverse of ``to_dict``; raises ``ValueError`` on a malformed document."""
+        try:
+            return cls(
+                seed=int(data["seed"]),
+                emotion=EmotionRef(
+                    preset=str(data["emotion"]["preset"]),
+                    modifiers=tuple(str(m) for m in data["emotion"]["modifiers"]),
+                    intensity=float(data["emotion"]["intensity"]),
+                    valence=float(data["emotion"]["valence"]),
+                    arousal=float(data["emotion"]["arousal"]),
+                ),
+                key_tonic=str(data["key_tonic"]),
+                key_mode=str(data["key_mode"]),
+                key_signature=str(data["key_signature"]),
+                tempo_bpm=float(data["tempo_bpm"]),
+                tempo_end_bpm=float(data["tempo_end_bpm"]),
+                time_signature=str(data["time_signature"]),
+                length_bars=int(data["length_bars"]),
+                harmonic_rhythm=float(data["harmonic_rhythm"]),
+                progression=tuple(
+                    ChordSlot(
+                        bar=int(c["bar"]),
+                        beat=float(c["beat"]),
+                        beats=float(c["beats"]),
+                        symbol=str(c["symbol"]),
+                        numeral=None if c["numeral"] is None else str(c["numeral"]),
+                    )
+                    for c in data["progression"]
+                ),
+                sections=tuple(
+                    Section(
+                        name=str(s["name"]),
+                        start_bar=int(s["start_bar"]),
+                        end_bar=int(s["end_bar"]),
+                        energy=float(s["energy"]),
+                    )
+                    for s in data["sections"]
+                ),
+                groove=Groove(**{f.name: data["groove"][f.name] for f in fields(Groove)}),
+                dynamics=tuple(float(x) for x in data["dynamics"]),
+                dynamics_variance=float(data["dynamics_variance"]),
+                instrumentation=Instrumentation(
+                    **{f.name: data["instrumentation"][f.name] for f in fields(Instrumentation)}
+                ),
+                registers=Registers(
+                    **{f.name: data["registers"][f.name] for f in fields(Registers)}
+                ),
+                note_density=float(data["note_density"]),
+                space=float(data["space"]),
+                legato=float(data["legato"]),
+                dissonance=float(data["dissonance"]),
+                rule_breaks=tuple(
+                    RuleBreak(name=str(r["name"]), reason=str(r["reason"]))
+                    for r in data["rule_breaks"]
+                ),
+                explanations=tuple(str(e) for e in data["explanations"]),
+                version=int(data.get("version", PLAN_VERSION)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed plan: {exc!r}") from exc
+
+
+def _to_plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- building
+
+# Tonic preferences per quadrant of the circumplex (valence sign, arousal sign).
+_TONICS: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (False, False): ("D", "A", "E", "C", "G", "F"),
+    (False, True): ("E", "C#", "F#", "B", "C", "D"),
+    (True, True): ("D", "E", "A", "G", "C", "Bb"),
+    (True, False): ("F", "Eb", "Bb", "C", "Ab", "G"),
+}
+# Phrase templates (scale degrees) per mode; the first of each list is the most idiomatic.
+_TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
+    "ionian": ((1, 5, 6, 4), (1, 6, 4, 5), (1, 4, 6, 5), (1, 4, 5, 4), (6, 4, 1, 5), (1, 3, 4, 5)),
+    "aeolian": ((1, 6, 3, 7), (1, 4, 6, 5), (1, 7, 6, 7), (1, 4, 7, 3), (1, 6, 4, 5), (6, 7, 1, 1)),
+    "dorian": ((1, 4, 1, 4), (1, 7, 4, 1), (1, 2, 7, 1), (1, 4, 7, 4), (1, 3, 4, 1)),
+    "phrygian": ((1, 2, 1, 7), (1, 2, 3, 2), (1, 7, 6, 2), (1, 2, 7, 1)),
+    "lydian": ((1, 2, 1, 2), (1, 2, 5, 1), (1, 2, 3, 2), (1, 5, 2, 1)),
+    "mixolydian": ((1, 7, 4, 1), (1, 5, 7, 4), (1, 7, 1, 4), (1, 4, 7, 1)),
+    "locrian": ((1, 2, 1, 2), (1, 2, 7, 1), (1, 6, 2, 1), (1, 5, 2, 1)),
+}
+# Chord before the final tonic, by mode: the cadence each mode is known for.
+_CADENCE: dict[str, int] = {
+    "ionian": 5, "lydian": 5, "mixolydian": 7, "aeolian": 7, "dorian": 4, "phrygian": 2,
+    "locrian": 2,
+}  # fmt: skip
+_CHROMATIC_NUMERALS = (
+    "I",
+    "bII",
+    "II",
+    "bIII",
+    "III",
+    "IV",
+    "#IV",
+    "V",
+    "bVI",
+    "VI",
+    "bVII",
+    "VII",
+)
+_NUMERAL_SUFFIX: dict[tuple[int, ...], str] = {
+    (0, 4, 7, 10): "7",
+    (0, 4, 7, 11): "maj7",
+    (0, 3, 7, 10): "7",
+    (0, 3, 6, 10): "ø7",
+    (0, 3, 6, 9): "°7",
+    (0, 2, 7): "sus2",
+    (0, 5, 7): "sus4",
+    (0, 4, 7, 14): "add9",
+    (0, 3, 7, 14): "add9",
+}
+
+
+def numeral_for(chord: Chord, key: Key) -> str | None:
+    """A roman numeral for ``chord`` that ``parse_chord`` reads back to it in ``key``.
+
+    Accidentals are relative to the major scale on the tonic (bVII, bVI), as kmidi's parser
+    reads them; None for qualities roman numerals here cannot express.
+    """
+    name = _CHROMATIC_NUMERALS[(chord.root - key.tonic_pc) % 12]
+    iv = chord.intervals
+    if iv in ((0, 4, 7), (0, 4, 7, 10), (0, 4, 7, 11), (0, 2, 7), (0, 5, 7), (0, 4, 7, 14)):
+        text = name
+    elif iv in ((0, 3, 7), (0, 3, 7, 10), (0, 3, 7, 14)):
+        text = name.lower()
+    elif iv == (0, 3, 6):
+        text = name.lower() + "°"
+    elif iv in ((0, 3, 6, 10), (0, 3, 6, 9)):
+        text = name.lower()
+    elif iv == (0, 4, 8):
+        text = name + "+"
+    else:
+        return None
+    if chord.bass is not None:
+        return None
+    text += _NUMERAL_SUFFIX.get(iv, "")
+    return text if parse_chord(text, key)[0] == chord else None
+
+
+def _pick_mode(weights: dict[str, float], rng: random.Random) -> str:
+    modes = [m for m in MODE_STEPS if weights.get(m, 0.0) > 0]
+    return rng.choices(modes, weights=[weights[m] for m in modes])[0]
+
+
+def _phrase_lengths(bars: int) -> int:
+    return 4 if bars >= 8 else max(1, bars // 2 or 1)
+
+
+def _sections(
+    bars: int, valence: float, arousal: float, intensity: float, variance: float
+) -> tuple[Section, ...]:
+    base = 0.2 + 0.6 * (arousal + 1) / 2
+    amp = (0.15 + 0.45 * variance) * (0.6 + 0.8 * intensity)
+
+    def clamp(x: float) -> float:
+        return round(min(1.0, max(0.05, x)), 4)
+
+    if bars < 4:
+        return (Section("theme", 0, bars, clamp(base)),)
+    if bars < 8:
+        half = bars // 2
+        return (
+            Section("statement", 0, half, clamp(base - amp * 0.3)),
+            Section("answer", half, bars, clamp(base + amp * 0.3)),
+        )
+    unit = 4 if bars >= 16 else 2
+    units = bars // unit
+    # Intro ≈ 1/8, build ≈ 1/4, climax ≈ 3/8, release the rest; every part at least one unit.
+    intro = max(1, round(units * 0.125))
+    build = max(1, round(units * 0.25))
+    climax = max(1, round(units * 0.375))
+    release = units - intro - build - climax
+    if release < 1:
+        climax -= 1 - release
+        release = 1
+    cuts = [0, intro * unit, (intro + build) * unit, (intro + build + climax) * unit, bars]
+    # A negative, low-arousal arc peaks less and falls further (the swell of grief).
+    fall = 0.75 if valence < 0 and arousal < 0 else 0.55
+    energies = (base - amp * 0.5, base, base + amp * 0.7, base - amp * fall)
+    names = ("intro", "build", "climax", "release")
+    return tuple(
+        Section(names[i], cuts[i], cuts[i + 1], clamp(energies[i]))
+        for i in range(4)
+        if cuts[i + 1] > cuts[i]
+    )
+
+
+def _dynamics_curve(
+    sections: tuple[Section, ...], bars: int, floor: float, ceiling: float
+) -> tuple[float, ...]:
+    centres = [((s.start_bar + s.end_bar - 1) / 2, s.energy) for s in sections]
+    out: list[float] = []
+    for bar in range(bars):
+        if bar <= centres[0][0]:
+            energy = centres[0][1]
+        elif bar >= centres[-1][0]:
+            energy = centres[-1][1]
+        else:
+            energy = centres[-1][1]
+            for (x0, e0), (x1, e1) in pairwise(centres):
+                if x0 <= bar <= x1:
+                    energy = e0 + (e1 - e0) * ((bar - x0) / (x1 - x0) if x1 > x0 else 0.0)
+                    break
+        out.append(round(floor + (ceiling - floor) * energy, 4))
+    if bars >= 4:
+        # A last-bar diminuendo: endings breathe out rather than stop.
+        out[-1] = round(max(floor, out[-1] * 0.85), 4)
+    return tuple(out)
+
+
+def _slot_grid(
+    bars: int, numerator: int, denominator: int, per_bar: float
+) -> list[tuple[int, float, float]]:
+    """(bar, beat offset, beats) for a harmonic rhythm of ``per_bar`` chords per bar."""
+    beats_per_bar = numerator * 4 / denominator
+    slots: list[tuple[int, float, float]] = []
+    groups = beat_groups(numerator, denominator)
+    if per_bar >= 2 and len(groups) >= 2:
+        # Split at a felt-beat boundary (7/8 = 2+2+3 eighths splits 2+2 | 3).
+        first = sum(groups[: (len(groups) + 1) // 2]) / 4
+        for bar in range(bars):
+            slots.append((bar, 0.0, first))
+            slots.append((bar, float(first), beats_per_bar - first))
+        return slots
+    span = 1 if per_bar >= 1 else (2 if per_bar >= 0.5 else 4)
+    bar = 0
+    while bar < bars:
+        length = min(span, bars - bar)
+        slots.append((bar, 0.0, length * beats_per_bar))
+        bar += length
+    return slots
+
+
+def _generated_chords(
+    key: Key,
+    count: int,
+    sections: tuple[Section, ...],
+    slot_bars: list[int],
+    rng: random.Random,
+    *,
+    sevenths: bool,
+    valence: float,
+    rules: set[str],
+) -> list[Chord]:
+    templates = _TEMPLATES[key.mode]
+    # Negative valence leans on the darker templates (later ones carry iv and VI more).
+    weights = [1.0 / (1 + i) for i in range(len(templates))]
+    per_section: dict[str, tuple[int, ...]] = {}
+    for section in sections:
+        per_section[section.name] = rng.choices(templates, weights=weights)[0]
+    degrees: list[int] = []
+    for i in range(count):
+        bar = slot_bars[i]
+        name = next(s.name for s in sections if s.start_bar <= bar < s.end_bar)
+        tpl = per_section[name]
+        degrees.append(tpl[i % len(tpl)])
+    if count >= 3:
+        degrees[-2] = _CADENCE[key.mode]
+        degrees[-1] = 1
+    chords = [diatonic_chord(key, d, seventh=sevenths) for d in degrees]
+    parallel = Key(key.tonic, key.tonic_pc, "ionian" if key.is_minor_like else "aeolian")
+    if "modal_interchange" in rules:
+        # Borrow on the third chord of every other phrase: a shadow (or light) passing over.
+        for i in range(2, count - 1, 8):
+            borrowed_degree = 4 if degrees[i] not in (4, 6) else degrees[i]
+            chords[i] = diatonic_chord(parallel, borrowed_degree, seventh=sevenths)
+        if count >= 4 and not key.is_minor_like:
+            chords[-2] = diatonic_chord(parallel, 4)  # the minor iv before home
+    if "avoid_tonic_resolution" in rules and count >= 2:
+        # Phrase ends and the ending land on a stable chord that is not home.
+        away = _stable_away(key, (6, 4) if valence < 0 else (4, 6), sevenths=sevenths)
+        for i in range(3, count, 4):
+            if degrees[i] == 1:
+                chords[i] = away
+        chords[-1] = away
+    if "unresolved_dissonance" in rules:
+        for i in range(1, count, 3):
+            c = chords[i]
+            third = 3 if c.is_minor else 4
+            if c.intervals[:3] in ((0, 3, 7), (0, 4, 7)):
+                chords[i] = Chord(c.root, (0, third, 7, 14), root_name=c.root_name)
+        last = chords[-1]
+        chords[-1] = Chord(last.root, (0, 5, 7), root_name=last.root_name)
+    return chords
+
+
+def _stable_away(key: Key, prefer: tuple[int, ...], *, sevenths: bool) -> Chord:
+    """The first of ``prefer`` (then any degree) whose chord is major or minor, not tonic."""
+    for degree in (*prefer, 4, 6, 3, 7, 2, 5):
+        chord = diatonic_chord(key, degree, seventh=sevenths)
+        if chord.intervals[:3] in ((0, 3, 7), (0, 4, 7)) and chord.root != key.tonic_pc:
+            return chord
+    return diatonic_chord(key, 4)
+
+
+def _auto_rule_breaks(preset: emotions.EmotionPreset, affect: Affect) -> list[tuple[str, str]]:
+    if affect.intensity < 0.35:
+        return []
+    name, mods = preset.name, set(affect.modifiers)
+    out: list[tuple[str, str]] = []
+    if name in ("grief", "loneliness", "numbness"):
+        out.append(("avoid_tonic_resolution", f"{name} does not resolve: no return home"))
+    if name == "grief" and affect.intensity >= 0.6:
+        out.append(("tempo_drift", "grief slows as it goes: a ritardando across the piece"))
+    if name in ("melancholy", "nostalgia", "awe") or "bittersweet" in mods:
+        out.append(("modal_interchange", "borrowed chords for a bittersweet light-and-shadow"))
+    if name == "dissociation" or "dissociation" in mods:
+        out.append(("constant_displacement", "the melody floats off the beat: detachment"))
+        out.append(("unresolved_dissonance", "tensions left hanging: nothing quite lands"))
+    if name == "anxiety":
+        out.append(("constant_displacement", "anxiety never sits on the beat"))
+        out.append(("tempo_drift", "anxiety presses forward: a creeping accelerando"))
+    if name in ("fear", "tension_building") or "intrusion" in mods:
+        out.append(("unresolved_dissonance", f"{name}: dissonance that is never released"))
+    seen: dict[str, str] = {}
+    for rule, reason in out:
+        seen.setdefault(rule, reason)
+    return list(seen.items())[:2]
+
+
+def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
+    """Decide everything about the piece; every technical wish is honoured or rejected."""
+    tech = intent.technical
+    rng = random.Random(seed)
+    why: list[str] = []
+
+    try:
+        preset = emotions.get_preset(affect.primary)
+    except KeyError:
+        preset = emotions.NEUTRAL
+        why.append(f'Emotion "{affect.primary}" is not in the taxonomy; neutral preset used.')
+    mods = tuple(m for m in affect.modifiers if m in emotions.MODIFIERS)
+    preset = emotions.apply_modifiers(preset, mods, affect.intensity)
+    why.append(
+        f"{preset.name} ({preset.family}), intensity {affect.intensity:.2f}"
+        + (f", modifiers {', '.join(mods)}" if mods else "")
+        + f": valence {affect.valence:+.2f}, arousal {affect.arousal:+.2f}."
+    )
+
+    # Key and mode.
+    if tech.key is not None:
+        key = parse_key(tech.key)
+        why.append(f"Key {key} as requested.")
+    else:
+        mode = _pick_mode(preset.mode_weights, rng)
+        tonics = _TONICS[(preset.valence >= 0, preset.arousal >= 0)]
+        tonic = rng.choice(tonics)
+        key = parse_key(f"{tonic} {mode}")
+        weight = preset.mode_weights.get(mode, 0.0)
+        why.append(
+            f"Key {key}: {mode} carries {weight:.0%} of {preset.name}'s mode weight"
+            + (" (minor-leaning colour)." if key.is_minor_like else " (major-leaning colour).")
+        )
+
+    # Meter, tempo, length.
+    time_signature = tech.time_signature or "4/4"
+    num, den = parse_time_signature(time_signature)
+    beats_per_bar = num * 4 / den
+    if tech.bpm is not None:
+        bpm = float(tech.bpm)
+        why.append(f"Tempo {bpm:g} bpm as requested.")
+    else:
+        jitter = rng.uniform(-0.04, 0.04) * preset.tempo_suggested
+        bpm = float(
+            round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested + jitter)))
+        )
+        why.append(
+            f"Tempo {bpm:g} bpm within {preset.name}'s {preset.tempo_min:g}–{preset.tempo_max:g}."
+        )
+    if tech.length_bars is not None:
+        bars = int(tech.length_bars)
+        why.append(f"{bars} bars as requested.")
+    else:
+        target_seconds = 60 + 30 * affect.intensity
+        bars = round(target_seconds * bpm / 60 / beats_per_bar / 4) * 4
+        bars = max(16, min(48, bars))
+        why.append(f"{bars} bars ≈ {bars * beats_per_bar * 60 / bpm:.0f} s at this tempo.")
+
+    # Rule breaks: requested ones first, then those the emotion asks for.
+    requested = validate_rule_breaks(tech.rule_breaks or [])
+    rule_list: list[RuleBreak] = [
+        RuleBreak(name, f"requested: {RULE_BREAKS[name]}") for name in requested
+    ]
+    for name, reason in _auto_rule_breaks(preset, affect):
+        if name in requested:
+            continue
+        if name == "tempo_drift" and tech.bpm is not None:
+            why.append("No tempo drift: the requested bpm is kept throughout.")
+            continue
+        rule_list.append(RuleBreak(name, reason))
+    rules = {rb.name for rb in rule_list}
+    if tech.progression is not None and rules & {
+        "modal_interchange",
+        "avoid_tonic_resolution",
+        "unresolved_dissonance",
+    }:
+        why.append("The requested progression is kept exactly; rule breaks shape the melody.")
+
+    # Arc and dynamics.
+    sections = _sections(
+        bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
+    )
+    dynamics = _dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling)
+
+    # Genre and instruments.
+    if tech.genre is not None:
+        genre_name: str = tech.genre
+        why.append(f"Genre {genre_name} as requested.")
+    else:
+        genre_name = choose_genre(preset.valence, preset.arousal, rng)
+        why.append(f"Genre {genre_name}: closest in feel to {preset.name}.")
+    genre = get_genre(genre_name)
+    drum_style = drum_style_for(genre, preset.arousal)
+    why.append(f"Drums: {drum_style} groove." if drum_style else "No drums: the feeling wants air.")
+    sevenths = genre.sevenths or preset.dissonance >= 0.5
+
+    # Progression.
+    if tech.progression is not None:
+        tokens = split_progression(tech.progression)
+        parsed = [parse_chord(t, key) for t in tokens]
+        chords = [parsed[i % len(parsed)][0] for i in range(bars)]
+        numerals = [
+            tokens[i % len(tokens)] if parsed[i % len(parsed)][1] else None for i in range(bars)
+        ]
+        grid = [(bar, 0.0, beats_per_bar) for bar in range(bars)]
+        harmonic_rhythm = 1.0
+        why.append(
+            f"Progression {' '.join(tokens)} as requested, one chord a bar, repeated to fill."
+        )
+    else:
+        harmonic_rhythm = preset.harmonic_rhythm
+        grid = _slot_grid(bars, num, den, harmonic_rhythm)
+        chords = _generated_chords(
+            key,
+            len(grid),
+            sections,
+            [g[0] for g in grid],
+            rng,
+            sevenths=sevenths,
+            valence=preset.valence,
+            rules=rules,
+        )
+        numerals = [numeral_for(c, key) for c in chords]
+        why.append(
+            f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
+            + (" with sevenths" if sevenths else "")
+            + "."
+        )
+    progression = tuple(
+        ChordSlot(bar=b, beat=o, beats=d, symbol=c.symbol(key), numeral=n)
+        for (b, o, d), c, n in zip(grid, chords, numerals, strict=True)
+    )
+
+    # Tempo drift.
+    end_bpm = bpm
+    if "tempo_drift" in rules and bars > 1:
+        factor = 0.9 if preset.arousal < 0 else 1.07
+        end_bpm = float(round(min(240.0, max(40.0, bpm * factor)), 2))
+        why.append(f"Tempo drifts from {bpm:g} to {end_bpm:g} bpm.")
+
+    # Registers.
+    mel_low, mel_high = preset.register_low, preset.register_high
+    mel_centre = preset.register_centre
+    harm_low = max(45, min(60, mel_centre - 17))
+    harm_high = harm_low + 19
+    bass_high = max(40, harm_low - 3)
+    bass_low = max(24, bass_high - 20)
+    registers = Registers(mel_low, mel_high, mel_centre, harm_low, harm_high, bass_low, bass_high)
+
+    feel_offset = {"behind": 0.03, "on": 0.0, "ahead": -0.015}[preset.timing_feel]
+    groove = Groove(
+        timing_feel=preset.timing_feel,
+        feel_offset=feel_offset,
+        swing=genre.swing,
+        humanize_timing=round(genre.humanize * (1.0 + 0.5 * preset.dynamics_variance), 4),
+        humanize_velocity=round(0.02 + 0.08 * preset.dynamics_variance, 4),
+        displacement=0.25 if "constant_displacement" in rules else 0.0,
+    )
+    why.append(
+        f"Timing {preset.timing_feel} the beat; legato {preset.legato:.2f}, "
+        f"density {preset.note_density:.2f}, space {preset.space:.2f}."
+    )
+    for rb in rule_list:
+        why.append(f"Rule break {rb.name}: {rb.reason}.")
+
+    return Plan(
+        seed=seed,
+        emotion=EmotionRef(
+            preset=preset.name,
+            modifiers=mods,
+            intensity=float(affect.intensity),
+            valence=float(affect.valence),
+            arousal=float(affect.arousal),
+        ),
+        key_tonic=key.tonic,
+        key_mode=key.mode,
+        key_signature=key_signature(key)[0],
+        tempo_bpm=bpm,
+        tempo_end_bpm=end_bpm,
+        time_signature=time_signature,
+        length_bars=bars,
+        harmonic_rhythm=float(harmonic_rhythm),
+        progression=progression,
+        sections=sections,
+        groove=groove,
+        dynamics=dynamics,
+        dynamics_variance=preset.dynamics_variance,
+        instrumentation=Instrumentation(
+            genre=genre.name,
+            harmony_program=genre.harmony_program,
+            bass_program=genre.bass_program,
+            melody_program=genre.melody_program,
+            pad_program=genre.pad_program,
+            drums=drum_style is not None,
+            drum_style=drum_style,
+            comping=genre.comping,
+            bass_style=genre.bass_style,
+        ),
+        registers=registers,
+        note_density=preset.note_density,
+        space=preset.space,
+        legato=preset.legato,
+        dissonance=preset.dissonance,
+        rule_breaks=tuple(rule_list),
+        explanations=tuple(why),
+    )
+
+
+__all__ = [
+    "ChordSlot",
+    "EmotionRef",
+    "Groove",
+    "Instrumentation",
+    "Plan",
+    "Registers",
+    "RuleBreak",
+    "Section",
+    "TechnicalWishError",
+    "build_plan",
+    "numeral_for",
+]

@@ -1,0 +1,623 @@
+"""Render a ``Plan`` to a format-1 Standard MIDI File.
+
+The same plan always gives byte-identical MIDI: every random choice is drawn from
+``random.Random(plan.seed)`` in a fixed order. Channel events are encoded here directly
+(constructing one ``mido.Message`` per event costs ~5 µs, most of the time budget);
+the conductor track's meta events are built with mido, whose key-name table is the
+authority on key signatures.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import mido
+
+from kmidi.genres import beat_groups, drum_pattern
+from kmidi.plan import ChordSlot, Plan
+from kmidi.theory import Chord, parse_chord_symbol, voice_lead
+
+PPQ = 480
+"""Ticks per quarter note."""
+CHANNELS: dict[str, int] = {"harmony": 0, "bass": 1, "melody": 2, "pad": 3, "drums": 9}
+_CRASH, _KICK = 49, 36
+_DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
+_MIN_TICKS = 24
+
+
+class Note(NamedTuple):
+    """One sounding note as written to the file (beats are quarter notes)."""
+
+    track: str
+    channel: int
+    pitch: int
+    velocity: int
+    start_beats: float
+    duration_beats: float
+    start_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPiece:
+    """A rendered piece: the file bytes and every note in it."""
+
+    midi: bytes
+    notes: list[Note]
+    duration_seconds: float
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _Part:
+    """Notes of one track as [start_tick, end_tick, pitch, velocity], overlap-free per pitch."""
+
+    __slots__ = ("end_tick", "last", "notes")
+
+    def __init__(self, end_tick: int) -> None:
+        self.notes: list[list[int]] = []
+        self.last: dict[int, list[int]] = {}
+        self.end_tick = end_tick
+
+    def add(self, start: int, end: int, pitch: int, velocity: int) -> None:
+        if start < 0:
+            start = 0
+        if end > self.end_tick:
+            end = self.end_tick
+        if end - start < _MIN_TICKS // 2 or not 0 <= pitch <= 127:
+            return
+        prev = self.last.get(pitch)
+        if prev is not None and prev[1] > start:
+            # A re-struck pitch ends the previous one: MIDI cannot hold two of the same note.
+            if start - prev[0] < _MIN_TICKS // 2:
+                return
+            prev[1] = start
+        velocity = 1 if velocity < 1 else (127 if velocity > 127 else velocity)
+        note = [start, end, pitch, velocity]
+        self.notes.append(note)
+        self.last[pitch] = note
+
+
+def _vlq(value: int, out: bytearray) -> None:
+    if value < 0x80:
+        out.append(value)
+        return
+    stack = [value & 0x7F]
+    value >>= 7
+    while value:
+        stack.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.extend(reversed(stack))
+
+
+def _meta_bytes(msg: mido.MetaMessage) -> bytes:
+    return bytes(msg.bytes())
+
+
+def _track_chunk(
+    name: str, channel: int, program: int | None, notes: list[list[int]], end_tick: int
+) -> bytes:
+    body = bytearray()
+    _vlq(0, body)
+    body += _meta_bytes(mido.MetaMessage("track_name", name=name))
+    if program is not None:
+        body += bytes((0x00, 0xC0 | channel, program))
+    events: list[tuple[int, int, int, int]] = []
+    for start, end, pitch, vel in notes:
+        events.append((start, 1, pitch, vel))
+        events.append((end, 0, pitch, 0))
+    # Offs sort before ons at the same tick, so a re-struck pitch is released first.
+    events.sort()
+    on_status, off_status = 0x90 | channel, 0x80 | channel
+    now = 0
+    for tick, kind, pitch, vel in events:
+        delta = tick - now
+        if delta < 0x80:
+            body.append(delta)
+        else:
+            _vlq(delta, body)
+        now = tick
+        if kind:
+            body += bytes((on_status, pitch, vel))
+        else:
+            body += bytes((off_status, pitch, 0x40))
+    _vlq(end_tick - now, body)
+    body += b"\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def _conductor_chunk(plan: Plan, end_tick: int, bar_ticks: int, tempi: list[int]) -> bytes:
+    num, den = plan.meter
+    body = bytearray(b"\x00")
+    body += _meta_bytes(mido.MetaMessage("track_name", name=f"kmidi {plan.emotion.preset}"))
+    body.append(0)
+    # Clocks per click: one click per felt beat (a dotted quarter in compound meters).
+    clocks = 36 if den == 8 and num % 3 == 0 else 24 * 4 // den
+    body += _meta_bytes(
+        mido.MetaMessage("time_signature", numerator=num, denominator=den, clocks_per_click=clocks)
+    )
+    body.append(0)
+    body += _meta_bytes(mido.MetaMessage("key_signature", key=plan.key_signature))
+    now = 0
+    previous = -1
+    for bar, tempo in enumerate(tempi):
+        if tempo == previous:
+            continue
+        tick = bar * bar_ticks
+        _vlq(tick - now, body)
+        now = tick
+        body += b"\xff\x51\x03" + tempo.to_bytes(3, "big")
+        previous = tempo
+    _vlq(end_tick - now, body)
+    body += b"\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def _place(pcs: tuple[int, ...], target: int, low: int, high: int) -> int:
+    """The pitch with a class in ``pcs`` nearest ``target`` inside [low, high]."""
+    best, best_d = target, 999
+    for pc in pcs:
+        base = target - ((target - pc) % 12)
+        for cand in (base, base + 12):
+            while cand < low:
+                cand += 12
+            while cand > high:
+                cand -= 12
+            d = abs(cand - target)
+            if d < best_d:
+                best, best_d = cand, d
+    return best
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_midi(plan: Plan) -> RenderedPiece:
+    """Render ``plan`` to MIDI bytes plus the list of notes written."""
+    rng = random.Random(plan.seed)
+    key = plan.key
+    num, den = plan.meter
+    bpb = plan.beats_per_bar
+    bar_ticks = round(bpb * PPQ)
+    end_tick = bar_ticks * plan.length_bars
+    total_beats = end_tick / PPQ
+    tempi = plan.bar_tempi_us()
+    groove = plan.groove
+    swing = groove.swing
+    jitter = groove.humanize_timing
+    vel_sd = groove.humanize_velocity * 127
+    feel = groove.feel_offset
+    gauss = rng.gauss
+    rand = rng.random
+    inst = plan.instrumentation
+    regs = plan.registers
+
+    # Felt-beat starts within a bar, in quarter beats (7/8 → 0, 1, 2).
+    beat_starts: list[float] = []
+    acc = 0
+    for g in beat_groups(num, den):
+        beat_starts.append(acc / 4)
+        acc += g
+
+    section_of_bar: list[float] = [0.5] * plan.length_bars
+    section_name: list[str] = ["theme"] * plan.length_bars
+    section_start: set[int] = set()
+    for s in plan.sections:
+        section_start.add(s.start_bar)
+        for b in range(s.start_bar, min(s.end_bar, plan.length_bars)):
+            section_of_bar[b] = s.energy
+            section_name[b] = s.name
+    dynamics = plan.dynamics
+
+    def swung(pos: float) -> float:
+        frac = pos - math.floor(pos)
+        if frac == 0.5:
+            return pos + swing
+        if frac in (0.25, 0.75):
+            return pos + swing * 0.5
+        return pos
+
+    def tick(pos: float) -> int:
+        return round(pos * PPQ)
+
+    def level(bar: int, scale: float) -> float:
+        return dynamics[bar] * 127 * scale
+
+    # Chords and voicings.
+    cache: dict[str, Chord] = {}
+    chords: list[Chord] = []
+    for slot in plan.progression:
+        chord = cache.get(slot.symbol)
+        if chord is None:
+            chord = cache[slot.symbol] = parse_chord_symbol(slot.symbol)
+        chords.append(chord)
+    rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
+    voicings = voice_lead(
+        chords,
+        regs.harmony_low,
+        regs.harmony_high,
+        voices=3 if rhythmic else 4,
+        centre=(regs.harmony_low + regs.harmony_high) // 2,
+    )
+    slots: list[ChordSlot] = list(plan.progression)
+    # Chord index sounding at each (bar, beat) — bars hold at most a few slots.
+    bar_slots: list[list[int]] = [[] for _ in range(plan.length_bars)]
+    for i, slot in enumerate(slots):
+        span = max(1, math.ceil((slot.beat + slot.beats) / bpb - 1e-9))
+        for b in range(slot.bar, min(plan.length_bars, slot.bar + span)):
+            bar_slots[b].append(i)
+
+    def chord_at(bar: int, beat: float) -> int:
+        pos = bar * bpb + beat
+        found = bar_slots[bar][0] if bar_slots[bar] else 0
+        for i in bar_slots[bar]:
+            s = slots[i]
+            if s.bar * bpb + s.beat <= pos + 1e-9:
+                found = i
+        return found
+
+    harmony = _Part(end_tick)
+    bass = _Part(end_tick)
+    melody = _Part(end_tick)
+    pad = _Part(end_tick)
+    drums = _Part(end_tick)
+
+    # ---- harmony (comping) and pad
+    eighths = [x / 2 for x in range(int(bpb * 2))]
+    stab_grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
+    strum_grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
+    legato = plan.legato
+    for i, slot in enumerate(slots):
+        voicing = voicings[i]
+        slot_start = slot.bar * bpb + slot.beat
+        slot_end = min(total_beats, slot_start + slot.beats)
+        bar = slot.bar
+        energy = section_of_bar[bar]
+        style = inst.comping if energy >= 0.25 else "sustain"
+        if inst.pad_program is not None:
+            pad_vel = level(bar, 0.55)
+            for p in voicing[1:]:
+                pad.add(
+                    tick(slot_start + feel),
+                    tick(slot_end),
+                    p + 12,
+                    round(pad_vel + gauss(0, vel_sd * 0.5)),
+                )
+        b = bar
+        while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
+            bar_start = b * bpb
+            lo = max(slot_start, bar_start) - bar_start
+            hi = min(slot_end, bar_start + bpb) - bar_start
+            base_vel = level(b, 0.78)
+            if style == "sustain":
+                onsets: list[tuple[float, float, float]] = [(lo, hi - lo, 1.0)]
+            elif style == "pulse":
+                onsets = [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts]
+            elif style == "eighths":
+                onsets = [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths]
+            elif style == "offbeat":
+                onsets = [(x, 0.35, 0.9) for x in eighths if x not in beat_starts]
+            elif style == "stabs":
+                onsets = [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in stab_grid]
+            elif style == "charleston":
+                onsets = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
+                if bpb >= 4:
+                    onsets += [(x + 2.0, d, a) for x, d, a in onsets if x + 2.0 < bpb]
+            elif style == "strum":
+                onsets = [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid]
+            else:  # arpeggio, ostinato: broken chords
+                step = 0.5 if plan.note_density >= 0.3 or style == "ostinato" else 1.0
+                order = (
+                    [0, 2, 1, 2]
+                    if style == "ostinato"
+                    else list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
+                )
+                x = 0.0
+                k = 0
+                while x < bpb - 1e-9:
+                    if lo - 1e-9 <= x < hi - 1e-9:
+                        p = voicing[order[k % len(order)] % len(voicing)]
+                        hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * legato)
+                        on = bar_start + swung(x) + feel + gauss(0, jitter)
+                        v = base_vel * (1.0 if x in beat_starts else 0.82)
+                        harmony.add(
+                            tick(on),
+                            tick(min(on + hold, bar_start + hi)),
+                            p,
+                            round(v + gauss(0, vel_sd)),
+                        )
+                        k += 1
+                    x += step
+                b += 1
+                continue
+            for x, dur, accent in onsets:
+                if not lo - 1e-9 <= x < hi - 1e-9:
+                    continue
+                on = bar_start + swung(x) + feel + gauss(0, jitter)
+                off = min(on + max(dur, 0.1), bar_start + hi)
+                v = round(base_vel * accent + gauss(0, vel_sd))
+                spread = 0.012 if style == "strum" else 0.0
+                for n, p in enumerate(voicing):
+                    harmony.add(tick(on + n * spread), tick(off), p, v)
+            b += 1
+
+    # ---- bass
+    bass_centre = (regs.bass_low + regs.bass_high) // 2
+    scale = key.scale
+    for i, slot in enumerate(slots):
+        chord = chords[i]
+        root = _place((chord.bass_pc,), bass_centre, regs.bass_low, regs.bass_high)
+        fifth = root + 7 if root + 7 <= regs.bass_high else root - 5
+        slot_start = slot.bar * bpb + slot.beat
+        slot_end = min(total_beats, slot_start + slot.beats)
+        next_root_pc = chords[(i + 1) % len(chords)].bass_pc
+        b = slot.bar
+        style = inst.bass_style
+        while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
+            bar_start = b * bpb
+            lo = max(slot_start, bar_start) - bar_start
+            hi = min(slot_end, bar_start + bpb) - bar_start
+            v0 = level(b, 0.9)
+            last_bar_of_slot = bar_start + bpb >= slot_end - 1e-9
+            if section_of_bar[b] < 0.2 and style not in ("pedal", "root"):
+                style_now = "root"
+            else:
+                style_now = style
+            notes: list[tuple[float, float, int, float]]
+            if style_now == "pedal":
+                # One note held across the whole chord, however many bars it lasts.
+                notes = [(lo, slot_end - slot_start - 0.05, root, 1.0)] if b == slot.bar else []
+            elif style_now == "root":
+                notes = [(lo, (hi - lo) * (0.8 + 0.19 * legato), root, 1.0)]
+            elif style_now == "root_fifth":
+                mid = beat_starts[len(beat_starts) // 2] if len(beat_starts) > 1 else bpb
+                notes = [(0.0, mid * 0.9, root, 1.0), (mid, (bpb - mid) * 0.9, fifth, 0.85)]
+            elif style_now == "walking":
+                notes = []
+                tones = list(chord.pitch_classes)
+                cur = root
+                for j, x in enumerate(beat_starts):
+                    if j == 0:
+                        p = root
+                    elif j == len(beat_starts) - 1 and last_bar_of_slot:
+                        target = _place((next_root_pc,), cur, regs.bass_low, regs.bass_high)
+                        p = target + (1 if rand() < 0.5 else -1)
+                    else:
+                        pcs = tuple(tones) if rand() < 0.6 else scale
+                        p = _place(
+                            pcs, cur + (2 if rand() < 0.55 else -2), regs.bass_low, regs.bass_high
+                        )
+                        if p == cur:
+                            p = _place(scale, cur + 2, regs.bass_low, regs.bass_high)
+                    nxt = beat_starts[j + 1] if j + 1 < len(beat_starts) else bpb
+                    notes.append((x, (nxt - x) * 0.88, p, 1.0 if j == 0 else 0.85))
+                    cur = p
+            elif style_now == "eighths":
+                notes = [(x, 0.42, root, 1.0 if x in beat_starts else 0.8) for x in eighths]
+            elif style_now == "octave_pulse":
+                notes = [
+                    (x, 0.3, root + (12 if x % 1 else 0), 0.9 if x % 1 else 1.0) for x in eighths
+                ]
+            else:  # syncopated
+                funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
+                notes = [
+                    (
+                        x,
+                        0.22 if iv else 0.4,
+                        root + iv if root + iv <= regs.bass_high + 12 else root,
+                        1.0 if iv == 0 else 0.8,
+                    )
+                    for x, iv in funk
+                    if x < bpb
+                ]
+            for x, dur, p, accent in notes:
+                if not lo - 1e-9 <= x < hi - 1e-9:
+                    continue
+                on = bar_start + swung(x) + feel * 0.5 + gauss(0, jitter * 0.7)
+                off = min(on + dur, bar_start + hi if style_now != "pedal" else slot_end)
+                bass.add(tick(on), tick(off), p, round(v0 * accent + gauss(0, vel_sd)))
+            b += 1
+
+    # ---- melody
+    _melody(
+        plan,
+        melody,
+        rng,
+        chords,
+        slots,
+        chord_at,
+        beat_starts,
+        section_of_bar,
+        section_name,
+        swung,
+        total_beats,
+    )
+
+    # ---- drums
+    if inst.drums and inst.drum_style is not None:
+        pattern = drum_pattern(inst.drum_style, num, den)
+        steps = pattern.steps
+        step_beats = bpb / steps
+        rows = (
+            (pattern.kick, _KICK),
+            (pattern.snare, pattern.snare_note),
+            (pattern.hat, pattern.hat_note),
+        )
+        for b in range(plan.length_bars):
+            energy = section_of_bar[b]
+            name = section_name[b]
+            bar_start = b * bpb
+            lvl = level(b, 0.95)
+            sparse = (name == "intro" and plan.length_bars >= 8) or energy < 0.2
+            if b in section_start and name in ("climax", "build") and b > 0:
+                drums.add(tick(bar_start), tick(bar_start + 1.5), _CRASH, round(lvl))
+            for row, note in rows:
+                if sparse and note != pattern.hat_note:
+                    continue
+                for step, ch in enumerate(row):
+                    if ch == ".":
+                        continue
+                    x = step * step_beats
+                    on = bar_start + swung(x) + gauss(0, jitter * 0.5)
+                    v = lvl * _DRUM_ACCENT[ch] * (0.7 if sparse else 1.0)
+                    drums.add(tick(on), tick(on + 0.2), note, round(v + gauss(0, vel_sd * 0.6)))
+        last = plan.length_bars - 1
+        if plan.length_bars >= 4:
+            drums.add(tick(last * bpb), tick(last * bpb + 1.5), _CRASH, round(level(last, 0.9)))
+
+    # ---- assemble
+    parts: list[tuple[str, _Part, int | None]] = [
+        ("harmony", harmony, inst.harmony_program),
+        ("bass", bass, inst.bass_program),
+        ("melody", melody, inst.melody_program),
+    ]
+    if inst.pad_program is not None:
+        parts.append(("pad", pad, inst.pad_program))
+    if inst.drums:
+        parts.append(("drums", drums, None))
+
+    chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
+    for name, part, program in parts:
+        chunks.append(_track_chunk(name, CHANNELS[name], program, part.notes, end_tick))
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
+    header += PPQ.to_bytes(2, "big")
+    midi = header + b"".join(chunks)
+
+    # Seconds at each bar line under the (possibly drifting) tempo map.
+    bar_secs = [0.0]
+    for us in tempi:
+        bar_secs.append(bar_secs[-1] + us * bpb / 1_000_000)
+    uniform = len(set(tempi)) == 1
+    sec_per_tick = tempi[0] / 1_000_000 / PPQ
+    out: list[Note] = []
+    for name, part, _ in parts:
+        channel = CHANNELS[name]
+        for start, end, pitch, vel in sorted(part.notes):
+            if uniform:
+                secs = start * sec_per_tick
+            else:
+                bi = start // bar_ticks
+                secs = bar_secs[bi] + (start - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ
+            out.append(Note(name, channel, pitch, vel, start / PPQ, (end - start) / PPQ, secs))
+    return RenderedPiece(midi=midi, notes=out, duration_seconds=bar_secs[-1])
+
+
+def _melody(
+    plan: Plan,
+    part: _Part,
+    rng: random.Random,
+    chords: list[Chord],
+    slots: list[ChordSlot],
+    chord_at: Callable[[int, float], int],
+    beat_starts: list[float],
+    energy_of_bar: list[float],
+    name_of_bar: list[str],
+    swung: Callable[[float], float],
+    total_beats: float,
+) -> None:
+    """A melody that follows the chords: chord tones on strong beats, steps between."""
+    key = plan.key
+    regs = plan.registers
+    bpb = plan.beats_per_bar
+    low, high, centre = regs.melody_low, regs.melody_high, regs.melody_centre
+    scale_pcs = set(key.scale)
+    scale_notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
+    if len(scale_notes) < 3:
+        return
+    index_of = {p: i for i, p in enumerate(scale_notes)}
+    groove = plan.groove
+    gauss, rand = rng.gauss, rng.random
+    jitter, vel_sd = groove.humanize_timing, groove.humanize_velocity * 127
+    feel, disp = groove.feel_offset, groove.displacement
+    gate = 0.35 + 0.63 * plan.legato
+    density = plan.note_density
+    # Preferred note length: ~3 beats when sparse, a sixteenth-triplet-ish third when busy.
+    pref = 2 ** (1.6 - 3.2 * density)
+    lengths = [x for x in (4.0, 3.0, 2.0, 1.5, 1.0, 0.5, 0.25) if x <= bpb]
+    weights = [math.exp(-((math.log2(x) - math.log2(pref)) ** 2) / 0.9) for x in lengths]
+    strong = set(beat_starts)
+
+    def bar_rhythm() -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        pos = 0.0
+        while pos < bpb - 1e-9:
+            room = bpb - pos
+            opts = [(x, w) for x, w in zip(lengths, weights, strict=True) if x <= room + 1e-9]
+            if not opts:
+                break
+            # Long notes start on felt beats; off-beat starts take short values.
+            if pos not in strong:
+                opts = [(x, w) for x, w in opts if x <= 1.0] or opts
+            x = rng.choices([o[0] for o in opts], weights=[o[1] for o in opts])[0]
+            out.append((pos, x))
+            pos += x
+        return out
+
+    bars = plan.length_bars
+    motifs: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
+    for s in plan.sections:
+        motifs[s.name] = (bar_rhythm(), bar_rhythm())
+    phrase = 4 if bars >= 8 else max(1, bars)
+    avoid_tonic = plan.has_rule_break("avoid_tonic_resolution")
+    hanging = plan.has_rule_break("unresolved_dissonance")
+    span = high - low
+    prev = _place((key.tonic_pc,), centre, low, high)
+    tonic_pcs = (key.tonic_pc,)
+    melody_scale = 1.0
+    for b in range(bars):
+        name = name_of_bar[b]
+        energy = energy_of_bar[b]
+        a, bb = motifs.get(name, motifs[next(iter(motifs))])
+        pos_in_phrase = b % phrase
+        rhythm = bb if pos_in_phrase == 2 else a
+        t = (pos_in_phrase + 0.5) / phrase
+        # Arch contour per phrase, lifted by the section's energy.
+        target = centre + span * (0.28 * math.sin(math.pi * t) + 0.35 * (energy - 0.5))
+        phrase_end = pos_in_phrase == phrase - 1 or b == bars - 1
+        rest_p = plan.space * (1.35 - 0.7 * energy)
+        bar_start = b * bpb
+        vbase = plan.dynamics[b] * 127 * melody_scale
+        last_bar = b == bars - 1
+        for n, (x, length) in enumerate(rhythm):
+            is_last = n == len(rhythm) - 1
+            if phrase_end and is_last:
+                # Breathe at the phrase end: the last note holds or is left out.
+                if not last_bar and rand() < 0.5:
+                    continue
+            elif n > 0 and rand() < rest_p:
+                continue
+            ci = chord_at(b, x)
+            chord = chords[ci]
+            pcs = chord.pitch_classes
+            if last_bar and is_last:
+                if hanging:
+                    pitch = _place(((key.tonic_pc + 2) % 12,), prev, low, high)
+                elif avoid_tonic:
+                    pitch = _place((key.scale[2], key.scale[4]), prev, low, high)
+                else:
+                    pitch = _place(tonic_pcs, prev, low, high)
+            elif x in strong or n == 0:
+                aim = round(prev + (target - prev) * 0.5 + gauss(0, 1.5))
+                pitch = _place(pcs, aim, low, high)
+            else:
+                i = index_of.get(prev)
+                if i is None:
+                    i = min(range(len(scale_notes)), key=lambda k: abs(scale_notes[k] - prev))
+                up = 0.5 + 0.4 * (1 if target > prev else -1) * min(1.0, abs(target - prev) / 6)
+                step = 1 if rand() < 0.8 else 2
+                i = i + step if rand() < up else i - step
+                i = max(0, min(len(scale_notes) - 1, i))
+                pitch = scale_notes[i]
+            on = bar_start + swung(x) + feel + disp + gauss(0, jitter)
+            dur = length * gate
+            if phrase_end and is_last:
+                dur = length * max(gate, 0.9)
+            accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
+            vel = round(vbase * accent + 6 + gauss(0, vel_sd))
+            end = min(on + dur, total_beats)
+            part.add(round(on * PPQ), round(end * PPQ), pitch, vel)
+            prev = pitch
