@@ -98,11 +98,39 @@ async def _create_missing(
                 failures.append(f"{name}: error {code} {message or ''}".strip())
         if failures:
             raise TopicCreationError("could not create topics: " + "; ".join(failures))
+        await _wait_until_served(admin, created, timeout=request_timeout)
         for name in created:
             log.info("created topic %s", name)
         return sorted(created)
     finally:
         await admin.close()
+
+
+async def _wait_until_served(
+    admin: AIOKafkaAdminClient, topics: list[str], *, timeout: float
+) -> None:
+    """Until every partition of ``topics`` has a leader in the broker's metadata.
+
+    CreateTopics returns once the controller committed the topics; the broker serves
+    them a moment later, and a client that looks in between sees UNKNOWN_TOPIC.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = list(topics)
+    while pending:
+        described = await admin.describe_topics(pending)
+        pending = [
+            entry["topic"]
+            for entry in described
+            if entry["error_code"] != 0
+            or not entry["partitions"]
+            or any(p["leader"] < 0 for p in entry["partitions"])
+        ]
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise TopicCreationError(f"created but not served within {timeout:g}s: {pending}")
+        await asyncio.sleep(0.05)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -212,6 +212,7 @@ class EmbeddedKafka:
         self._port = port
         self._controller_port = controller_port
         self._process: subprocess.Popen[bytes] | None = None
+        self._returncode: int | None = None
         self._console: IO[bytes] | None = None
         # Re-entrant: the SIGTERM handler may call stop() while start()/stop() holds it.
         self._lock = threading.RLock()
@@ -251,6 +252,11 @@ class EmbeddedKafka:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The last JVM's exit code once stopped: 143 after a clean SIGTERM shutdown."""
+        return self._returncode
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -449,6 +455,7 @@ class EmbeddedKafka:
         if process is not None:
             # Anything the JVM forked shares its group; make sure nothing lingers.
             _signal_group(process.pid, signal.SIGKILL)
+            self._returncode = process.returncode
         if self._console is not None:
             self._console.close()
             self._console = None
