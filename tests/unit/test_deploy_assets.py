@@ -1,0 +1,639 @@
+"""Deployment assets stay correct: Prometheus config and alerts, Grafana, compose, Kubernetes.
+
+Fast and broker-free. Prometheus files are checked by ``promtool`` (Debian package
+``prometheus``; ``scripts/ensure-system-deps.sh --test`` installs it): without promtool
+these tests fail, they never skip. Every metric an alert or a dashboard panel names must
+be one the services define, read from prometheus-client's registry after importing them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "kmidi-overview.json"
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
+K8S = ROOT / "deploy" / "k8s"
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-results")
+
+# The modules whose import defines each process's metrics (the ``main`` modules build their
+# FastAPI app at import time, which registers the shared HTTP metrics). One child process
+# per service, as in production: the worker and the results service both define
+# kmidi_end_to_end_latency_seconds, which one registry could not hold twice.
+METRIC_MODULES: dict[str, tuple[str, ...]] = {
+    "ingress": ("producer_api", "producer_api.main", "producer_api.metrics", "service_common.http"),
+    "worker": ("stream_processors", "stream_processors.metrics"),
+    "results": (
+        "stream_processors.results_service",
+        "stream_processors.results_service.main",
+        "stream_processors.results_service.metrics",
+        "service_common.http",
+    ),
+}
+# Series Prometheus itself creates for every target and alert.
+PROMETHEUS_BUILTIN = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+        "ALERTS",
+        "ALERTS_FOR_STATE",
+    }
+)
+DEFAULT_PREFIXES = ("process_", "python_")  # prometheus-client's default collectors
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_yaml_documents(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+
+
+# -- promtool ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    found = shutil.which("promtool") or (
+        "/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None
+    )
+    if found is None:
+        pytest.fail(
+            "promtool is not installed: run scripts/ensure-system-deps.sh --test "
+            "(Debian: apt-get install prometheus). These checks must not be skipped."
+        )
+    return found
+
+
+def run_promtool(promtool: str, *args: str, cwd: Path = PROMETHEUS) -> str:
+    result = subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"promtool {' '.join(args)} failed:\n{output}"
+    return output
+
+
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus-compose.yml"])
+def test_prometheus_config_passes_promtool(promtool: str, config: str) -> None:
+    output = run_promtool(promtool, "check", "config", config)
+    assert "SUCCESS" in output
+
+
+def test_alert_rules_pass_promtool(promtool: str) -> None:
+    output = run_promtool(promtool, "check", "rules", "alerts.yml")
+    assert "SUCCESS" in output
+
+
+def test_alert_rules_unit_tests_pass(promtool: str) -> None:
+    run_promtool(promtool, "test", "rules", "alerts.test.yml")
+
+
+def test_dashboard_expressions_are_valid_promql(promtool: str, tmp_path: Path) -> None:
+    # promtool parses PromQL only inside rule files: one recording rule per panel query,
+    # with Grafana's variables replaced by what they expand to.
+    rules = [
+        {"record": f"kmidi:dashboard_query_{index}", "expr": grafana_to_promql(expr)}
+        for index, (_, expr) in enumerate(dashboard_expressions(load_dashboard()))
+    ]
+    rule_file = tmp_path / "dashboard-queries.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    output = run_promtool(promtool, "check", "rules", str(rule_file), cwd=tmp_path)
+    assert f"SUCCESS: {len(rules)} rules found" in output
+
+
+# -- Prometheus configuration ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "targets"),
+    [
+        ("prometheus.yml", ["127.0.0.1:8000", "127.0.0.1:9100", "127.0.0.1:8001"]),
+        ("prometheus-compose.yml", ["ingress:8000", "worker:9100", "results:8001"]),
+    ],
+)
+def test_scrape_configs_name_every_service_job(config: str, targets: list[str]) -> None:
+    document = load_yaml(PROMETHEUS / config)
+    assert document["rule_files"] == ["alerts.yml"]
+    by_job = {job["job_name"]: job for job in document["scrape_configs"]}
+    for job, target in zip(JOBS, targets, strict=True):
+        assert job in by_job, f"{config} has no job {job}"
+        static_targets = [t for group in by_job[job]["static_configs"] for t in group["targets"]]
+        assert static_targets == [target]
+
+
+def test_kubernetes_scrape_config_maps_components_to_the_same_jobs() -> None:
+    # Debian's promtool is built without Kubernetes service discovery, so this file is
+    # checked for structure only.
+    document = load_yaml(PROMETHEUS / "prometheus-k8s.yml")
+    assert document["rule_files"] == ["alerts.yml"]
+    (job,) = document["scrape_configs"]
+    relabel = {rule.get("target_label"): rule for rule in job["relabel_configs"]}
+    assert relabel["job"]["source_labels"] == [
+        "__meta_kubernetes_pod_label_app_kubernetes_io_component"
+    ]
+    assert relabel["job"]["replacement"] == "kmidi-$1"
+    components = {
+        doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        for doc in k8s_documents()
+        if doc["kind"] == "Deployment"
+    }
+    assert {f"kmidi-{component}" for component in components} == set(JOBS)
+
+
+# -- alerts ------------------------------------------------------------------------------
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = load_yaml(PROMETHEUS / "alerts.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub generates for the headings of ``markdown``."""
+    anchors: set[str] = set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        title = line.lstrip("#").strip().lower()
+        anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_required_alert_exists() -> None:
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names == {
+        "KmidiIngress5xxRatioHigh",
+        "KmidiBrokerUnavailable",
+        "KmidiDeadLettersIncreasing",
+        "KmidiConsumerLagHigh",
+        "KmidiEndToEndLatencyHigh",
+        "KmidiTargetDown",
+        "KmidiNoResultsWhileIntentsArrive",
+    }
+
+
+def test_every_alert_has_annotations_and_a_runbook_section() -> None:
+    anchors = github_anchors(OPERATIONS.read_text(encoding="utf-8"))
+    for rule in alert_rules():
+        annotations = rule.get("annotations", {})
+        for key in ("summary", "description", "runbook"):
+            assert annotations.get(key), f"{rule['alert']} has no {key} annotation"
+        assert rule["labels"]["severity"] in {"page", "ticket"}
+        path, _, anchor = annotations["runbook"].partition("#")
+        assert path == "docs/operations.md", rule["alert"]
+        assert anchor == rule["alert"].lower()
+        assert anchor in anchors, f"docs/operations.md has no section #{anchor}"
+
+
+# -- Grafana -----------------------------------------------------------------------------
+
+
+def load_dashboard() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return document
+
+
+def data_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            yield from panel.get("panels", [])
+        else:
+            yield panel
+
+
+def dashboard_expressions(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (panel["title"], target["expr"])
+        for panel in data_panels(dashboard)
+        for target in panel["targets"]
+    ]
+
+
+def grafana_to_promql(expr: str) -> str:
+    """Expand the dashboard's variables the way Grafana would (with "All" selected)."""
+    return (
+        expr.replace("$__rate_interval", "1m")
+        .replace("${job}", "kmidi-.*")
+        .replace("$job", "kmidi-.*")
+    )
+
+
+def test_dashboard_is_a_grafana_dashboard_with_variables() -> None:
+    dashboard = load_dashboard()
+    assert dashboard["uid"] == "kmidi-overview"
+    assert 36 <= dashboard["schemaVersion"] <= 41
+    variables = {var["name"]: var for var in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variables["job"]["type"] == "query"
+    assert variables["job"]["datasource"]["uid"] == "${datasource}"
+    assert variables["job"]["includeAll"]
+    assert variables["job"]["multi"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+
+
+def test_every_panel_has_a_datasource_and_a_target() -> None:
+    panels = list(data_panels(load_dashboard()))
+    assert len(panels) >= 12
+    for panel in panels:
+        title = panel["title"]
+        assert panel.get("datasource", {}).get("uid") == "${datasource}", title
+        assert panel.get("targets"), f"panel {title!r} has no target"
+        for target in panel["targets"]:
+            assert target["expr"].strip(), f"panel {title!r} has an empty query"
+            assert target["datasource"]["uid"] == "${datasource}", title
+        # Every kmidi query follows the dashboard's job selector.
+        for target in panel["targets"]:
+            assert '{job=~"$job"' in target["expr"] or 'job=~"$job"' in target["expr"], title
+
+
+def test_dashboard_covers_the_required_views() -> None:
+    exprs = " ".join(expr for _, expr in dashboard_expressions(load_dashboard()))
+    for needle in (
+        "histogram_quantile(0.5, sum by (job, route, le) "
+        "(rate(kmidi_http_request_duration_seconds_bucket",
+        "histogram_quantile(0.95, sum by (job, route, le)",
+        "histogram_quantile(0.99, sum by (job, route, le)",
+        "kmidi_events_published_total",
+        "kmidi_stage_events_in_total",
+        "kmidi_stage_events_out_total",
+        "histogram_quantile(0.95, sum by (stage, le) (rate(kmidi_stage_duration_seconds_bucket",
+        "kmidi_stage_errors_total",
+        "kmidi_deadlettered_total",
+        "max by (topic, partition) (kmidi_consumer_lag",
+        "histogram_quantile(0.95, sum by (job, le) (rate(kmidi_end_to_end_latency_seconds_bucket",
+        "kmidi_results_total",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+    ):
+        assert needle in exprs, f"no dashboard query contains {needle!r}"
+
+
+def test_grafana_provisioning_points_at_the_dashboards() -> None:
+    datasources = load_yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yml")
+    (datasource,) = datasources["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    providers = load_yaml(GRAFANA / "provisioning" / "dashboards" / "kmidi.yml")["providers"]
+    (provider,) = providers
+    mounts = load_yaml(COMPOSE)["services"]["grafana"]["volumes"]
+    assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+# -- every metric named is one the code defines ------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_RANGE = re.compile(r"\[[^\]]*\]")
+_LABEL_LIST = re.compile(
+    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
+)
+_IDENTIFIER = re.compile(r"(?<![\w.$])[A-Za-z_:][\w:]*")
+_KEYWORDS = frozenset(
+    {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless"}
+    | {"bool", "offset", "inf", "nan", "atan2"}
+)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (label names and functions excluded)."""
+    text = _STRING.sub('""', expr)
+    text = _BRACES.sub("", text)
+    text = _RANGE.sub("", text)
+    text = _LABEL_LIST.sub("", text)
+    names = set()
+    for match in _IDENTIFIER.finditer(text):
+        name = match.group()
+        if name.lower() in _KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue  # an operator, or a function / aggregation being called
+        names.add(name)
+    return names
+
+
+def test_metric_name_extraction() -> None:
+    assert metric_names(
+        'histogram_quantile(0.95, sum by (job, le) (rate(kmidi_x_bucket{job=~"$job"}'
+        "[$__rate_interval]))) > 1e3"
+    ) == {"kmidi_x_bucket"}
+    assert metric_names(
+        'sum(rate(a_total{stage="in"}[5m])) > 0 unless sum without (x) (b_total offset 5m)'
+    ) == {"a_total", "b_total"}
+    assert metric_names('up{job=~"kmidi-.*"} == 0') == {"up"}
+    assert metric_names("max by (topic, partition) (lag) / on (topic) group_left c") == {
+        "lag",
+        "c",
+    }
+
+
+_COLLECT_DEFINED = textwrap.dedent(
+    """
+    import importlib, json, sys
+    from prometheus_client import REGISTRY
+    failed = {}
+    for name in sys.argv[1:]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    families = [[m.name, m.type] for m in REGISTRY.collect()]
+    print(json.dumps({"families": families, "failed": failed}))
+    """
+)
+# Sample names a metric family of each type exposes (prometheus-client drops ``_total``
+# from a counter's family name, and adds ``_created`` series).
+_SUFFIXES = {
+    "counter": ("", "_total", "_created"),
+    "histogram": ("", "_bucket", "_sum", "_count", "_created"),
+    "gaugehistogram": ("", "_bucket", "_gsum", "_gcount"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "info": ("", "_info"),
+}
+
+
+@pytest.fixture(scope="module")
+def defined_metrics() -> tuple[set[str], dict[str, str]]:
+    """Every sample name the services can expose, and the modules that did not import.
+
+    Each service's modules are imported in a child process of its own: they build their
+    apps and configure logging at import time, which must not leak into other tests.
+    """
+    names: set[str] = set()
+    failed: dict[str, str] = {}
+    for modules in METRIC_MODULES.values():
+        result = subprocess.run(
+            [sys.executable, "-c", _COLLECT_DEFINED, *modules],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"collecting metrics failed:\n{result.stderr}"
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        for family, kind in report["families"]:
+            names.update(family + suffix for suffix in _SUFFIXES.get(kind, ("",)))
+        failed.update(report["failed"])
+    return names, failed
+
+
+def referenced_metrics() -> dict[str, set[str]]:
+    """metric name -> where it is used (alert names, dashboard panel titles)."""
+    used: dict[str, set[str]] = {}
+    for rule in alert_rules():
+        for name in metric_names(rule["expr"]):
+            used.setdefault(name, set()).add(f"alert {rule['alert']}")
+    for title, expr in dashboard_expressions(load_dashboard()):
+        for name in metric_names(expr):
+            used.setdefault(name, set()).add(f"panel {title!r}")
+    return used
+
+
+def test_every_referenced_metric_is_defined_by_the_code(
+    defined_metrics: tuple[set[str], dict[str, str]],
+) -> None:
+    defined, failed_imports = defined_metrics
+    used = referenced_metrics()
+    assert "kmidi_http_requests_total" in used  # the extraction found the kmidi metrics
+    missing = {
+        name: where
+        for name, where in used.items()
+        if name not in defined
+        and name not in PROMETHEUS_BUILTIN
+        and not name.startswith(DEFAULT_PREFIXES)
+    }
+    lines = [f"  {name}: used by {', '.join(sorted(where))}" for name, where in missing.items()]
+    lines += [
+        f"  (module {module} did not import: {error})" for module, error in failed_imports.items()
+    ]
+    report = "metrics referenced but not defined by the code:\n" + "\n".join(sorted(lines))
+    assert not missing, report
+    assert not failed_imports, report
+
+
+def test_default_process_metrics_are_exposed(
+    defined_metrics: tuple[set[str], dict[str, str]],
+) -> None:
+    defined, _ = defined_metrics
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
+        assert name in defined
+
+
+# -- docker-compose and Dockerfile -------------------------------------------------------
+
+
+def test_compose_services_are_healthchecked_or_one_shot() -> None:
+    services: dict[str, Any] = load_yaml(COMPOSE)["services"]
+    assert set(services) >= {"kafka", "topics", "ingress", "worker", "results"}
+    assert {"prometheus", "grafana"} <= set(services)
+    one_shot = {
+        dependency
+        for service in services.values()
+        for dependency, condition in (service.get("depends_on") or {}).items()
+        if condition["condition"] == "service_completed_successfully"
+    }
+    assert one_shot == {"topics"}
+    for name, service in services.items():
+        if name in one_shot:
+            assert service["restart"] == "no", name
+            continue
+        check = service.get("healthcheck")
+        problem = f"service {name} has no healthcheck and is not one-shot"
+        assert check, problem
+        assert not check.get("disable"), problem
+        assert check.get("test"), problem
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            assert condition["condition"] in {
+                "service_started",
+                "service_healthy",
+                "service_completed_successfully",
+            }
+            if condition["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{dependency} never gets healthy"
+    for name in ("ingress", "worker", "results"):
+        depends = services[name]["depends_on"]
+        assert depends["kafka"]["condition"] == "service_healthy"
+        assert depends["topics"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_kafka_is_a_single_kraft_node() -> None:
+    kafka = load_yaml(COMPOSE)["services"]["kafka"]
+    assert kafka["image"] == "apache/kafka:3.9.2"
+    env = {key: str(value) for key, value in kafka["environment"].items()}
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:29093"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[key] == "1", key
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert set(listeners) == set(protocols)
+    assert set(advertised) == set(listeners) - {env["KAFKA_CONTROLLER_LISTENER_NAMES"]}
+    internal = advertised[env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
+    for name in ("topics", "ingress", "worker", "results"):
+        service = load_yaml(COMPOSE)["services"][name]
+        assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == internal, name
+
+
+def test_compose_mounts_exist() -> None:
+    for name, service in load_yaml(COMPOSE)["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+    prometheus = load_yaml(COMPOSE)["services"]["prometheus"]
+    assert (
+        "./deploy/prometheus/prometheus-compose.yml:/etc/prometheus/prometheus.yml:ro"
+        in prometheus["volumes"]
+    )
+
+
+def test_dockerfile_builds_one_non_root_image_for_every_service() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    instructions = [
+        line.split(None, 1)
+        for line in text.replace("\\\n", " ").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert len(stages) >= 2, "multi-stage build expected"
+    users = [args.strip() for op, args in instructions if op == "USER"]
+    assert users, "no USER: the image would run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert any(op == "HEALTHCHECK" and "urllib.request" in args for op, args in instructions)
+    assert any(op == "RUN" and "pip install ." in args for op, args in instructions)
+    cmd = [json.loads(args) for op, args in instructions if op == "CMD"][-1]
+    assert cmd == ["python", "-m", "producer_api"]
+    for op, args in instructions:  # every path copied from the context exists
+        if op == "COPY" and "--from=" not in args:
+            for source in args.split()[:-1]:
+                assert (ROOT / source).exists(), f"COPY of missing {source}"
+
+
+# -- Kubernetes --------------------------------------------------------------------------
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in load_yaml_documents(path)]
+
+
+def test_k8s_manifests_parse_and_are_all_listed_in_kustomization() -> None:
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    listed = set(kustomization["resources"])
+    files = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == files
+    kinds = [doc["kind"] for doc in k8s_documents() if doc.get("kind") != "Kustomization"]
+    assert kinds.count("Deployment") == 3
+    assert {"Namespace", "ConfigMap", "Service", "Job", "PodDisruptionBudget"} <= set(kinds)
+    for doc in k8s_documents():
+        if doc["kind"] not in {"Namespace", "Kustomization"}:
+            assert doc["metadata"]["namespace"] == "kmidi", doc["metadata"]["name"]
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in k8s_documents() if doc["kind"] == "Deployment"}
+
+
+def test_every_deployment_has_probes_limits_and_scrape_annotations() -> None:
+    for name, deployment in deployments().items():
+        template = deployment["spec"]["template"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= template["metadata"]["labels"].items(), name
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        ports = set()
+        for container in template["spec"]["containers"]:
+            assert container.get("readinessProbe"), f"{name}: no readinessProbe"
+            assert container.get("livenessProbe"), f"{name}: no livenessProbe"
+            limits = container.get("resources", {}).get("limits", {})
+            requests = container.get("resources", {}).get("requests", {})
+            assert {"cpu", "memory"} <= set(limits), f"{name}: no cpu/memory limits"
+            assert {"cpu", "memory"} <= set(requests), f"{name}: no cpu/memory requests"
+            assert container["envFrom"] == [{"configMapRef": {"name": "kmidi-config"}}]
+            ports |= {port["containerPort"] for port in container.get("ports", [])}
+        assert int(annotations["prometheus.io/port"]) in ports, name
+        assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_deployments_match_the_service_contracts() -> None:
+    by_name = deployments()
+    expected = {
+        "kmidi-ingress": (["python", "-m", "producer_api"], "/ready", "/live", 8000),
+        "kmidi-worker": (["python", "-m", "stream_processors"], "/metrics", "/metrics", 9100),
+        "kmidi-results": (
+            ["python", "-m", "stream_processors.results_service"],
+            "/ready",
+            "/live",
+            8001,
+        ),
+    }
+    for name, (command, ready, live, port) in expected.items():
+        deployment = by_name[name]
+        assert deployment["spec"]["replicas"] == 2, name
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == command
+        assert container["readinessProbe"]["httpGet"]["path"] == ready
+        assert container["livenessProbe"]["httpGet"]["path"] == live
+        named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        probe_port = container["readinessProbe"]["httpGet"]["port"]
+        assert named_ports.get(probe_port, probe_port) == port
+
+
+def test_worker_has_a_disruption_budget_and_services_select_pods() -> None:
+    documents = k8s_documents()
+    worker_labels = deployments()["kmidi-worker"]["spec"]["template"]["metadata"]["labels"]
+    budgets = [doc for doc in documents if doc["kind"] == "PodDisruptionBudget"]
+    assert any(
+        budget["spec"]["selector"]["matchLabels"].items() <= worker_labels.items()
+        for budget in budgets
+    ), "no PodDisruptionBudget selects the worker"
+    pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in deployments().values()]
+    for service in (doc for doc in documents if doc["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        assert any(selector.items() <= labels.items() for labels in pod_labels), service
+
+
+def test_configmap_and_topics_job() -> None:
+    documents = k8s_documents()
+    (configmap,) = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+    data = configmap["data"]
+    assert data["KAFKA_BOOTSTRAP_SERVERS"]
+    assert data["WORKER_METRICS_PORT"] == "9100"
+    assert all(isinstance(value, str) for value in data.values()), "ConfigMap values are strings"
+    (job,) = [doc for doc in documents if doc["kind"] == "Job"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:4] == ["python", "-m", "stream_processors.topics", "create"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
