@@ -190,6 +190,7 @@ class ResultsConsumer:
                 for record in records:
                     self._handle(record)
             metrics.VIEW_ENTRIES.set(len(self.view))
+            metrics.VIEW_PAYLOAD_BYTES.set(self.view.payload_bytes)
             if not self.caught_up.is_set():
                 await self._check_caught_up(consumer)
             if time.monotonic() >= next_probe:

@@ -7,6 +7,10 @@ from prometheus_client import Counter, Gauge, Histogram
 VIEW_ENTRIES = Gauge(
     "kmidi_results_view_entries", "Requests held in the results service's materialised view."
 )
+VIEW_PAYLOAD_BYTES = Gauge(
+    "kmidi_results_view_payload_bytes",
+    "MIDI and (deflated) plan bytes held by the view: the bulk of its memory.",
+)
 VIEW_EVENTS = Counter(
     "kmidi_results_view_events_total",
     "Records read by the results view, by topic and what applying them did.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +21,7 @@ from schemas.http import ErrorBody, HealthReport, ResultStatus
 from service_common.http import ApiError, error_response, request_id_of
 from stream_processors.results_service.config import Settings
 from stream_processors.results_service.consumer import ResultsConsumer
-from stream_processors.results_service.rendering import RendererUnavailableError, render_notes
+from stream_processors.results_service.rendering import PlanNotRenderableError, render_notes
 from stream_processors.results_service.store import RequestEntry, ResultsView
 
 SERVICE = "results_service"
@@ -32,6 +33,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     VERSION = "0+unknown"
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def get_settings(request: Request) -> Settings:
@@ -122,7 +124,8 @@ def _check_wait(wait: float | None, settings: Settings) -> float:
 @router.get(
     "/v1/results/{request_id}",
     response_model=ResultStatus,
-    responses=_ERRORS | {501: {"model": ErrorBody, "description": "Notes need kmidi's renderer."}},
+    responses=_ERRORS
+    | {409: {"model": ErrorBody, "description": "?format=json: the stored plan is unusable."}},
     summary="A request's status; optionally wait for it to finish",
     tags=["results"],
 )
@@ -155,12 +158,24 @@ async def get_status(
     if format != "json":
         return JSONResponse(_status_body(entry, settings.results_base_url))
     plan = entry.plan()
+    if plan is None:
+        return JSONResponse(_status_body(entry, settings.results_base_url, detailed=True))
     try:
-        notes = await asyncio.to_thread(render_notes, plan) if plan is not None else None
-    except RendererUnavailableError as exc:
-        raise ApiError(501, "not_implemented", f"notes are not available: {exc}") from exc
+        # Rendering takes milliseconds of CPU: keep it off the event loop.
+        rendered = await asyncio.to_thread(render_notes, plan)
+    except PlanNotRenderableError as exc:
+        raise ApiError(
+            409, "plan_not_renderable", f"the stored plan cannot be rendered: {exc}"
+        ) from exc
+    if entry.midi_sha256 is not None and rendered.midi_sha256 != entry.midi_sha256:
+        # The renderer changed since the piece was made: the notes describe today's rendering.
+        log.warning(
+            "re-rendered notes differ from the stored MIDI", extra={"result_id": request_id}
+        )
     return JSONResponse(
-        _status_body(entry, settings.results_base_url, plan=plan, notes=notes, detailed=True)
+        _status_body(
+            entry, settings.results_base_url, plan=plan, notes=rendered.notes, detailed=True
+        )
     )
 
 

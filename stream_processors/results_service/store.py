@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -61,9 +62,9 @@ class RequestEntry:
     duration_seconds: float | None = None
     error: ErrorInfo | None = None
     affect: dict[str, Any] | None = None
-    # Kept as compact JSON, not as dicts: a parsed plan costs several times its JSON size
-    # in Python objects, and only ?format=json ever needs it.
-    plan_json: bytes | None = None
+    # Kept as deflated JSON, not as dicts: a parsed plan costs several times its JSON size
+    # in Python objects, and only ?format=json ever needs it (deflate takes ~3x off).
+    plan_zlib: bytes | None = None
     midi: bytes | None = None
     midi_sha256: str | None = None
     version: int = 0
@@ -75,10 +76,15 @@ class RequestEntry:
 
     def plan(self) -> dict[str, Any] | None:
         """The musical plan, parsed on demand."""
-        if self.plan_json is None:
+        if self.plan_zlib is None:
             return None
-        parsed: dict[str, Any] = json.loads(self.plan_json)
+        parsed: dict[str, Any] = json.loads(zlib.decompress(self.plan_zlib))
         return parsed
+
+    @property
+    def payload_bytes(self) -> int:
+        """Bytes of MIDI and plan held for this request (the bulk of its memory)."""
+        return len(self.midi or b"") + len(self.plan_zlib or b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,9 @@ class Applied:
 
 
 def _encode_plan(plan: dict[str, Any] | None) -> bytes | None:
-    return None if plan is None else json.dumps(plan, separators=(",", ":")).encode()
+    if plan is None:
+        return None
+    return zlib.compress(json.dumps(plan, separators=(",", ":")).encode(), 1)
 
 
 @dataclass(slots=True)
@@ -108,6 +116,8 @@ class ResultsView:
     max_entries: int
     _entries: OrderedDict[str, RequestEntry] = field(default_factory=OrderedDict)
     _waiters: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    payload_bytes: int = 0
+    """MIDI and plan bytes held by all entries, for the memory gauge."""
 
     def __post_init__(self) -> None:
         if self.max_entries < 1:
@@ -167,6 +177,7 @@ class ResultsView:
         entry = self._entries.pop(request_id, None)
         if entry is None:
             return Applied(topic, Outcome.DUPLICATE, request_id=request_id)
+        self.payload_bytes -= entry.payload_bytes
         self._notify(request_id)
         return Applied(topic, Outcome.DELETED, request_id=request_id, previous=entry.status)
 
@@ -191,8 +202,10 @@ class ResultsView:
         if entry.seed is None:
             entry.seed = event.seed
         # A result's plan is the one that was played; a plan event only fills a gap.
-        if entry.plan_json is None:
-            entry.plan_json = _encode_plan(event.plan)
+        if entry.plan_zlib is None:
+            self.payload_bytes -= entry.payload_bytes
+            entry.plan_zlib = _encode_plan(event.plan)
+            self.payload_bytes += entry.payload_bytes
         if entry.affect is None:
             entry.affect = event.affect
         if created or _STAGE_RANK[entry.status] < _STAGE_RANK["processing"]:
@@ -219,6 +232,7 @@ class ResultsView:
         # A different result for a finished request replaces it (last one wins), which is
         # what compaction keeps, so every replica and every restart converges on it.
         first = previous not in TERMINAL
+        self.payload_bytes -= entry.payload_bytes
         entry.status = event.status
         entry.updated_at = event.completed_at
         entry.submitted_at = event.submitted_at or entry.submitted_at
@@ -227,9 +241,10 @@ class ResultsView:
         entry.error = event.error
         entry.affect = event.affect if event.affect is not None else entry.affect
         if event.plan is not None:
-            entry.plan_json = _encode_plan(event.plan)
+            entry.plan_zlib = _encode_plan(event.plan)
         entry.midi = midi
         entry.midi_sha256 = digest
+        self.payload_bytes += entry.payload_bytes
         return self._changed(RESULTS, entry, previous, first_result=first)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -246,7 +261,8 @@ class ResultsView:
     def _evict(self) -> int:
         evicted = 0
         while len(self._entries) > self.max_entries:
-            request_id, _ = self._entries.popitem(last=False)
+            request_id, entry = self._entries.popitem(last=False)
+            self.payload_bytes -= entry.payload_bytes
             self._notify(request_id)
             evicted += 1
         return evicted

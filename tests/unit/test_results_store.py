@@ -382,3 +382,19 @@ def test_latency_is_observed_only_for_results_first_seen_live() -> None:
     assert _latency_count() == before + 1
     consumer._handle(_record(RESULTS, 3, result("new", completed_after=5), "new"))
     assert _latency_count() == before + 1, "a duplicate is not a second sample"
+
+
+def test_payload_bytes_follow_updates_evictions_and_deletes() -> None:
+    view = ResultsView(max_entries=2)
+    view.apply(PLANS, key("a"), plan("a"))
+    view.apply(RESULTS, key("a"), result("a"))
+    view.apply(RESULTS, key("b"), result("b"))
+    entries = [view.peek("a"), view.peek("b")]
+    assert view.payload_bytes == sum(e.payload_bytes for e in entries if e is not None)
+    assert view.payload_bytes > 2 * len(MIDI)
+
+    view.apply(RESULTS, key("b"), None)  # tombstone
+    view.apply(INTENTS, key("c"), intent("c"))
+    view.apply(INTENTS, key("d"), intent("d"))  # evicts "a"
+
+    assert view.payload_bytes == 0
