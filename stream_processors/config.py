@@ -1,0 +1,75 @@
+"""Worker settings from the environment (pydantic-settings); one instance per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import DEFAULT_PARTITIONS
+
+
+class WorkerSettings(BaseSettings):
+    """How a stream-processing worker connects, listens and retries.
+
+    Every field reads the environment variable of the same name in upper case, e.g.
+    ``KAFKA_BOOTSTRAP_SERVERS`` or ``WORKER_METRICS_PORT``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster."
+    )
+    worker_id: str = Field(
+        default="kmidi-worker",
+        validation_alias=AliasChoices("worker_id", "faust_app_id"),
+        description="faust app id = Kafka consumer group = prefix of changelog topics.",
+    )
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        default=9100,
+        description="Port of the Prometheus /metrics HTTP server; 0 turns it off.",
+    )
+    worker_metrics_host: str = "0.0.0.0"
+    faust_web_enabled: bool = True
+    faust_web_port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=6066, description="faust's own web server (health, table views)."
+    )
+    faust_web_host: str = "127.0.0.1"
+    log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")
+    worker_data_dir: Path = Field(
+        default=Path("/tmp/kmidi-worker"),
+        description="faust datadir; tables use the memory store and are rebuilt from "
+        "their changelog on start, so nothing here must survive a restart.",
+    )
+    topic_partitions: Annotated[int, Field(ge=1)] = Field(
+        default=DEFAULT_PARTITIONS,
+        description="Partitions of faust-created topics (table changelogs); must equal the "
+        "source topics' count from schemas.topics.",
+    )
+    transient_retry_attempts: Annotated[int, Field(ge=1)] = Field(
+        default=8, description="Attempts to publish one record before the worker stops."
+    )
+    transient_retry_max_wait: Annotated[float, Field(gt=0)] = Field(
+        default=5.0, description="Longest back-off between two publish attempts, seconds."
+    )
+    fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = Field(
+        default=20,
+        description="How long a fetch waits for data; replaces faust's hard-coded 1500 ms.",
+    )
+    consumer_lag_interval: Annotated[float, Field(gt=0)] = Field(
+        default=5.0, description="Seconds between two refreshes of kmidi_consumer_lag."
+    )
+    ensure_topics_on_start: bool = Field(
+        default=True,
+        description="Create the kmidi topics (schemas.topics) before the consumer starts.",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> WorkerSettings:
+    """The process-wide settings, read from the environment once."""
+    return WorkerSettings()

@@ -1,0 +1,60 @@
+"""Publishing ``GenerationResult`` events: the one place results and their metrics come from."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from schemas.events import ErrorInfo, GenerationResult
+from schemas.topics import RESULTS
+from stream_processors import metrics
+from stream_processors.publishing import Publisher, output_headers
+from stream_processors.records import InputRecord
+
+log = logging.getLogger(__name__)
+
+
+async def publish_result(
+    publisher: Publisher, result: GenerationResult, record: InputRecord, *, stage: str
+) -> None:
+    """Publish ``result`` keyed by its request ID; count it and its end-to-end latency."""
+    await publisher.publish_event(
+        RESULTS,
+        result.request_id,
+        result,
+        output_headers(result.request_id, record.headers.get("traceparent")),
+        stage=stage,
+    )
+    metrics.RESULTS.labels(result.status).inc()
+    if result.submitted_at is not None:
+        submitted = result.submitted_at
+        if submitted.tzinfo is None:
+            submitted = submitted.replace(tzinfo=UTC)
+        latency = (datetime.now(UTC) - submitted).total_seconds()
+        if latency >= 0:
+            metrics.END_TO_END_LATENCY.observe(latency)
+    log.info(
+        "result %s published", result.status,
+        extra={"stage": stage, "status": result.status,
+               "error_code": result.error.code if result.error else None},
+    )
+
+
+async def publish_failure(
+    publisher: Publisher,
+    record: InputRecord,
+    *,
+    request_id: str,
+    code: str,
+    message: str,
+    stage: str,
+    submitted_at: datetime | None = None,
+) -> None:
+    """A ``failed`` result, so the request's status does not stay pending forever."""
+    result = GenerationResult(
+        request_id=request_id,
+        status="failed",
+        error=ErrorInfo(code=code, message=message[:2000], stage=stage),
+        submitted_at=submitted_at,
+    )
+    await publish_result(publisher, result, record, stage=stage)
