@@ -1,0 +1,191 @@
+"""The faust app: topics, the three stage agents, the session table and the lag timer.
+
+Run with ``python -m stream_processors`` or ``faust -A stream_processors.app worker -l info
+--web-port N``. Topics are raw bytes on both sides: the stages parse JSON themselves, so a
+message that is not JSON reaches them and can be dead-lettered instead of crashing faust's
+decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas.topics import INTENTS, INTERROGATIONS, PLANS, TOPICS, TopicSpec
+from service_common.kafka_headers import KafkaHeaders
+from service_common.logging import configure_logging
+from stream_processors import metrics
+from stream_processors.config import WorkerSettings, get_settings
+from stream_processors.driver import make_transport
+from stream_processors.publishing import Publisher
+from stream_processors.records import InputRecord
+from stream_processors.stages.conversation import process_turn
+from stream_processors.stages.generation import process_plan
+from stream_processors.stages.interrogation import process_intent
+from stream_processors.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "kmidi-worker"
+SOURCE_TOPICS = (INTENTS, PLANS, INTERROGATIONS)
+SESSIONS_TABLE = "conversations"
+"""Its changelog topic is ``<WORKER_ID>-conversations-changelog``."""
+
+
+def _spec(name: str) -> TopicSpec:
+    return next(spec for spec in TOPICS if spec.name == name)
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """``host:port,host:port`` → faust broker URLs."""
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+class KmidiApp(faust.App):
+    """faust App with kmidi's transport (short fetch wait), logging, metrics and topics."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        super().__init__(
+            settings.worker_id,
+            broker=broker_urls(settings.kafka_bootstrap_servers),
+            store="memory://",  # no RocksDB here; tables are rebuilt from their changelog
+            datadir=str(settings.worker_data_dir / settings.worker_id),
+            processing_guarantee="at_least_once",
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=1,
+            topic_allow_declare=True,  # faust must create the table changelog topic
+            consumer_auto_offset_reset="earliest",
+            # Real Kafka rejects session timeouts below group.min.session.timeout.ms (6 s).
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
+            broker_commit_interval=1.0,
+            producer_acks=-1,
+            producer_linger_ms=0,
+            producer_max_request_size=4 * 1024 * 1024,  # kmidi.results.v1 allows 4 MiB
+            stream_buffer_maxsize=1024,
+            web_enabled=settings.faust_web_enabled,
+            web_port=settings.faust_web_port,
+            web_bind=settings.faust_web_host,
+            web_in_thread=False,
+        )
+
+    def _new_transport(self) -> Any:
+        transport_class = make_transport(self.settings.fetch_max_wait_ms)
+        return transport_class(self.conf.broker_consumer, self)
+
+    async def on_first_start(self) -> None:
+        # faust's worker has configured (colour, plain-text) logging by now; replace it.
+        _configure_json_logging(self.settings.log_level)
+        await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
+        metrics.start_metrics_server(
+            self.settings.worker_metrics_port, self.settings.worker_metrics_host
+        )
+        if self.settings.ensure_topics_on_start:
+            created = await ensure_topics(self.settings.kafka_bootstrap_servers, TOPICS)
+            if created:
+                log.info("created topics %s", ", ".join(created))
+        log.info(
+            "worker starting",
+            extra={"app_id": self.conf.id, "bootstrap": self.settings.kafka_bootstrap_servers,
+                   "metrics_port": self.settings.worker_metrics_port,
+                   "fetch_max_wait_ms": self.settings.fetch_max_wait_ms},
+        )
+        await super().on_first_start()
+
+
+def _configure_json_logging(level: str) -> None:
+    configure_logging(SERVICE_NAME, level)
+    # The faust CLI has swapped sys.stdout for a proxy that logs what is printed; a handler
+    # writing to that proxy would feed its own output back into logging.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.__stdout__:
+            handler.setStream(sys.__stdout__)
+
+
+settings = get_settings()
+app = KmidiApp(settings)
+
+
+def _raw_topic(name: str) -> Any:
+    return app.topic(
+        name,
+        partitions=_spec(name).partitions,
+        internal=False,  # created by ensure_topics with their specs, never by faust
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+intents_topic = _raw_topic(INTENTS)
+plans_topic = _raw_topic(PLANS)
+interrogations_topic = _raw_topic(INTERROGATIONS)
+
+sessions = app.Table(
+    SESSIONS_TABLE,
+    default=None,
+    # Equal to the source topic's count, or faust fails with PartitionsMismatch.
+    partitions=_spec(INTERROGATIONS).partitions,
+    help="Conversation state per session_id (ConversationState.to_dict() and last reply).",
+)
+
+
+async def _send_and_wait(
+    topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders
+) -> None:
+    await app.producer.send_and_wait(topic, key, value, None, None, headers)
+
+
+publisher = Publisher(
+    _send_and_wait,
+    attempts=settings.transient_retry_attempts,
+    max_wait=settings.transient_retry_max_wait,
+)
+
+
+@app.agent(intents_topic, name="interrogation")
+async def interrogation_agent(stream: Any) -> None:
+    """kmidi.intents.v1 → kmidi.plans.v1 (or a failed result / dead letter)."""
+    async for event in stream.events():
+        await process_intent(InputRecord.from_event(event), publisher)
+
+
+@app.agent(plans_topic, name="generation")
+async def generation_agent(stream: Any) -> None:
+    """kmidi.plans.v1 → kmidi.results.v1 (or a dead letter + failed result)."""
+    async for event in stream.events():
+        await process_plan(InputRecord.from_event(event), publisher)
+
+
+@app.agent(interrogations_topic, name="conversation")
+async def conversation_agent(stream: Any) -> None:
+    """kmidi.interrogations.v1 → kmidi.interrogation-replies.v1, state in ``sessions``."""
+    async for event in stream.events():
+        await process_turn(InputRecord.from_event(event), publisher, sessions)
+
+
+@app.timer(interval=settings.consumer_lag_interval)  # type: ignore[untyped-decorator]
+async def refresh_consumer_lag() -> None:
+    """kmidi_consumer_lag = highwater − committed offset for each assigned source partition."""
+    consumer: Any = app.consumer  # _committed_offset is not on faust's ConsumerT
+    for tp in consumer.assignment():
+        if tp.topic not in SOURCE_TOPICS:
+            continue
+        try:
+            highwater = consumer.highwater(tp)
+            # faust tracks what it committed; before its first commit, fall back to the
+            # fetch position (the committed offset it resumed from).
+            committed = consumer._committed_offset.get(tp)
+            if committed is None:
+                committed = await consumer.position(tp)
+        except Exception as exc:  # a rebalance may revoke tp between the two calls
+            log.debug("lag of %s unavailable: %r", tp, exc)
+            continue
+        if highwater is None or committed is None:
+            continue
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed))

@@ -1,0 +1,95 @@
+"""Conversation stage: ``InterrogationTurn`` + stored session → ``InterrogationReply``.
+
+Session state lives in a changelog-backed faust table keyed by session ID, so a restarted
+worker rebuilds it from Kafka. Each entry also keeps the last turn's request ID and reply:
+a turn read again after a crash (at-least-once) gets the same reply again instead of
+advancing the dialogue twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import Any, Final
+
+from schemas.events import InterrogationReply, InterrogationTurn
+from schemas.topics import INTERROGATION_REPLIES
+from service_common.logging import bound_request_id
+from stream_processors import domain, metrics
+from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
+from stream_processors.parsing import PoisonMessageError, parse_event
+from stream_processors.publishing import Publisher, output_headers
+from stream_processors.records import InputRecord
+from stream_processors.stages.common import reject_poison
+
+log = logging.getLogger(__name__)
+
+STAGE: Final = "conversation"
+
+SessionTable = MutableMapping[str, dict[str, Any]]
+"""session_id → ``{"state": ConversationState.to_dict(), "last_request_id", "last_reply"}``."""
+
+
+async def process_turn(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:
+    """Handle one message of ``kmidi.interrogations.v1``; never raises for a bad message."""
+    metrics.STAGE_EVENTS_IN.labels(STAGE).inc()
+    started = time.perf_counter()
+    try:
+        await _process(record, publisher, sessions)
+    finally:
+        metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
+
+
+async def _process(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:
+    try:
+        turn = parse_event(record, InterrogationTurn)
+    except PoisonMessageError as poison:
+        # Replies have no error envelope: the dead letter is the whole answer.
+        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=False)
+        return
+
+    with bound_request_id(turn.request_id):
+        entry = sessions.get(turn.session_id)
+        if entry is not None and entry.get("last_request_id") == turn.request_id:
+            log.info("turn seen before (replay); sending the stored reply again",
+                     extra={"stage": STAGE, "session_id": turn.session_id})
+            reply = InterrogationReply.model_validate(entry["last_reply"])
+        else:
+            try:
+                state, reply = _advance(turn, entry)
+            except Exception as exc:  # the dialogue code crashed on this turn
+                log.exception("conversation turn failed")
+                metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
+                await send_dead_letter(
+                    publisher, record, stage=STAGE, reason=STAGE_ERROR, error=repr(exc),
+                    request_id=turn.request_id,
+                )
+                return
+            sessions[turn.session_id] = {
+                "state": state,
+                "last_request_id": turn.request_id,
+                "last_reply": reply.model_dump(mode="json", by_alias=True),
+            }
+        await publisher.publish_event(
+            INTERROGATION_REPLIES, turn.session_id, reply,
+            output_headers(turn.request_id, record.headers.get("traceparent")), stage=STAGE,
+        )
+        log.info(
+            "reply published",
+            extra={"stage": STAGE, "session_id": turn.session_id, "turn": reply.turn,
+                   "ready": reply.ready},
+        )
+
+
+def _advance(
+    turn: InterrogationTurn, entry: dict[str, Any] | None
+) -> tuple[dict[str, Any], InterrogationReply]:
+    """One dialogue step from the stored state; the new state (plain dict) and the reply."""
+    stored = entry.get("state") if entry else None
+    state = domain.ConversationState.from_dict(stored) if stored else None
+    new_state, answer = domain.advance(state, turn.message, session_id=turn.session_id)
+    reply = InterrogationReply.model_validate(
+        {**answer.to_dict(), "request_id": turn.request_id, "session_id": turn.session_id}
+    )
+    return new_state.to_dict(), reply

@@ -1,0 +1,119 @@
+"""Interrogation stage: ``IntentSubmitted`` → affect + musical plan → ``PlanReady``.
+
+A technical wish kmidi cannot honour is the requester's error, not a poison message: it
+becomes a ``failed`` result and is not dead-lettered. A message that cannot be read is
+dead-lettered, and also answered with a ``failed`` result when its request ID is readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Final
+
+from schemas.events import IntentSubmitted, PlanReady
+from schemas.topics import PLANS
+from service_common.logging import bound_request_id
+from stream_processors import domain, metrics
+from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
+from stream_processors.outcomes import publish_failure
+from stream_processors.parsing import PoisonMessageError, parse_event
+from stream_processors.publishing import Publisher, output_headers
+from stream_processors.records import InputRecord
+from stream_processors.stages.common import reject_poison
+
+log = logging.getLogger(__name__)
+
+STAGE: Final = "interrogation"
+SEED_FROM_EVENT: Final = "event"
+SEED_FROM_REQUEST_ID: Final = "request_id"
+
+
+def derive_seed(request_id: str) -> int:
+    """A seed fixed by the request ID alone, so a replay composes the same piece."""
+    digest = hashlib.sha256(f"kmidi-seed:{request_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+
+
+def choose_seed(event: IntentSubmitted) -> tuple[int, str]:
+    """The event's seed, else one derived from its request ID; and which it was."""
+    if event.seed is not None:
+        return event.seed, SEED_FROM_EVENT
+    return derive_seed(event.request_id), SEED_FROM_REQUEST_ID
+
+
+async def process_intent(record: InputRecord, publisher: Publisher) -> None:
+    """Handle one message of ``kmidi.intents.v1``; never raises for a bad message."""
+    metrics.STAGE_EVENTS_IN.labels(STAGE).inc()
+    started = time.perf_counter()
+    try:
+        await _process(record, publisher)
+    finally:
+        metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
+
+
+async def _process(record: InputRecord, publisher: Publisher) -> None:
+    # A minimal event from another system has no submitted_at: the time it was written
+    # to Kafka is the truest value, and is the same on every replay of the record.
+    produced_at = record.produced_at
+    defaults = {"submitted_at": produced_at} if produced_at else None
+    try:
+        event = parse_event(record, IntentSubmitted, defaults=defaults)
+    except PoisonMessageError as poison:
+        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=True)
+        return
+
+    with bound_request_id(event.request_id):
+        log.info(
+            "intent received", extra={"stage": STAGE, "topic": record.topic,
+                                       "partition": record.partition, "offset": record.offset},
+        )
+        seed, seed_source = choose_seed(event)
+        try:
+            affect = domain.analyse_intent(event.intent)
+            plan = domain.build_plan(event.intent, affect, seed=seed)
+        except domain.TechnicalWishError as wish:
+            metrics.STAGE_ERRORS.labels(STAGE, wish.code).inc()
+            log.info("technical wish refused: %s", wish.message, extra={"code": wish.code})
+            await publish_failure(
+                publisher, record, request_id=event.request_id, code=wish.code,
+                message=wish.message, stage=STAGE, submitted_at=event.submitted_at,
+            )
+            return
+        except Exception as exc:  # a crash in the domain code: poison for this stage
+            log.exception("planning failed")
+            metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
+            await send_dead_letter(
+                publisher, record, stage=STAGE, reason=STAGE_ERROR, error=repr(exc),
+                request_id=event.request_id,
+            )
+            await publish_failure(
+                publisher, record, request_id=event.request_id, code="interrogation_failed",
+                message="the intent could not be analysed; it was kept for inspection",
+                stage=STAGE, submitted_at=event.submitted_at,
+            )
+            return
+
+        plan_dict = plan.to_dict()
+        plan_dict["seed_source"] = seed_source
+        ready = PlanReady(
+            request_id=event.request_id,
+            intent=event.intent,
+            seed=seed,
+            affect=affect.to_dict(),
+            plan=plan_dict,
+            submitted_at=event.submitted_at,
+            planned_at=datetime.now(UTC),
+        )
+        await publisher.publish_event(
+            PLANS, event.request_id, ready,
+            output_headers(event.request_id, record.headers.get("traceparent")), stage=STAGE,
+        )
+        log.info(
+            "plan published",
+            extra={"stage": STAGE, "emotion": affect.primary, "seed": seed,
+                   "seed_source": seed_source},
+        )
+
