@@ -171,10 +171,12 @@ class ApiError(StarletteHTTPException):
         message: str,
         *,
         headers: Mapping[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(status_code=status_code, detail=message, headers=dict(headers or {}))
         self.code = code
         self.message = message
+        self.details = details
 
 
 class BodyTooLargeError(ApiError):
@@ -253,8 +255,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Any ``HTTPException`` (ours or the framework's 404/405) as ``ErrorBody``."""
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    details: list[dict[str, Any]] | None = None
     if isinstance(exc, ApiError):
-        code, message = exc.code, exc.message
+        code, message, details = exc.code, exc.message, exc.details
     else:
         code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = exc.detail
@@ -264,7 +267,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
             message = detail
         else:
             message = HTTPStatus(exc.status_code).phrase
-    return error_response(request_id_of(request), exc.status_code, code, message, headers=headers)
+    return error_response(
+        request_id_of(request), exc.status_code, code, message, details=details, headers=headers
+    )
 
 
 async def handle_unexpected_exception(request: Request, exc: Exception) -> Response:

@@ -108,6 +108,7 @@ async def interrogate(
             f"no reply for session {session_id} within "
             f"{settings.interrogate_timeout_seconds:g} s; send the message again "
             "with this session_id",
+            details=[{"session_id": session_id}],
         ) from exc
     finally:
         replies.discard(request_id)
