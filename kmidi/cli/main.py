@@ -150,6 +150,8 @@ def _broker_start(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Explicit, because a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, _terminate)
     kafka = EmbeddedKafka(
         port=args.port,
         controller_port=args.controller_port,
