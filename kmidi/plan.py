@@ -286,8 +286,8 @@ _TONICS: dict[tuple[bool, bool], tuple[str, ...]] = {
 # Phrase templates (scale degrees) per mode; the first of each list is the most idiomatic.
 _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
     "ionian": ((1, 5, 6, 4), (1, 6, 4, 5), (1, 4, 6, 5), (1, 4, 5, 4), (6, 4, 1, 5), (1, 3, 4, 5)),
-    "aeolian": ((1, 6, 3, 7), (1, 4, 6, 5), (1, 7, 6, 7), (1, 4, 7, 3), (1, 6, 4, 5), (6, 7, 1, 1)),
-    "dorian": ((1, 4, 1, 4), (1, 7, 4, 1), (1, 2, 7, 1), (1, 4, 7, 4), (1, 3, 4, 1)),
+    "aeolian": ((1, 6, 4, 5), (1, 4, 1, 5), (1, 4, 6, 5), (1, 6, 3, 7), (1, 7, 6, 7), (1, 4, 7, 3)),
+    "dorian": ((1, 4, 1, 5), (1, 2, 1, 4), (1, 4, 1, 4), (1, 7, 4, 1), (1, 5, 7, 1)),
     "phrygian": ((1, 2, 1, 7), (1, 2, 3, 2), (1, 7, 6, 2), (1, 2, 7, 1)),
     "lydian": ((1, 2, 1, 2), (1, 2, 5, 1), (1, 2, 3, 2), (1, 5, 2, 1)),
     "mixolydian": ((1, 7, 4, 1), (1, 5, 7, 4), (1, 7, 1, 4), (1, 4, 7, 1)),
@@ -295,7 +295,7 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
 }
 # Chord before the final tonic, by mode: the cadence each mode is known for.
 _CADENCE: dict[str, int] = {
-    "ionian": 5, "lydian": 5, "mixolydian": 7, "aeolian": 7, "dorian": 4, "phrygian": 2,
+    "ionian": 5, "lydian": 5, "mixolydian": 7, "aeolian": 5, "dorian": 4, "phrygian": 2,
     "locrian": 2,
 }  # fmt: skip
 _CHROMATIC_NUMERALS = (
@@ -351,9 +351,15 @@ def numeral_for(chord: Chord, key: Key) -> str | None:
     return text if parse_chord(text, key)[0] == chord else None
 
 
-def _pick_mode(weights: dict[str, float], rng: random.Random) -> str:
+def _pick_mode(weights: dict[str, float], intensity: float, rng: random.Random) -> str:
+    """A mode drawn from the preset's weights, sharpened by intensity.
+
+    A strongly felt emotion picks its most typical mode more often (weights are raised to
+    the power 1 + intensity before drawing).
+    """
     modes = [m for m in MODE_STEPS if weights.get(m, 0.0) > 0]
-    return rng.choices(modes, weights=[weights[m] for m in modes])[0]
+    power = 1.0 + max(0.0, min(1.0, intensity))
+    return rng.choices(modes, weights=[weights[m] ** power for m in modes])[0]
 
 
 def _phrase_lengths(bars: int) -> int:
@@ -472,6 +478,16 @@ def _generated_chords(
         degrees[-2] = _CADENCE[key.mode]
         degrees[-1] = 1
     chords = [diatonic_chord(key, d, seventh=sevenths) for d in degrees]
+    if key.mode == "aeolian":
+        # Common-practice minor: the dominant before home is major (the raised seventh).
+        for i in range(count):
+            if degrees[i] == 5 and (i == count - 2 or i % 4 == 3):
+                root = (key.tonic_pc + 7) % 12
+                chords[i] = Chord(
+                    root,
+                    (0, 4, 7, 10) if sevenths else (0, 4, 7),
+                    root_name=key.spell_degree(5, root),
+                )
     parallel = Key(key.tonic, key.tonic_pc, "ionian" if key.is_minor_like else "aeolian")
     if "modal_interchange" in rules:
         # Borrow on the third chord of every other phrase: a shadow (or light) passing over.
@@ -482,7 +498,12 @@ def _generated_chords(
             chords[-2] = diatonic_chord(parallel, 4)  # the minor iv before home
     if "avoid_tonic_resolution" in rules and count >= 2:
         # Phrase ends and the ending land on a stable chord that is not home.
-        away = _stable_away(key, (6, 4) if valence < 0 else (4, 6), sevenths=sevenths)
+        # Minor modes stay minor-coloured away from home (iv, v); major ones go to vi or IV.
+        if key.is_minor_like:
+            prefer: tuple[int, ...] = (4, 5, 6)
+        else:
+            prefer = (6, 4) if valence < 0 else (4, 6)
+        away = _stable_away(key, prefer, sevenths=sevenths, minor=key.is_minor_like)
         for i in range(3, count, 4):
             if degrees[i] == 1:
                 chords[i] = away
@@ -498,12 +519,14 @@ def _generated_chords(
     return chords
 
 
-def _stable_away(key: Key, prefer: tuple[int, ...], *, sevenths: bool) -> Chord:
-    """The first of ``prefer`` (then any degree) whose chord is major or minor, not tonic."""
-    for degree in (*prefer, 4, 6, 3, 7, 2, 5):
-        chord = diatonic_chord(key, degree, seventh=sevenths)
-        if chord.intervals[:3] in ((0, 3, 7), (0, 4, 7)) and chord.root != key.tonic_pc:
-            return chord
+def _stable_away(key: Key, prefer: tuple[int, ...], *, sevenths: bool, minor: bool) -> Chord:
+    """The first of ``prefer`` whose chord is stable (minor if ``minor``), never the tonic."""
+    wanted = ((0, 3, 7),) if minor else ((0, 3, 7), (0, 4, 7))
+    for accept in (wanted, ((0, 3, 7), (0, 4, 7))):
+        for degree in (*prefer, 4, 6, 5, 3, 7, 2):
+            chord = diatonic_chord(key, degree, seventh=sevenths)
+            if chord.intervals[:3] in accept and chord.root != key.tonic_pc:
+                return chord
     return diatonic_chord(key, 4)
 
 
@@ -556,7 +579,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         key = parse_key(tech.key)
         why.append(f"Key {key} as requested.")
     else:
-        mode = _pick_mode(preset.mode_weights, rng)
+        mode = _pick_mode(preset.mode_weights, affect.intensity, rng)
         tonics = _TONICS[(preset.valence >= 0, preset.arousal >= 0)]
         tonic = rng.choice(tonics)
         key = parse_key(f"{tonic} {mode}")

@@ -27,6 +27,9 @@ CHANNELS: dict[str, int] = {"harmony": 0, "bass": 1, "melody": 2, "pad": 3, "dru
 _CRASH, _KICK = 49, 36
 _DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
 _MIN_TICKS = 24
+# Dynamics 0..1 map onto velocities 24..124: below ~24 GM synths are all but inaudible.
+VELOCITY_FLOOR = 24.0
+VELOCITY_SPAN = 100.0
 
 
 class Note(NamedTuple):
@@ -225,7 +228,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
         return round(pos * PPQ)
 
     def level(bar: int, scale: float) -> float:
-        return dynamics[bar] * 127 * scale
+        return (VELOCITY_FLOOR + dynamics[bar] * VELOCITY_SPAN) * scale
 
     # Chords and voicings.
     cache: dict[str, Chord] = {}
@@ -351,6 +354,9 @@ def render_midi(plan: Plan) -> RenderedPiece:
     for i, slot in enumerate(slots):
         chord = chords[i]
         root = _place((chord.bass_pc,), bass_centre, regs.bass_low, regs.bass_high)
+        if section_name[slot.bar] in ("intro", "release") and chord.bass is None:
+            # A tonic pedal in the quiet outer sections: the key is felt before it is heard.
+            root = _place((key.tonic_pc,), bass_centre, regs.bass_low, regs.bass_high)
         fifth = root + 7 if root + 7 <= regs.bass_high else root - 5
         slot_start = slot.bar * bpb + slot.beat
         slot_end = min(total_beats, slot_start + slot.beats)
@@ -567,6 +573,7 @@ def _melody(
     span = high - low
     prev = _place((key.tonic_pc,), centre, low, high)
     tonic_pcs = (key.tonic_pc,)
+    tonic_triad = {key.scale[0], key.scale[2]}
     melody_scale = 1.0
     for b in range(bars):
         name = name_of_bar[b]
@@ -580,7 +587,7 @@ def _melody(
         phrase_end = pos_in_phrase == phrase - 1 or b == bars - 1
         rest_p = plan.space * (1.35 - 0.7 * energy)
         bar_start = b * bpb
-        vbase = plan.dynamics[b] * 127 * melody_scale
+        vbase = (VELOCITY_FLOOR + plan.dynamics[b] * VELOCITY_SPAN) * melody_scale
         last_bar = b == bars - 1
         for n, (x, length) in enumerate(rhythm):
             is_last = n == len(rhythm) - 1
@@ -600,6 +607,10 @@ def _melody(
                     pitch = _place((key.scale[2], key.scale[4]), prev, low, high)
                 else:
                     pitch = _place(tonic_pcs, prev, low, high)
+            elif phrase_end and is_last:
+                # Phrase ends lean on the tonic triad when the chord allows: the mode speaks.
+                home = tuple(pc for pc in pcs if pc in tonic_triad) or pcs
+                pitch = _place(home, prev, low, high)
             elif x in strong or n == 0:
                 aim = round(prev + (target - prev) * 0.5 + gauss(0, 1.5))
                 pitch = _place(pcs, aim, low, high)
@@ -612,6 +623,12 @@ def _melody(
                 i = i + step if rand() < up else i - step
                 i = max(0, min(len(scale_notes) - 1, i))
                 pitch = scale_notes[i]
+                # Borrowed chord tones (the raised seventh over V in minor) replace the
+                # scale note a semitone away, so the line never rubs against its chord.
+                for alt in (pitch + 1, pitch - 1):
+                    if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
+                        pitch = alt
+                        break
             on = bar_start + swung(x) + feel + disp + gauss(0, jitter)
             dur = length * gate
             if phrase_end and is_last:
