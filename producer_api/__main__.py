@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import uvicorn
 
-from producer_api.core.config import get_settings
+from producer_api.core.config import Settings, get_settings
 from service_common.logging import configure_logging
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging("producer_api", settings.log_level)
+    workers = 1 if settings.reload else settings.api_workers
+    metrics_dir: str | None = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts in its own process; prometheus-client's multiprocess mode
+        # lets whichever worker answers /metrics report the sum. Workers inherit the env.
+        metrics_dir = tempfile.mkdtemp(prefix="kmidi-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _serve(settings, workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "producer_api.main:app",
         host=settings.api_host,
         port=settings.api_port,
         # uvicorn ignores workers with reload; reload is for development only.
-        workers=1 if settings.reload else settings.api_workers,
+        workers=workers,
         reload=settings.reload,
         log_level=settings.log_level.lower(),
         # Our JSON logging and access log replace uvicorn's.
