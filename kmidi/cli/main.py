@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from kmidi.cli import compose, stack
 from kmidi.cli.broker import (
     DEFAULT_PORT,
     DEFAULT_START_TIMEOUT,
@@ -48,21 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(subparsers)
 
     up = subparsers.add_parser("up", help="run the whole local stack as processes")
-    up.add_argument("--workers", type=int, default=1, help="stream-processor workers")
-    up.add_argument(
-        "--fresh", action="store_true", help="start the embedded broker with an empty data dir"
-    )
-    up.set_defaults(handler=_run_up)
+    stack.add_arguments(up)
+    up.set_defaults(handler=stack.run_up)
 
-    # kmidi/cli/compose.py is being written by another engineer; until it lands the
-    # `compose` command is simply absent. Drop this guard once the module exists.
-    try:
-        compose = importlib.import_module("kmidi.cli.compose")
-    except ModuleNotFoundError as exc:
-        if exc.name != "kmidi.cli.compose":
-            raise  # a broken import inside compose.py must not be hidden
-    else:
-        compose.register(subparsers)
+    compose.register(subparsers)
     return parser
 
 
@@ -347,15 +336,6 @@ def _topics_create(args: argparse.Namespace) -> int:
         str(args.timeout),
     ]
     return subprocess.run(cmd, check=False).returncode
-
-
-# -- kmidi up ----------------------------------------------------------------------------
-
-
-def _run_up(args: argparse.Namespace) -> int:
-    # Imported here: the stack runner is a separate module with its own dependencies.
-    stack = importlib.import_module("kmidi.cli.stack")
-    return int(stack.run_up(args))
 
 
 if __name__ == "__main__":

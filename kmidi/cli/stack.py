@@ -287,4 +287,3 @@ def _print_banner(services: list[Service], bootstrap: str, broker: EmbeddedKafka
         "",
     ]
     print("\n".join(lines), flush=True)
-
