@@ -105,7 +105,7 @@ def test_seed_request_becomes_a_playable_midi_with_the_request_id_on_every_hop(
             continue
         if entry.get("request_id") == request_id:
             services_logging_it.add(entry.get("service"))
-    assert {"producer_api", "stream_processors", "results_service"} <= services_logging_it, (
+    assert {"producer_api", "kmidi-worker", "results_service"} <= services_logging_it, (
         services_logging_it
     )
 
