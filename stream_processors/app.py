@@ -73,6 +73,8 @@ class KmidiApp(faust.App):
             web_port=settings.faust_web_port,
             web_bind=settings.faust_web_host,
             web_in_thread=False,
+            # Used by faust's own logging set-up, so even its first lines are JSON.
+            logging_config=json_logging_config(settings.log_level),
         )
 
     def _new_transport(self) -> Any:
@@ -80,7 +82,8 @@ class KmidiApp(faust.App):
         return transport_class(self.conf.broker_consumer, self)
 
     async def on_first_start(self) -> None:
-        # faust's worker has configured (colour, plain-text) logging by now; replace it.
+        # Again, after faust's worker set-up: at level warn and above it adds a spinner
+        # handler and sets the root logger to DEBUG, which costs CPU on every record.
         _configure_json_logging(self.settings.log_level)
         await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
         metrics.start_metrics_server(
@@ -97,6 +100,25 @@ class KmidiApp(faust.App):
                    "fetch_max_wait_ms": self.settings.fetch_max_wait_ms},
         )
         await super().on_first_start()
+
+
+def json_logging_config(level: str) -> dict[str, Any]:
+    """``logging.config.dictConfig`` equivalent of ``configure_logging`` for faust's worker."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "service_common.logging.JsonFormatter", "service": SERVICE_NAME}
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stdout"]},
+    }
 
 
 def _configure_json_logging(level: str) -> None:

@@ -57,8 +57,10 @@ class WorkerSettings(BaseSettings):
         default=5.0, description="Longest back-off between two publish attempts, seconds."
     )
     fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = Field(
-        default=20,
-        description="How long a fetch waits for data; replaces faust's hard-coded 1500 ms.",
+        default=500,
+        description="Longest wait of a fetch for new data (aiokafka's default); replaces "
+        "faust's hard-coded 1500 ms. Kafka answers a waiting fetch as soon as data arrives, "
+        "so this bounds idle polling, not latency (docs/worker.md has the figures).",
     )
     consumer_lag_interval: Annotated[float, Field(gt=0)] = Field(
         default=5.0, description="Seconds between two refreshes of kmidi_consumer_lag."
