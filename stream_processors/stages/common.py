@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from service_common.logging import bound_request_id
 from stream_processors import metrics
-from stream_processors.deadletter import send_dead_letter
+from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
 from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
+
+log = logging.getLogger(__name__)
 
 INVALID_EVENT = "invalid_event"
 
@@ -36,4 +40,35 @@ async def reject_poison(
             await publish_failure(
                 publisher, record, request_id=poison.request_id, code=INVALID_EVENT,
                 message=f"{poison.reason}: {poison.error}", stage=stage,
+            )
+
+
+async def contain_failure(
+    record: InputRecord,
+    publisher: Publisher,
+    exc: Exception,
+    *,
+    stage: str,
+    failure_code: str | None,
+) -> None:
+    """Last resort for an error no stage code expected (a bug, a record the broker refused).
+
+    The message is dead-lettered, and answered with a ``failed`` result when
+    ``failure_code`` is given and a request ID is readable, instead of letting the agent
+    crash: faust would ack the message on the way out and nothing would be left of it.
+    """
+    request_id = record.header_request_id
+    with bound_request_id(request_id):
+        log.exception("%s stage failed on %s[%d]@%d", stage, record.topic, record.partition,
+                      record.offset, exc_info=exc)
+        metrics.STAGE_ERRORS.labels(stage, STAGE_ERROR).inc()
+        await send_dead_letter(
+            publisher, record, stage=stage, reason=STAGE_ERROR, error=repr(exc),
+            request_id=request_id,
+        )
+        if failure_code is not None and request_id is not None:
+            await publish_failure(
+                publisher, record, request_id=request_id, code=failure_code,
+                message="the request could not be processed; it was kept for inspection",
+                stage=stage,
             )

@@ -21,7 +21,7 @@ from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import reject_poison
+from stream_processors.stages.common import contain_failure, reject_poison
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ async def process_turn(record: InputRecord, publisher: Publisher, sessions: Sess
     started = time.perf_counter()
     try:
         await _process(record, publisher, sessions)
+    except Exception as exc:  # contained: dead-lettered, never dropped
+        await contain_failure(record, publisher, exc, stage=STAGE, failure_code=None)
     finally:
         metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
 

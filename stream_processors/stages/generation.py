@@ -21,7 +21,7 @@ from stream_processors.outcomes import publish_failure, publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import reject_poison
+from stream_processors.stages.common import contain_failure, reject_poison
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ async def process_plan(record: InputRecord, publisher: Publisher) -> None:
     started = time.perf_counter()
     try:
         await _process(record, publisher)
+    except Exception as exc:  # contained: dead-lettered, never dropped
+        await contain_failure(
+            record, publisher, exc, stage=STAGE, failure_code=GENERATION_FAILED
+        )
     finally:
         metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
 

@@ -22,11 +22,12 @@ from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import reject_poison
+from stream_processors.stages.common import contain_failure, reject_poison
 
 log = logging.getLogger(__name__)
 
 STAGE: Final = "interrogation"
+INTERROGATION_FAILED: Final = "interrogation_failed"
 SEED_FROM_EVENT: Final = "event"
 SEED_FROM_REQUEST_ID: Final = "request_id"
 
@@ -50,6 +51,10 @@ async def process_intent(record: InputRecord, publisher: Publisher) -> None:
     started = time.perf_counter()
     try:
         await _process(record, publisher)
+    except Exception as exc:  # contained: dead-lettered, never dropped
+        await contain_failure(
+            record, publisher, exc, stage=STAGE, failure_code=INTERROGATION_FAILED
+        )
     finally:
         metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
 
@@ -90,7 +95,7 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
                 request_id=event.request_id,
             )
             await publish_failure(
-                publisher, record, request_id=event.request_id, code="interrogation_failed",
+                publisher, record, request_id=event.request_id, code=INTERROGATION_FAILED,
                 message="the intent could not be analysed; it was kept for inspection",
                 stage=STAGE, submitted_at=event.submitted_at,
             )
