@@ -27,6 +27,7 @@ CHANNELS: dict[str, int] = {"harmony": 0, "bass": 1, "melody": 2, "pad": 3, "dru
 _CRASH, _KICK = 49, 36
 _DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
 _MIN_TICKS = 24
+_TRI = 6**0.5
 # Dynamics 0..1 map onto velocities 24..124: below ~24 GM synths are all but inaudible.
 VELOCITY_FLOOR = 24.0
 VELOCITY_SPAN = 100.0
@@ -109,25 +110,37 @@ def _track_chunk(
     body += _meta_bytes(mido.MetaMessage("track_name", name=name))
     if program is not None:
         body += bytes((0x00, 0xC0 | channel, program))
-    events: list[tuple[int, int, int, int]] = []
+    # One int per event, (tick, on?, pitch, velocity) packed so a plain int sort orders
+    # them: offs before ons at the same tick, so a re-struck pitch is released first.
+    events: list[int] = []
+    push = events.append
     for start, end, pitch, vel in notes:
-        events.append((start, 1, pitch, vel))
-        events.append((end, 0, pitch, 0))
-    # Offs sort before ons at the same tick, so a re-struck pitch is released first.
+        push((start << 15) | 0x4000 | (pitch << 7) | vel)
+        push((end << 15) | (pitch << 7))
     events.sort()
     on_status, off_status = 0x90 | channel, 0x80 | channel
+    extend = body.extend
     now = 0
-    for tick, kind, pitch, vel in events:
+    for ev in events:
+        tick = ev >> 15
         delta = tick - now
-        if delta < 0x80:
-            body.append(delta)
-        else:
-            _vlq(delta, body)
+        if delta >= 0x80:
+            if delta < 0x4000:
+                extend((0x80 | (delta >> 7), delta & 0x7F))
+            else:
+                _vlq(delta, body)
+            delta = -1
         now = tick
-        if kind:
-            body += bytes((on_status, pitch, vel))
+        pitch = (ev >> 7) & 0x7F
+        if ev & 0x4000:
+            if delta >= 0:
+                extend((delta, on_status, pitch, ev & 0x7F))
+            else:
+                extend((on_status, pitch, ev & 0x7F))
+        elif delta >= 0:
+            extend((delta, off_status, pitch, 0x40))
         else:
-            body += bytes((off_status, pitch, 0x40))
+            extend((off_status, pitch, 0x40))
     _vlq(end_tick - now, body)
     body += b"\xff\x2f\x00"
     return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
@@ -194,8 +207,10 @@ def render_midi(plan: Plan) -> RenderedPiece:
     jitter = groove.humanize_timing
     vel_sd = groove.humanize_velocity * 127
     feel = groove.feel_offset
-    gauss = rng.gauss
     rand = rng.random
+    # Jitter is triangular, rand() - rand() (sd 1/sqrt(6)): a Gaussian draw costs 5x more.
+    kj = jitter * _TRI
+    kv = vel_sd * _TRI
     inst = plan.instrumentation
     regs = plan.registers
 
@@ -224,8 +239,9 @@ def render_midi(plan: Plan) -> RenderedPiece:
             return pos + swing * 0.5
         return pos
 
-    def tick(pos: float) -> int:
-        return round(pos * PPQ)
+    # Every onset sits on a sixteenth of the bar: look the swung position up.
+    swing_table = {k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)}
+    sw = swing_table.get
 
     def level(bar: int, scale: float) -> float:
         return (VELOCITY_FLOOR + dynamics[bar] * VELOCITY_SPAN) * scale
@@ -274,6 +290,18 @@ def render_midi(plan: Plan) -> RenderedPiece:
     stab_grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
     strum_grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
     legato = plan.legato
+    # Where each comping style strikes within a bar: (beat, length, accent).
+    charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
+    if bpb >= 4:
+        charleston += [(x + 2.0, d, a) for x, d, a in charleston if x + 2.0 < bpb]
+    comp_onsets: dict[str, list[tuple[float, float, float]]] = {
+        "pulse": [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts],
+        "eighths": [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths],
+        "offbeat": [(x, 0.35, 0.9) for x in eighths if x not in beat_starts],
+        "stabs": [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in stab_grid],
+        "charleston": charleston,
+        "strum": [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid],
+    }
     for i, slot in enumerate(slots):
         voicing = voicings[i]
         slot_start = slot.bar * bpb + slot.beat
@@ -285,10 +313,10 @@ def render_midi(plan: Plan) -> RenderedPiece:
             pad_vel = level(bar, 0.55)
             for p in voicing[1:]:
                 pad.add(
-                    tick(slot_start + feel),
-                    tick(slot_end),
+                    round((slot_start + feel) * PPQ),
+                    round((slot_end) * PPQ),
                     p + 12,
-                    round(pad_vel + gauss(0, vel_sd * 0.5)),
+                    round(pad_vel + (rand() - rand()) * kv * 0.5),
                 )
         b = bar
         while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
@@ -298,40 +326,30 @@ def render_midi(plan: Plan) -> RenderedPiece:
             base_vel = level(b, 0.78)
             if style == "sustain":
                 onsets: list[tuple[float, float, float]] = [(lo, hi - lo, 1.0)]
-            elif style == "pulse":
-                onsets = [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts]
-            elif style == "eighths":
-                onsets = [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths]
-            elif style == "offbeat":
-                onsets = [(x, 0.35, 0.9) for x in eighths if x not in beat_starts]
-            elif style == "stabs":
-                onsets = [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in stab_grid]
-            elif style == "charleston":
-                onsets = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
-                if bpb >= 4:
-                    onsets += [(x + 2.0, d, a) for x, d, a in onsets if x + 2.0 < bpb]
-            elif style == "strum":
-                onsets = [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid]
+            elif style in comp_onsets:
+                onsets = comp_onsets[style]
             else:  # arpeggio, ostinato: broken chords
                 step = 0.5 if plan.note_density >= 0.3 or style == "ostinato" else 1.0
-                order = (
-                    [0, 2, 1, 2]
-                    if style == "ostinato"
-                    else list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
-                )
+                # Every voice (the root included) must sound in each bar, even short ones.
+                while step > 0.25 and (hi - lo) / step < len(voicing):
+                    step /= 2
+                if style == "ostinato":
+                    order = [0, 2, 1, 3] if len(voicing) >= 4 else [0, 2, 1, 2]
+                else:
+                    order = list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
                 x = 0.0
                 k = 0
                 while x < bpb - 1e-9:
                     if lo - 1e-9 <= x < hi - 1e-9:
                         p = voicing[order[k % len(order)] % len(voicing)]
                         hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * legato)
-                        on = bar_start + swung(x) + feel + gauss(0, jitter)
+                        on = bar_start + sw(x, x) + feel + (rand() - rand()) * kj
                         v = base_vel * (1.0 if x in beat_starts else 0.82)
                         harmony.add(
-                            tick(on),
-                            tick(min(on + hold, bar_start + hi)),
+                            round((on) * PPQ),
+                            round((min(on + hold, bar_start + hi)) * PPQ),
                             p,
-                            round(v + gauss(0, vel_sd)),
+                            round(v + (rand() - rand()) * kv),
                         )
                         k += 1
                     x += step
@@ -340,12 +358,12 @@ def render_midi(plan: Plan) -> RenderedPiece:
             for x, dur, accent in onsets:
                 if not lo - 1e-9 <= x < hi - 1e-9:
                     continue
-                on = bar_start + swung(x) + feel + gauss(0, jitter)
+                on = bar_start + sw(x, x) + feel + (rand() - rand()) * kj
                 off = min(on + max(dur, 0.1), bar_start + hi)
-                v = round(base_vel * accent + gauss(0, vel_sd))
+                v = round(base_vel * accent + (rand() - rand()) * kv)
                 spread = 0.012 if style == "strum" else 0.0
                 for n, p in enumerate(voicing):
-                    harmony.add(tick(on + n * spread), tick(off), p, v)
+                    harmony.add(round((on + n * spread) * PPQ), round((off) * PPQ), p, v)
             b += 1
 
     # ---- bass
@@ -423,9 +441,14 @@ def render_midi(plan: Plan) -> RenderedPiece:
             for x, dur, p, accent in notes:
                 if not lo - 1e-9 <= x < hi - 1e-9:
                     continue
-                on = bar_start + swung(x) + feel * 0.5 + gauss(0, jitter * 0.7)
+                on = bar_start + sw(x, x) + feel * 0.5 + (rand() - rand()) * kj * 0.7
                 off = min(on + dur, bar_start + hi if style_now != "pedal" else slot_end)
-                bass.add(tick(on), tick(off), p, round(v0 * accent + gauss(0, vel_sd)))
+                bass.add(
+                    round((on) * PPQ),
+                    round((off) * PPQ),
+                    p,
+                    round(v0 * accent + (rand() - rand()) * kv),
+                )
             b += 1
 
     # ---- melody
@@ -439,7 +462,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
         beat_starts,
         section_of_bar,
         section_name,
-        swung,
+        sw,
         total_beats,
     )
 
@@ -448,11 +471,14 @@ def render_midi(plan: Plan) -> RenderedPiece:
         pattern = drum_pattern(inst.drum_style, num, den)
         steps = pattern.steps
         step_beats = bpb / steps
-        rows = (
-            (pattern.kick, _KICK),
-            (pattern.snare, pattern.snare_note),
-            (pattern.hat, pattern.hat_note),
-        )
+        rows = [
+            ([(k * step_beats, _DRUM_ACCENT[ch]) for k, ch in enumerate(row) if ch != "."], note)
+            for row, note in (
+                (pattern.kick, _KICK),
+                (pattern.snare, pattern.snare_note),
+                (pattern.hat, pattern.hat_note),
+            )
+        ]
         for b in range(plan.length_bars):
             energy = section_of_bar[b]
             name = section_name[b]
@@ -460,20 +486,25 @@ def render_midi(plan: Plan) -> RenderedPiece:
             lvl = level(b, 0.95)
             sparse = (name == "intro" and plan.length_bars >= 8) or energy < 0.2
             if b in section_start and name in ("climax", "build") and b > 0:
-                drums.add(tick(bar_start), tick(bar_start + 1.5), _CRASH, round(lvl))
-            for row, note in rows:
+                drums.add(
+                    round((bar_start) * PPQ), round((bar_start + 1.5) * PPQ), _CRASH, round(lvl)
+                )
+            for hits, note in rows:
                 if sparse and note != pattern.hat_note:
                     continue
-                for step, ch in enumerate(row):
-                    if ch == ".":
-                        continue
-                    x = step * step_beats
-                    on = bar_start + swung(x) + gauss(0, jitter * 0.5)
-                    v = lvl * _DRUM_ACCENT[ch] * (0.7 if sparse else 1.0)
-                    drums.add(tick(on), tick(on + 0.2), note, round(v + gauss(0, vel_sd * 0.6)))
+                quiet = 0.7 if sparse else 1.0
+                for x, accent in hits:
+                    on = bar_start + sw(x, x) + (rand() - rand()) * kj * 0.5
+                    v = lvl * accent * quiet + (rand() - rand()) * kv * 0.6
+                    drums.add(round(on * PPQ), round((on + 0.2) * PPQ), note, round(v))
         last = plan.length_bars - 1
         if plan.length_bars >= 4:
-            drums.add(tick(last * bpb), tick(last * bpb + 1.5), _CRASH, round(level(last, 0.9)))
+            drums.add(
+                round((last * bpb) * PPQ),
+                round((last * bpb + 1.5) * PPQ),
+                _CRASH,
+                round(level(last, 0.9)),
+            )
 
     # ---- assemble
     parts: list[tuple[str, _Part, int | None]] = [
@@ -500,15 +531,19 @@ def render_midi(plan: Plan) -> RenderedPiece:
     uniform = len(set(tempi)) == 1
     sec_per_tick = tempi[0] / 1_000_000 / PPQ
     out: list[Note] = []
+    push_note = out.append
+    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
     for name, part, _ in parts:
         channel = CHANNELS[name]
-        for start, end, pitch, vel in sorted(part.notes):
+        for start, end, pitch, vel in part.notes:
             if uniform:
                 secs = start * sec_per_tick
             else:
                 bi = start // bar_ticks
                 secs = bar_secs[bi] + (start - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ
-            out.append(Note(name, channel, pitch, vel, start / PPQ, (end - start) / PPQ, secs))
+            push_note(
+                make(Note, (name, channel, pitch, vel, start / PPQ, (end - start) / PPQ, secs))
+            )
     return RenderedPiece(midi=midi, notes=out, duration_seconds=bar_secs[-1])
 
 
@@ -522,7 +557,7 @@ def _melody(
     beat_starts: list[float],
     energy_of_bar: list[float],
     name_of_bar: list[str],
-    swung: Callable[[float], float],
+    sw: Callable[[float, float], float],
     total_beats: float,
 ) -> None:
     """A melody that follows the chords: chord tones on strong beats, steps between."""
@@ -536,8 +571,8 @@ def _melody(
         return
     index_of = {p: i for i, p in enumerate(scale_notes)}
     groove = plan.groove
-    gauss, rand = rng.gauss, rng.random
-    jitter, vel_sd = groove.humanize_timing, groove.humanize_velocity * 127
+    rand = rng.random
+    kj, kv = groove.humanize_timing * _TRI, groove.humanize_velocity * 127 * _TRI
     feel, disp = groove.feel_offset, groove.displacement
     gate = 0.35 + 0.63 * plan.legato
     density = plan.note_density
@@ -612,7 +647,7 @@ def _melody(
                 home = tuple(pc for pc in pcs if pc in tonic_triad) or pcs
                 pitch = _place(home, prev, low, high)
             elif x in strong or n == 0:
-                aim = round(prev + (target - prev) * 0.5 + gauss(0, 1.5))
+                aim = round(prev + (target - prev) * 0.5 + (rand() - rand()) * 3.67)
                 pitch = _place(pcs, aim, low, high)
             else:
                 i = index_of.get(prev)
@@ -629,12 +664,12 @@ def _melody(
                     if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
                         pitch = alt
                         break
-            on = bar_start + swung(x) + feel + disp + gauss(0, jitter)
+            on = bar_start + sw(x, x) + feel + disp + (rand() - rand()) * kj
             dur = length * gate
             if phrase_end and is_last:
                 dur = length * max(gate, 0.9)
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
-            vel = round(vbase * accent + 6 + gauss(0, vel_sd))
+            vel = round(vbase * accent + 6 + (rand() - rand()) * kv)
             end = min(on + dur, total_beats)
             part.add(round(on * PPQ), round(end * PPQ), pitch, vel)
             prev = pitch

@@ -1,0 +1,123 @@
+"""Benchmark: analyse text → plan → render a 32-bar, 4-track piece, on one core.
+
+    .venv/bin/python bench/bench_compose.py [--runs 200] [--warmup 20]
+
+Prints median and p95 per stage and in total, and a baseline measured in the same run:
+mido building and saving a file with the same number of notes, tracks and ticks but no
+musical logic. The ratio is ours / baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mido  # noqa: E402
+
+from kmidi.affect import analyse_intent  # noqa: E402
+from kmidi.plan import build_plan  # noqa: E402
+from kmidi.render import PPQ, RenderedPiece, render_midi  # noqa: E402
+from schemas.intent import Intent  # noqa: E402
+
+INTENT = Intent(
+    emotional_intent="I am so happy today, everything is bright!",
+    technical={"genre": "rock", "length_bars": 32},
+)
+SEED = 12345
+
+
+def pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {0})
+            return "pinned to CPU 0"
+        except OSError as exc:
+            return f"not pinned ({exc})"
+    return "not pinned (no sched_setaffinity)"
+
+
+def quantiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+def baseline(piece: RenderedPiece) -> None:
+    """mido writes the same notes (same tracks, ticks, pitches) with no musical logic."""
+    tracks: dict[str, list[tuple[int, int, int, int, int]]] = {}
+    for n in piece.notes:
+        start = round(n.start_beats * PPQ)
+        end = start + round(n.duration_beats * PPQ)
+        tracks.setdefault(n.track, []).append((start, end, n.channel, n.pitch, n.velocity))
+    mid = mido.MidiFile(type=1, ticks_per_beat=PPQ)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    for notes in tracks.values():
+        events = []
+        for start, end, ch, pitch, vel in notes:
+            events.append((start, 1, ch, pitch, vel))
+            events.append((end, 0, ch, pitch, 0))
+        events.sort()
+        track = mido.MidiTrack()
+        now = 0
+        for tick, on, ch, pitch, vel in events:
+            kind = "note_on" if on else "note_off"
+            track.append(mido.Message(kind, channel=ch, note=pitch, velocity=vel, time=tick - now))
+            now = tick
+        mid.tracks.append(track)
+    mid.save(file=io.BytesIO())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    pinned = pin_to_one_core()
+
+    clock = time.perf_counter
+    stages: dict[str, list[float]] = {"analyse": [], "plan": [], "render": [], "total": []}
+    base: list[float] = []
+    piece = None
+    for i in range(args.warmup + args.runs):
+        t0 = clock()
+        affect = analyse_intent(INTENT)
+        t1 = clock()
+        plan = build_plan(INTENT, affect, seed=SEED)
+        t2 = clock()
+        piece = render_midi(plan)
+        t3 = clock()
+        baseline(piece)
+        t4 = clock()
+        if i >= args.warmup:
+            stages["analyse"].append(t1 - t0)
+            stages["plan"].append(t2 - t1)
+            stages["render"].append(t3 - t2)
+            stages["total"].append(t3 - t0)
+            base.append(t4 - t3)
+    assert piece is not None
+    tracks = sorted({n.track for n in piece.notes})
+    print(f"python {sys.version.split()[0]}, {pinned}, {args.runs} runs after {args.warmup} warm-up")
+    print(
+        f"piece: {plan.length_bars} bars, {len(tracks)} tracks ({', '.join(tracks)}), "
+        f"{len(piece.notes)} notes, {len(piece.midi)} bytes, genre {plan.instrumentation.genre}"
+    )
+    for name, samples in stages.items():
+        med, p95 = quantiles(samples)
+        print(f"{name:>8}: median {med * 1e3:7.3f} ms   p95 {p95 * 1e3:7.3f} ms")
+    bmed, bp95 = quantiles(base)
+    tmed, _ = quantiles(stages["total"])
+    print(f"baseline: median {bmed * 1e3:7.3f} ms   p95 {bp95 * 1e3:7.3f} ms  (mido, same notes)")
+    print(f"ratio total/baseline (medians): {tmed / bmed:.2f}")
+    print(f"goal median <= 2 ms: {'met' if tmed <= 0.002 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
