@@ -191,13 +191,18 @@ async def conversation_agent(stream: Any) -> None:
         await process_turn(InputRecord.from_event(event), publisher, sessions)
 
 
+_lag_labels: set[tuple[str, str]] = set()
+
+
 @app.timer(interval=settings.consumer_lag_interval)  # type: ignore[untyped-decorator]
 async def refresh_consumer_lag() -> None:
     """kmidi_consumer_lag = highwater − committed offset for each assigned source partition."""
     consumer: Any = app.consumer  # _committed_offset is not on faust's ConsumerT
-    for tp in consumer.assignment():
-        if tp.topic not in SOURCE_TOPICS:
-            continue
+    assigned = {tp for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS}
+    for topic, partition in _lag_labels - {(tp.topic, str(tp.partition)) for tp in assigned}:
+        metrics.CONSUMER_LAG.remove(topic, partition)  # moved to another worker
+        _lag_labels.discard((topic, partition))
+    for tp in assigned:
         try:
             highwater = consumer.highwater(tp)
             # faust tracks what it committed; before its first commit, fall back to the
@@ -211,3 +216,4 @@ async def refresh_consumer_lag() -> None:
         if highwater is None or committed is None:
             continue
         metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed))
+        _lag_labels.add((tp.topic, str(tp.partition)))

@@ -461,3 +461,16 @@ async def test_sigkill_mid_batch_loses_nothing(
         assert result["status"] == "completed", result
         first = midi_by_id.setdefault(record.key, result["midi_base64"])
         assert first == result["midi_base64"], "a duplicate result differs from the first"
+
+    # Everything is processed, so the lag of the intents partitions drains to zero.
+    deadline = time.monotonic() + WAIT
+    while True:
+        lags = [
+            float(line.rsplit(" ", 1)[1])
+            for line in (await asyncio.to_thread(worker.metrics)).splitlines()
+            if line.startswith('kmidi_consumer_lag{partition=') and f'topic="{INTENTS}"' in line
+        ]
+        if len(lags) == 6 and sum(lags) == 0:
+            break
+        assert time.monotonic() < deadline, f"intents lag did not drain: {lags}"
+        await asyncio.sleep(0.5)

@@ -78,6 +78,7 @@ class WorkerProcess:
             "FAUST_WEB_PORT": str(self.web_port),
             "WORKER_DATA_DIR": str(self.data_dir),
             "LOG_LEVEL": "INFO",
+            "CONSUMER_LAG_INTERVAL": "0.5",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
