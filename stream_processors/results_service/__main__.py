@@ -11,6 +11,9 @@ from stream_processors.results_service.routes import SERVICE
 
 _GRACEFUL_SHUTDOWN_SECONDS = 5
 """Long-polls and event streams are cut after this on shutdown; clients retry elsewhere."""
+_KEEP_ALIVE_SECONDS = 75
+"""Longer than load balancers' idle timeouts (often 60 s): the server must not close a
+connection the balancer is about to reuse, or that request fails."""
 
 
 def main() -> None:
@@ -23,6 +26,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
     )
 
 

@@ -143,7 +143,11 @@ async def topics(kafka_bootstrap: str) -> str:
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(LONG_POLL_MAX + 15)) as http:
+    # Idle connections are dropped well before the server's keep-alive timeout, so a
+    # request never races the server closing the connection it reuses.
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(LONG_POLL_MAX + 15), limits=httpx.Limits(keepalive_expiry=1)
+    ) as http:
         yield http
 
 
@@ -403,6 +407,9 @@ async def test_midi_download_is_a_real_midi_file(
 
     cached = await client.get(midi_url, headers={"If-None-Match": response.headers["etag"]})
     assert cached.status_code == 304
+    head = await client.head(midi_url)
+    assert head.status_code == 200
+    assert head.headers["etag"] == response.headers["etag"]
 
 
 async def test_midi_of_a_failed_request_is_409_with_the_error(
@@ -553,9 +560,10 @@ async def test_a_new_instance_rebuilds_the_view_and_is_ready_only_after_catching
 
     # The new instance's bootstrap address answers only once we open it: until then it
     # cannot have caught up, so /ready must say 503 (a deterministic "before" phase).
-    bootstrap_port = free_port()
+    http_port = free_port()
+    bootstrap_port = next(port for port in iter(free_port, None) if port != http_port)
     broker_host, broker_port = service.bootstrap.split(",")[0].rsplit(":", 1)
-    restarted = ResultsProcess(f"127.0.0.1:{bootstrap_port}").start()
+    restarted = ResultsProcess(f"127.0.0.1:{bootstrap_port}", port=http_port).start()
     try:
         before = await wait_until_answering(client, restarted)
         assert before.status_code == 503
