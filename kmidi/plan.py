@@ -509,14 +509,24 @@ def _generated_chords(
                 chords[i] = away
         chords[-1] = away
     if "unresolved_dissonance" in rules:
+        # Added ninths, and a suspended ending that never resolves — all from the scale.
+        scale = set(key.scale)
         for i in range(1, count, 3):
-            c = chords[i]
-            third = 3 if c.is_minor else 4
-            if c.intervals[:3] in ((0, 3, 7), (0, 4, 7)):
-                chords[i] = Chord(c.root, (0, third, 7, 14), root_name=c.root_name)
-        last = chords[-1]
-        chords[-1] = Chord(last.root, (0, 5, 7), root_name=last.root_name)
+            chords[i] = _tensed(chords[i], scale, ((0, 4, 7, 14), (0, 3, 7, 14)))
+        chords[-1] = _tensed(
+            chords[-1], scale, ((0, 5, 7), (0, 2, 7), (0, 4, 7, 14), (0, 3, 7, 14))
+        )
     return chords
+
+
+def _tensed(chord: Chord, scale: set[int], options: tuple[tuple[int, ...], ...]) -> Chord:
+    """The first of ``options`` on the chord's root that stays in ``scale`` (else unchanged)."""
+    for intervals in options:
+        if all((chord.root + iv) % 12 in scale for iv in intervals) and (
+            len(intervals) == 3 or intervals[:3] == chord.intervals[:3]
+        ):
+            return Chord(chord.root, intervals, root_name=chord.root_name)
+    return chord
 
 
 def _stable_away(key: Key, prefer: tuple[int, ...], *, sevenths: bool, minor: bool) -> Chord:

@@ -637,7 +637,7 @@ def _melody(
             pcs = chord.pitch_classes
             if last_bar and is_last:
                 if hanging:
-                    pitch = _place(((key.tonic_pc + 2) % 12,), prev, low, high)
+                    pitch = _place((key.scale[1],), prev, low, high)
                 elif avoid_tonic:
                     pitch = _place((key.scale[2], key.scale[4]), prev, low, high)
                 else:
