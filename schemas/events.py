@@ -92,9 +92,7 @@ class GenerationResult(Event):
 class InterrogationTurn(Event):
     """One message of a person in a refinement conversation; key = session_id."""
 
-    schema_: Literal["kmidi.interrogation.v1"] = Field(
-        default=INTERROGATION_SCHEMA, alias="schema"
-    )
+    schema_: Literal["kmidi.interrogation.v1"] = Field(default=INTERROGATION_SCHEMA, alias="schema")
     session_id: SessionId
     message: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)

@@ -95,9 +95,12 @@ class KmidiApp(faust.App):
                 log.info("created topics %s", ", ".join(created))
         log.info(
             "worker starting",
-            extra={"app_id": self.conf.id, "bootstrap": self.settings.kafka_bootstrap_servers,
-                   "metrics_port": self.settings.worker_metrics_port,
-                   "fetch_max_wait_ms": self.settings.fetch_max_wait_ms},
+            extra={
+                "app_id": self.conf.id,
+                "bootstrap": self.settings.kafka_bootstrap_servers,
+                "metrics_port": self.settings.worker_metrics_port,
+                "fetch_max_wait_ms": self.settings.fetch_max_wait_ms,
+            },
         )
         await super().on_first_start()
 

@@ -32,8 +32,7 @@ def build_dead_letter(
     value = record.value
     if len(value) > MAX_ORIGINAL_BYTES:
         error = (
-            f"{error} [original value cut to its first {MAX_ORIGINAL_BYTES} of "
-            f"{len(value)} bytes]"
+            f"{error} [original value cut to its first {MAX_ORIGINAL_BYTES} of {len(value)} bytes]"
         )
         value = value[:MAX_ORIGINAL_BYTES]
     return DeadLetter(
@@ -67,7 +66,11 @@ async def send_dead_letter(
     )
     log.warning(
         "dead-lettering %s[%d]@%d: %s: %s",
-        record.topic, record.partition, record.offset, reason, letter.error[:500],
+        record.topic,
+        record.partition,
+        record.offset,
+        reason,
+        letter.error[:500],
         extra={"stage": stage, "reason": reason},
     )
     await publisher.publish_event(

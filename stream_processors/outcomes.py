@@ -34,9 +34,13 @@ async def publish_result(
         if latency >= 0:
             metrics.END_TO_END_LATENCY.observe(latency)
     log.info(
-        "result %s published", result.status,
-        extra={"stage": stage, "status": result.status,
-               "error_code": result.error.code if result.error else None},
+        "result %s published",
+        result.status,
+        extra={
+            "stage": stage,
+            "status": result.status,
+            "error_code": result.error.code if result.error else None,
+        },
     )
 
 

@@ -84,15 +84,25 @@ class Publisher:
         self._on_exhausted = on_exhausted or fail_stop
 
     async def publish_event(
-        self, topic: str, key: str | bytes | None, event: BaseModel, headers: KafkaHeaders,
-        *, stage: str,
+        self,
+        topic: str,
+        key: str | bytes | None,
+        event: BaseModel,
+        headers: KafkaHeaders,
+        *,
+        stage: str,
     ) -> None:
         """Serialise a kmidi event and publish it (see ``publish``)."""
         await self.publish(topic, key, dump_event(event), headers, stage=stage)
 
     async def publish(
-        self, topic: str, key: str | bytes | None, value: bytes, headers: KafkaHeaders,
-        *, stage: str,
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes,
+        headers: KafkaHeaders,
+        *,
+        stage: str,
     ) -> None:
         """Publish and wait for the acknowledgement; retries, then fail-stops."""
         raw_key = key.encode() if isinstance(key, str) else key
@@ -102,7 +112,9 @@ class Publisher:
             outcome = state.outcome
             log.warning(
                 "publish to %s failed (attempt %d of %d), retrying: %r",
-                topic, state.attempt_number, self._attempts,
+                topic,
+                state.attempt_number,
+                self._attempts,
                 outcome.exception() if outcome else None,
             )
 
@@ -130,7 +142,8 @@ def fail_stop(exc: BaseException) -> NoReturn:
     """Stop the process now, without committing offsets (see the module docstring)."""
     log.critical(
         "publishing failed after all retries; stopping the worker without committing so "
-        "the input is processed again after a restart: %r", exc,
+        "the input is processed again after a restart: %r",
+        exc,
     )
     for handler in logging.getLogger().handlers:
         handler.flush()

@@ -33,13 +33,21 @@ async def reject_poison(
     with bound_request_id(poison.request_id):
         metrics.STAGE_ERRORS.labels(stage, poison.reason).inc()
         await send_dead_letter(
-            publisher, record, stage=stage, reason=poison.reason, error=poison.error,
+            publisher,
+            record,
+            stage=stage,
+            reason=poison.reason,
+            error=poison.error,
             request_id=poison.request_id,
         )
         if answer_with_result and poison.request_id is not None:
             await publish_failure(
-                publisher, record, request_id=poison.request_id, code=INVALID_EVENT,
-                message=f"{poison.reason}: {poison.error}", stage=stage,
+                publisher,
+                record,
+                request_id=poison.request_id,
+                code=INVALID_EVENT,
+                message=f"{poison.reason}: {poison.error}",
+                stage=stage,
             )
 
 
@@ -59,16 +67,29 @@ async def contain_failure(
     """
     request_id = record.header_request_id
     with bound_request_id(request_id):
-        log.exception("%s stage failed on %s[%d]@%d", stage, record.topic, record.partition,
-                      record.offset, exc_info=exc)
+        log.exception(
+            "%s stage failed on %s[%d]@%d",
+            stage,
+            record.topic,
+            record.partition,
+            record.offset,
+            exc_info=exc,
+        )
         metrics.STAGE_ERRORS.labels(stage, STAGE_ERROR).inc()
         await send_dead_letter(
-            publisher, record, stage=stage, reason=STAGE_ERROR, error=repr(exc),
+            publisher,
+            record,
+            stage=stage,
+            reason=STAGE_ERROR,
+            error=repr(exc),
             request_id=request_id,
         )
         if failure_code is not None and request_id is not None:
             await publish_failure(
-                publisher, record, request_id=request_id, code=failure_code,
+                publisher,
+                record,
+                request_id=request_id,
+                code=failure_code,
                 message="the request could not be processed; it was kept for inspection",
                 stage=stage,
             )

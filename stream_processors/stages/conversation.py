@@ -54,8 +54,10 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
     with bound_request_id(turn.request_id):
         entry = sessions.get(turn.session_id)
         if entry is not None and entry.get("last_request_id") == turn.request_id:
-            log.info("turn seen before (replay); sending the stored reply again",
-                     extra={"stage": STAGE, "session_id": turn.session_id})
+            log.info(
+                "turn seen before (replay); sending the stored reply again",
+                extra={"stage": STAGE, "session_id": turn.session_id},
+            )
             reply = InterrogationReply.model_validate(entry["last_reply"])
         else:
             try:
@@ -64,7 +66,11 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
                 log.exception("conversation turn failed")
                 metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
                 await send_dead_letter(
-                    publisher, record, stage=STAGE, reason=STAGE_ERROR, error=repr(exc),
+                    publisher,
+                    record,
+                    stage=STAGE,
+                    reason=STAGE_ERROR,
+                    error=repr(exc),
                     request_id=turn.request_id,
                 )
                 return
@@ -74,13 +80,20 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
                 "last_reply": reply.model_dump(mode="json", by_alias=True),
             }
         await publisher.publish_event(
-            INTERROGATION_REPLIES, turn.session_id, reply,
-            output_headers(turn.request_id, record.headers.get("traceparent")), stage=STAGE,
+            INTERROGATION_REPLIES,
+            turn.session_id,
+            reply,
+            output_headers(turn.request_id, record.headers.get("traceparent")),
+            stage=STAGE,
         )
         log.info(
             "reply published",
-            extra={"stage": STAGE, "session_id": turn.session_id, "turn": reply.turn,
-                   "ready": reply.ready},
+            extra={
+                "stage": STAGE,
+                "session_id": turn.session_id,
+                "turn": reply.turn,
+                "ready": reply.ready,
+            },
         )
 
 

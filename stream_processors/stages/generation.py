@@ -38,9 +38,7 @@ async def process_plan(record: InputRecord, publisher: Publisher) -> None:
     try:
         await _process(record, publisher)
     except Exception as exc:  # contained: dead-lettered, never dropped
-        await contain_failure(
-            record, publisher, exc, stage=STAGE, failure_code=GENERATION_FAILED
-        )
+        await contain_failure(record, publisher, exc, stage=STAGE, failure_code=GENERATION_FAILED)
     finally:
         metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
 
@@ -54,8 +52,13 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
 
     with bound_request_id(event.request_id):
         log.info(
-            "plan received", extra={"stage": STAGE, "topic": record.topic,
-                                    "partition": record.partition, "offset": record.offset},
+            "plan received",
+            extra={
+                "stage": STAGE,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+            },
         )
         try:
             plan = domain.Plan.from_dict(
@@ -65,21 +68,34 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
         except domain.TechnicalWishError as wish:
             metrics.STAGE_ERRORS.labels(STAGE, wish.code).inc()
             await publish_failure(
-                publisher, record, request_id=event.request_id, code=wish.code,
-                message=wish.message, stage=STAGE, submitted_at=event.submitted_at,
+                publisher,
+                record,
+                request_id=event.request_id,
+                code=wish.code,
+                message=wish.message,
+                stage=STAGE,
+                submitted_at=event.submitted_at,
             )
             return
         except Exception as exc:  # the renderer crashed on this plan: poison, keep it
             log.exception("rendering failed")
             metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
             await send_dead_letter(
-                publisher, record, stage=STAGE, reason=STAGE_ERROR, error=repr(exc),
+                publisher,
+                record,
+                stage=STAGE,
+                reason=STAGE_ERROR,
+                error=repr(exc),
                 request_id=event.request_id,
             )
             await publish_failure(
-                publisher, record, request_id=event.request_id, code=GENERATION_FAILED,
+                publisher,
+                record,
+                request_id=event.request_id,
+                code=GENERATION_FAILED,
                 message="the piece could not be rendered; the plan was kept for inspection",
-                stage=STAGE, submitted_at=event.submitted_at,
+                stage=STAGE,
+                submitted_at=event.submitted_at,
             )
             return
 

@@ -72,8 +72,13 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
 
     with bound_request_id(event.request_id):
         log.info(
-            "intent received", extra={"stage": STAGE, "topic": record.topic,
-                                       "partition": record.partition, "offset": record.offset},
+            "intent received",
+            extra={
+                "stage": STAGE,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+            },
         )
         seed, seed_source = choose_seed(event)
         try:
@@ -83,21 +88,34 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             metrics.STAGE_ERRORS.labels(STAGE, wish.code).inc()
             log.info("technical wish refused: %s", wish.message, extra={"code": wish.code})
             await publish_failure(
-                publisher, record, request_id=event.request_id, code=wish.code,
-                message=wish.message, stage=STAGE, submitted_at=event.submitted_at,
+                publisher,
+                record,
+                request_id=event.request_id,
+                code=wish.code,
+                message=wish.message,
+                stage=STAGE,
+                submitted_at=event.submitted_at,
             )
             return
         except Exception as exc:  # a crash in the domain code: poison for this stage
             log.exception("planning failed")
             metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
             await send_dead_letter(
-                publisher, record, stage=STAGE, reason=STAGE_ERROR, error=repr(exc),
+                publisher,
+                record,
+                stage=STAGE,
+                reason=STAGE_ERROR,
+                error=repr(exc),
                 request_id=event.request_id,
             )
             await publish_failure(
-                publisher, record, request_id=event.request_id, code=INTERROGATION_FAILED,
+                publisher,
+                record,
+                request_id=event.request_id,
+                code=INTERROGATION_FAILED,
                 message="the intent could not be analysed; it was kept for inspection",
-                stage=STAGE, submitted_at=event.submitted_at,
+                stage=STAGE,
+                submitted_at=event.submitted_at,
             )
             return
 
@@ -113,12 +131,18 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             planned_at=datetime.now(UTC),
         )
         await publisher.publish_event(
-            PLANS, event.request_id, ready,
-            output_headers(event.request_id, record.headers.get("traceparent")), stage=STAGE,
+            PLANS,
+            event.request_id,
+            ready,
+            output_headers(event.request_id, record.headers.get("traceparent")),
+            stage=STAGE,
         )
         log.info(
             "plan published",
-            extra={"stage": STAGE, "emotion": affect.primary, "seed": seed,
-                   "seed_source": seed_source},
+            extra={
+                "stage": STAGE,
+                "emotion": affect.primary,
+                "seed": seed,
+                "seed_source": seed_source,
+            },
         )
-

@@ -124,9 +124,7 @@ def keyed(*request_ids: str) -> Callable[[ConsumerRecord], bool]:
 
 
 def results_for(records: list[ConsumerRecord], request_id: str) -> list[dict[str, Any]]:
-    return [
-        value_of(r) for r in records if r.topic == RESULTS and r.key == request_id.encode()
-    ]
+    return [value_of(r) for r in records if r.topic == RESULTS and r.key == request_id.encode()]
 
 
 def has_results(*request_ids: str) -> Callable[[list[ConsumerRecord]], bool]:
@@ -220,7 +218,9 @@ async def test_intent_written_by_kcat_completes(
     await asyncio.to_thread(
         subprocess.run,
         [kcat, "-P", "-b", worker.bootstrap, "-t", INTENTS, "-K:", "-H", f"x-request-id={rid}"],
-        input=line, check=True, timeout=60,
+        input=line,
+        check=True,
+        timeout=60,
     )
 
     records = await collect(watcher, keep=keyed(rid), until=has_results(rid))
@@ -251,13 +251,23 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(
         {"schema": "kmidi.intent.v1", "request_id": schema_id, "intent": {"bmp": 120}}
     ).encode()
     too_large = json.dumps(
-        {"schema": "kmidi.intent.v1", "request_id": large_id,
-         "intent": {"emotional_intent": "x"}, "padding": "p" * (MAX_EVENT_BYTES + 100)}
+        {
+            "schema": "kmidi.intent.v1",
+            "request_id": large_id,
+            "intent": {"emotional_intent": "x"},
+            "padding": "p" * (MAX_EVENT_BYTES + 100),
+        }
     ).encode()
     broken_plan = json.dumps(
-        {"schema": "kmidi.plan.v1", "request_id": plan_id, "seed": 1,
-         "intent": {"emotional_intent": "grief"}, "affect": {"primary": "grief"},
-         "plan": {"seed": 1, "tempo_bpm": "fast"}, "submitted_at": "2026-01-01T00:00:00Z"}
+        {
+            "schema": "kmidi.plan.v1",
+            "request_id": plan_id,
+            "seed": 1,
+            "intent": {"emotional_intent": "grief"},
+            "affect": {"primary": "grief"},
+            "plan": {"seed": 1, "tempo_bpm": "fast"},
+            "submitted_at": "2026-01-01T00:00:00Z",
+        }
     ).encode()
     sent = {
         not_json_id: (INTENTS, not_json),
@@ -275,12 +285,12 @@ async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(
     records = await collect(
         watcher,
         keep=keyed(*everyone),
-        until=lambda rs: has_results(*everyone)(rs)
-        and len({r.key for r in rs if r.topic == DEADLETTER}) == len(sent),
+        until=lambda rs: (
+            has_results(*everyone)(rs)
+            and len({r.key for r in rs if r.topic == DEADLETTER}) == len(sent)
+        ),
     )
-    letters = {
-        r.key.decode(): value_of(r) for r in records if r.topic == DEADLETTER
-    }
+    letters = {r.key.decode(): value_of(r) for r in records if r.topic == DEADLETTER}
     expected = {
         not_json_id: ("interrogation", "not_json"),
         schema_id: ("interrogation", "schema_invalid"),
@@ -328,7 +338,9 @@ async def test_bad_technical_wish_fails_the_request_without_dead_letter(
     watcher = await watch(consumer_factory, RESULTS, DEADLETTER)
     producer = await producer_factory()
     await producer.send_and_wait(
-        INTENTS, intent_event(bad_id, technical={"key": "H#"}), key=bad_id.encode(),
+        INTENTS,
+        intent_event(bad_id, technical={"key": "H#"}),
+        key=bad_id.encode(),
         headers=headers_for(bad_id),
     )
     await producer.send_and_wait(
@@ -385,8 +397,12 @@ async def test_conversation_continues_after_a_worker_restart(
     async def say(message: str, turn: int) -> dict[str, Any]:
         rid = new_request_id(f"turn{turn}")
         value = json.dumps(
-            {"schema": "kmidi.interrogation.v1", "request_id": rid, "session_id": session,
-             "message": message}
+            {
+                "schema": "kmidi.interrogation.v1",
+                "request_id": rid,
+                "session_id": session,
+                "message": message,
+            }
         ).encode()
         await producer.send_and_wait(
             INTERROGATIONS, value, key=session.encode(), headers=headers_for(rid)
@@ -450,8 +466,10 @@ async def test_sigkill_mid_batch_loses_nothing(
     assert worker.pid != killed_pid
 
     rest = await collect(
-        watcher, keep=lambda r: r.key in wanted,
-        until=lambda rs: len(completed(seen + rs)) == total, timeout=150,
+        watcher,
+        keep=lambda r: r.key in wanted,
+        until=lambda rs: len(completed(seen + rs)) == total,
+        timeout=150,
     )
     records = seen + rest
     assert completed(records) == wanted
@@ -468,7 +486,7 @@ async def test_sigkill_mid_batch_loses_nothing(
         lags = [
             float(line.rsplit(" ", 1)[1])
             for line in (await asyncio.to_thread(worker.metrics)).splitlines()
-            if line.startswith('kmidi_consumer_lag{partition=') and f'topic="{INTENTS}"' in line
+            if line.startswith("kmidi_consumer_lag{partition=") and f'topic="{INTENTS}"' in line
         ]
         if len(lags) == 6 and sum(lags) == 0:
             break

@@ -83,13 +83,26 @@ class WorkerProcess:
             **self.extra_env,
         }
         command = [
-            sys.executable, "-m", "faust", "-A", "stream_processors.app",
-            "worker", "-l", "info", "--web-port", str(self.web_port),
+            sys.executable,
+            "-m",
+            "faust",
+            "-A",
+            "stream_processors.app",
+            "worker",
+            "-l",
+            "info",
+            "--web-port",
+            str(self.web_port),
         ]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.starts += 1
         deadline = time.monotonic() + timeout
