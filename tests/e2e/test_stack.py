@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -31,8 +32,9 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     running = start_stack(
         tmp_path_factory.mktemp("stack"),
         bootstrap=kafka_bootstrap,
-        # The 500-intent test is a crash test, not a rate-limit test.
-        extra_env={"RATE_LIMIT_ENABLED": "false"},
+        # The 500-intent test is a crash test, not a rate-limit test; the conversation
+        # test's turn may wait for a restarted worker to rejoin its group.
+        extra_env={"RATE_LIMIT_ENABLED": "false", "INTERROGATE_TIMEOUT_SECONDS": "45"},
     )
     try:
         yield running
@@ -172,6 +174,53 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(stack: RunningStac
     for request_id, payloads in per_id.items():
         # At-least-once may write a result twice; the copies must be the same piece.
         assert len(set(payloads)) == 1, f"{request_id}: replay produced different MIDI"
+
+
+def test_conversation_survives_a_worker_kill_and_generates(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    def say(payload: dict[str, object]) -> dict[str, Any]:
+        response = httpx.post(f"{stack.api_url}/v1/interrogate", json=payload, timeout=60)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = say({"message": "I feel so heavy lately"})
+    assert first["turn"] == 1
+    assert not first["ready"]
+    assert first["question"]
+    session_id = first["session_id"]
+
+    workers = stack.pids_of("stream_processors")
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+
+    # Answered once `kmidi up` has restarted the worker and it has rebuilt the session
+    # table from its changelog: the conversation continues where it was.
+    second = say({"session_id": session_id, "message": "my dad passed away in the spring"})
+    assert second["turn"] == 2
+    assert second["intent"]["core_wound"] == "my dad passed away in the spring"
+    assert "heavy" in second["intent"]["emotional_intent"], "turn 1 was remembered"
+    assert not set(stack.pids_of("stream_processors")) & set(workers)
+
+    third = say(
+        {
+            "session_id": session_id,
+            "message": "slow, in D minor, about 16 bars",
+            "submit": True,
+        }
+    )
+    assert third["turn"] == 3
+    assert third["ready"]
+    assert third["generation"] is not None
+    status_url = third["generation"]["status_url"]
+    status = httpx.get(status_url, params={"wait": 60}, timeout=70).json()
+    assert status["status"] == "completed", status
+    midi = httpx.get(third["generation"]["result_url"], timeout=10).content
+    rows = midicsv_rows(midi, tmp_path)
+    key_signatures = {(row[3], row[4].strip('"')) for row in rows if row[2] == "Key_signature"}
+    assert ("-1", "minor") in key_signatures, key_signatures  # D minor: one flat
+    tempos = {int(row[3]) for row in rows if row[2] == "Tempo"}
+    assert 60_000_000 // 70 in tempos
 
 
 async def collect_results(bootstrap: str, ids: set[str], timeout: float) -> dict[str, list[str]]:
