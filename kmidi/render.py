@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import and_, mul, rshift, sub, truediv
 from typing import NamedTuple
 
 import mido
@@ -56,46 +58,86 @@ class RenderedPiece:
 
 # ---------------------------------------------------------------- helpers
 
+Raw = tuple[int, int, int, int]
+"""A note as the generators emit it: (start_tick, end_tick, pitch, velocity), unchecked."""
 
-class _Part:
-    """Notes of one track as [start_tick, end_tick, pitch, velocity], overlap-free per pitch."""
 
-    __slots__ = ("end_tick", "last", "notes")
+def _settle(raw: list[Raw], end_tick: int) -> list[list[int]]:
+    """Clip, filter and de-overlap one track's notes, in the order they were generated.
 
-    def __init__(self, end_tick: int) -> None:
-        self.notes: list[list[int]] = []
-        self.last: dict[int, list[int]] = {}
-        self.end_tick = end_tick
-
-    def add(self, start: int, end: int, pitch: int, velocity: int) -> None:
+    The generators only append tuples (a C-level list append per note); every rule lives
+    here, in one loop with everything in locals, instead of a method call per note.
+    Notes come back as [start_tick, end_tick, pitch, velocity], overlap-free per pitch.
+    """
+    notes: list[list[int]] = []
+    push = notes.append
+    last: dict[int, list[int]] = {}
+    get_last = last.get
+    half = _MIN_TICKS // 2
+    for start, end, pitch, velocity in raw:
         if start < 0:
             start = 0
-        if end > self.end_tick:
-            end = self.end_tick
-        if end - start < _MIN_TICKS // 2 or not 0 <= pitch <= 127:
-            return
-        prev = self.last.get(pitch)
+        if end > end_tick:
+            end = end_tick
+        if end - start < half or not 0 <= pitch <= 127:
+            continue
+        prev = get_last(pitch)
         if prev is not None and prev[1] > start:
             # A re-struck pitch ends the previous one: MIDI cannot hold two of the same note.
-            if start - prev[0] < _MIN_TICKS // 2:
-                return
+            if start - prev[0] < half:
+                continue
             prev[1] = start
-        velocity = 1 if velocity < 1 else (127 if velocity > 127 else velocity)
-        note = [start, end, pitch, velocity]
-        self.notes.append(note)
-        self.last[pitch] = note
+        note = [start, end, pitch, 1 if velocity < 1 else (127 if velocity > 127 else velocity)]
+        push(note)
+        last[pitch] = note
+    return notes
+
+
+def _vlq_bytes(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
 
 
 def _vlq(value: int, out: bytearray) -> None:
-    if value < 0x80:
-        out.append(value)
-        return
-    stack = [value & 0x7F]
-    value >>= 7
-    while value:
-        stack.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.extend(reversed(stack))
+    out += _vlq_bytes(value)
+
+
+class _VlqTable(dict[int, bytes]):
+    """Delta time → its variable-length encoding, filled on first use."""
+
+    def __missing__(self, value: int) -> bytes:
+        encoded = _vlq_bytes(value)
+        if value < 0x4000:  # long rests are rare: keep the table small
+            self[value] = encoded
+        return encoded
+
+
+class _MessageTable(dict[int, bytes]):
+    """Event key (on flag, pitch, velocity: the low 15 bits) → the 3 message bytes."""
+
+    def __init__(self, channel: int) -> None:
+        super().__init__()
+        self.on = 0x90 | channel
+        self.off = 0x80 | channel
+
+    def __missing__(self, key: int) -> bytes:
+        pitch = (key >> 7) & 0x7F
+        if key & 0x4000:
+            encoded = bytes((self.on, pitch, key & 0x7F))
+        else:
+            encoded = bytes((self.off, pitch, 0x40))
+        self[key] = encoded
+        return encoded
+
+
+# Both tables are bounded (deltas seen, 2**15 keys per channel) and shared across renders,
+# so after the first piece encoding an event is two dict lookups done inside map().
+_VLQ = _VlqTable()
+_MESSAGES = [_MessageTable(channel) for channel in range(16)]
 
 
 def _meta_bytes(msg: mido.MetaMessage) -> bytes:
@@ -105,43 +147,24 @@ def _meta_bytes(msg: mido.MetaMessage) -> bytes:
 def _track_chunk(
     name: str, channel: int, program: int | None, notes: list[list[int]], end_tick: int
 ) -> bytes:
-    body = bytearray()
-    _vlq(0, body)
+    body = bytearray(b"\x00")
     body += _meta_bytes(mido.MetaMessage("track_name", name=name))
     if program is not None:
         body += bytes((0x00, 0xC0 | channel, program))
     # One int per event, (tick, on?, pitch, velocity) packed so a plain int sort orders
     # them: offs before ons at the same tick, so a re-struck pitch is released first.
-    events: list[int] = []
-    push = events.append
-    for start, end, pitch, vel in notes:
-        push((start << 15) | 0x4000 | (pitch << 7) | vel)
-        push((end << 15) | (pitch << 7))
+    events = [(start << 15) | 0x4000 | (pitch << 7) | vel for start, _, pitch, vel in notes]
+    events += [(end << 15) | (pitch << 7) for _, end, pitch, _ in notes]
     events.sort()
-    on_status, off_status = 0x90 | channel, 0x80 | channel
-    extend = body.extend
-    now = 0
-    for ev in events:
-        tick = ev >> 15
-        delta = tick - now
-        if delta >= 0x80:
-            if delta < 0x4000:
-                extend((0x80 | (delta >> 7), delta & 0x7F))
-            else:
-                _vlq(delta, body)
-            delta = -1
-        now = tick
-        pitch = (ev >> 7) & 0x7F
-        if ev & 0x4000:
-            if delta >= 0:
-                extend((delta, on_status, pitch, ev & 0x7F))
-            else:
-                extend((on_status, pitch, ev & 0x7F))
-        elif delta >= 0:
-            extend((delta, off_status, pitch, 0x40))
-        else:
-            extend((off_status, pitch, 0x40))
-    _vlq(end_tick - now, body)
+    # Every event is written as delta VLQ + status + pitch + velocity (no running status).
+    # The deltas and messages come from lookup tables through map(), so the per-event work
+    # runs in C rather than in a Python loop.
+    ticks = list(map(rshift, events, repeat(15)))
+    pieces: list[bytes] = [b""] * (2 * len(events))
+    pieces[0::2] = map(_VLQ.__getitem__, map(sub, ticks, [0, *ticks[:-1]]))
+    pieces[1::2] = map(_MESSAGES[channel].__getitem__, map(and_, events, repeat(0x7FFF)))
+    body += b"".join(pieces)
+    body += _VLQ[end_tick - (ticks[-1] if ticks else 0)]
     body += b"\xff\x2f\x00"
     return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
 
@@ -279,11 +302,18 @@ def render_midi(plan: Plan) -> RenderedPiece:
                 found = i
         return found
 
-    harmony = _Part(end_tick)
-    bass = _Part(end_tick)
-    melody = _Part(end_tick)
-    pad = _Part(end_tick)
-    drums = _Part(end_tick)
+    # Raw notes per track, checked by _settle once everything is generated.
+    harmony: list[Raw] = []
+    bass: list[Raw] = []
+    melody: list[Raw] = []
+    pad: list[Raw] = []
+    drums: list[Raw] = []
+    harmony_add, bass_add, pad_add, drums_add = (
+        harmony.append,
+        bass.append,
+        pad.append,
+        drums.append,
+    )
 
     # ---- harmony (comping) and pad
     eighths = [x / 2 for x in range(int(bpb * 2))]
@@ -294,13 +324,19 @@ def render_midi(plan: Plan) -> RenderedPiece:
     charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
     if bpb >= 4:
         charleston += [(x + 2.0, d, a) for x, d, a in charleston if x + 2.0 < bpb]
-    comp_onsets: dict[str, list[tuple[float, float, float]]] = {
+    comp_styles: dict[str, list[tuple[float, float, float]]] = {
         "pulse": [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts],
         "eighths": [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths],
         "offbeat": [(x, 0.35, 0.9) for x in eighths if x not in beat_starts],
         "stabs": [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in stab_grid],
         "charleston": charleston,
         "strum": [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid],
+    }
+    # The same onsets as (beat, swung beat, hold, accent): the swing lookup and the
+    # minimum hold are per style, not per bar.
+    comp_onsets = {
+        style: [(x, sw(x, x), max(dur, 0.1), accent) for x, dur, accent in onsets]
+        for style, onsets in comp_styles.items()
     }
     for i, slot in enumerate(slots):
         voicing = voicings[i]
@@ -311,13 +347,9 @@ def render_midi(plan: Plan) -> RenderedPiece:
         style = inst.comping if energy >= 0.25 else "sustain"
         if inst.pad_program is not None:
             pad_vel = level(bar, 0.55)
+            pad_on, pad_off = round((slot_start + feel) * PPQ), round(slot_end * PPQ)
             for p in voicing[1:]:
-                pad.add(
-                    round((slot_start + feel) * PPQ),
-                    round((slot_end) * PPQ),
-                    p + 12,
-                    round(pad_vel + (rand() - rand()) * kv * 0.5),
-                )
+                pad_add((pad_on, pad_off, p + 12, round(pad_vel + (rand() - rand()) * kv * 0.5)))
         b = bar
         while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
             bar_start = b * bpb
@@ -325,7 +357,9 @@ def render_midi(plan: Plan) -> RenderedPiece:
             hi = min(slot_end, bar_start + bpb) - bar_start
             base_vel = level(b, 0.78)
             if style == "sustain":
-                onsets: list[tuple[float, float, float]] = [(lo, hi - lo, 1.0)]
+                onsets: list[tuple[float, float, float, float]] = [
+                    (lo, sw(lo, lo), max(hi - lo, 0.1), 1.0)
+                ]
             elif style in comp_onsets:
                 onsets = comp_onsets[style]
             else:  # arpeggio, ostinato: broken chords
@@ -345,29 +379,42 @@ def render_midi(plan: Plan) -> RenderedPiece:
                         hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * legato)
                         on = bar_start + sw(x, x) + feel + (rand() - rand()) * kj
                         v = base_vel * (1.0 if x in beat_starts else 0.82)
-                        harmony.add(
-                            round((on) * PPQ),
-                            round((min(on + hold, bar_start + hi)) * PPQ),
-                            p,
-                            round(v + (rand() - rand()) * kv),
+                        harmony_add(
+                            (
+                                round(on * PPQ),
+                                round(min(on + hold, bar_start + hi) * PPQ),
+                                p,
+                                round(v + (rand() - rand()) * kv),
+                            )
                         )
                         k += 1
                     x += step
                 b += 1
                 continue
-            for x, dur, accent in onsets:
-                if not lo - 1e-9 <= x < hi - 1e-9:
+            lo_edge, hi_edge, bar_end = lo - 1e-9, hi - 1e-9, bar_start + hi
+            strum = style == "strum"
+            for x, swung_x, hold, accent in onsets:
+                if not lo_edge <= x < hi_edge:
                     continue
-                on = bar_start + sw(x, x) + feel + (rand() - rand()) * kj
-                off = min(on + max(dur, 0.1), bar_start + hi)
+                on = bar_start + swung_x + feel + (rand() - rand()) * kj
+                off = on + hold
+                if off > bar_end:
+                    off = bar_end
                 v = round(base_vel * accent + (rand() - rand()) * kv)
-                spread = 0.012 if style == "strum" else 0.0
-                for n, p in enumerate(voicing):
-                    harmony.add(round((on + n * spread) * PPQ), round((off) * PPQ), p, v)
+                off_tick = round(off * PPQ)
+                if strum:
+                    for n, p in enumerate(voicing):
+                        harmony_add((round((on + n * 0.012) * PPQ), off_tick, p, v))
+                else:
+                    # Unspread voices share one onset: round it once, not once per voice.
+                    on_tick = round(on * PPQ)
+                    for p in voicing:
+                        harmony_add((on_tick, off_tick, p, v))
             b += 1
 
     # ---- bass
     bass_centre = (regs.bass_low + regs.bass_high) // 2
+    half_feel = feel * 0.5
     scale = key.scale
     for i, slot in enumerate(slots):
         chord = chords[i]
@@ -438,16 +485,22 @@ def render_midi(plan: Plan) -> RenderedPiece:
                     for x, iv in funk
                     if x < bpb
                 ]
+            lo_edge, hi_edge = lo - 1e-9, hi - 1e-9
+            limit = bar_start + hi if style_now != "pedal" else slot_end
             for x, dur, p, accent in notes:
-                if not lo - 1e-9 <= x < hi - 1e-9:
+                if not lo_edge <= x < hi_edge:
                     continue
-                on = bar_start + sw(x, x) + feel * 0.5 + (rand() - rand()) * kj * 0.7
-                off = min(on + dur, bar_start + hi if style_now != "pedal" else slot_end)
-                bass.add(
-                    round((on) * PPQ),
-                    round((off) * PPQ),
-                    p,
-                    round(v0 * accent + (rand() - rand()) * kv),
+                on = bar_start + sw(x, x) + half_feel + (rand() - rand()) * kj * 0.7
+                off = on + dur
+                if off > limit:
+                    off = limit
+                bass_add(
+                    (
+                        round(on * PPQ),
+                        round(off * PPQ),
+                        p,
+                        round(v0 * accent + (rand() - rand()) * kv),
+                    )
                 )
             b += 1
 
@@ -472,7 +525,14 @@ def render_midi(plan: Plan) -> RenderedPiece:
         steps = pattern.steps
         step_beats = bpb / steps
         rows = [
-            ([(k * step_beats, _DRUM_ACCENT[ch]) for k, ch in enumerate(row) if ch != "."], note)
+            (
+                [
+                    (sw(k * step_beats, k * step_beats), _DRUM_ACCENT[ch])
+                    for k, ch in enumerate(row)
+                    if ch != "."
+                ],
+                note,
+            )
             for row, note in (
                 (pattern.kick, _KICK),
                 (pattern.snare, pattern.snare_note),
@@ -486,40 +546,43 @@ def render_midi(plan: Plan) -> RenderedPiece:
             lvl = level(b, 0.95)
             sparse = (name == "intro" and plan.length_bars >= 8) or energy < 0.2
             if b in section_start and name in ("climax", "build") and b > 0:
-                drums.add(
-                    round((bar_start) * PPQ), round((bar_start + 1.5) * PPQ), _CRASH, round(lvl)
+                drums_add(
+                    (round(bar_start * PPQ), round((bar_start + 1.5) * PPQ), _CRASH, round(lvl))
                 )
             for hits, note in rows:
                 if sparse and note != pattern.hat_note:
                     continue
                 quiet = 0.7 if sparse else 1.0
-                for x, accent in hits:
-                    on = bar_start + sw(x, x) + (rand() - rand()) * kj * 0.5
+                for swung_x, accent in hits:
+                    on = bar_start + swung_x + (rand() - rand()) * kj * 0.5
                     v = lvl * accent * quiet + (rand() - rand()) * kv * 0.6
-                    drums.add(round(on * PPQ), round((on + 0.2) * PPQ), note, round(v))
+                    drums_add((round(on * PPQ), round((on + 0.2) * PPQ), note, round(v)))
         last = plan.length_bars - 1
         if plan.length_bars >= 4:
-            drums.add(
-                round((last * bpb) * PPQ),
-                round((last * bpb + 1.5) * PPQ),
-                _CRASH,
-                round(level(last, 0.9)),
+            drums_add(
+                (
+                    round((last * bpb) * PPQ),
+                    round((last * bpb + 1.5) * PPQ),
+                    _CRASH,
+                    round(level(last, 0.9)),
+                )
             )
 
     # ---- assemble
-    parts: list[tuple[str, _Part, int | None]] = [
+    tracks: list[tuple[str, list[Raw], int | None]] = [
         ("harmony", harmony, inst.harmony_program),
         ("bass", bass, inst.bass_program),
         ("melody", melody, inst.melody_program),
     ]
     if inst.pad_program is not None:
-        parts.append(("pad", pad, inst.pad_program))
+        tracks.append(("pad", pad, inst.pad_program))
     if inst.drums:
-        parts.append(("drums", drums, None))
+        tracks.append(("drums", drums, None))
+    parts = [(name, _settle(raw, end_tick), program) for name, raw, program in tracks]
 
     chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
-    for name, part, program in parts:
-        chunks.append(_track_chunk(name, CHANNELS[name], program, part.notes, end_tick))
+    for name, settled, program in parts:
+        chunks.append(_track_chunk(name, CHANNELS[name], program, settled, end_tick))
     header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
     header += PPQ.to_bytes(2, "big")
     midi = header + b"".join(chunks)
@@ -531,25 +594,37 @@ def render_midi(plan: Plan) -> RenderedPiece:
     uniform = len(set(tempi)) == 1
     sec_per_tick = tempi[0] / 1_000_000 / PPQ
     out: list[Note] = []
-    push_note = out.append
-    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
-    for name, part, _ in parts:
-        channel = CHANNELS[name]
-        for start, end, pitch, vel in part.notes:
-            if uniform:
-                secs = start * sec_per_tick
-            else:
+    for name, settled, _ in parts:
+        if not settled:
+            continue
+        starts, ends, pitches, vels = zip(*settled, strict=True)
+        secs: Iterable[float]
+        if uniform:
+            secs = map(mul, starts, repeat(sec_per_tick))
+        else:
+            secs = []
+            for start in starts:
                 bi = start // bar_ticks
-                secs = bar_secs[bi] + (start - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ
-            push_note(
-                make(Note, (name, channel, pitch, vel, start / PPQ, (end - start) / PPQ, secs))
-            )
+                secs.append(bar_secs[bi] + (start - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ)
+        # Columns zipped into Note tuples by C-level map/zip: Note(...) would go through a
+        # Python-level __new__ per note. The arithmetic is the same as the scalar form
+        # (start / PPQ, (end - start) / PPQ, start * sec_per_tick), so floats are identical.
+        fields = zip(
+            repeat(name),
+            repeat(CHANNELS[name]),
+            pitches,
+            vels,
+            map(truediv, starts, repeat(PPQ)),
+            map(truediv, map(sub, ends, starts), repeat(PPQ)),
+            secs,
+        )
+        out.extend(map(tuple.__new__, repeat(Note), fields))
     return RenderedPiece(midi=midi, notes=out, duration_seconds=bar_secs[-1])
 
 
 def _melody(
     plan: Plan,
-    part: _Part,
+    part: list[Raw],
     rng: random.Random,
     chords: list[Chord],
     slots: list[ChordSlot],
@@ -572,6 +647,7 @@ def _melody(
     index_of = {p: i for i, p in enumerate(scale_notes)}
     groove = plan.groove
     rand = rng.random
+    add = part.append
     kj, kv = groove.humanize_timing * _TRI, groove.humanize_velocity * 127 * _TRI
     feel, disp = groove.feel_offset, groove.displacement
     gate = 0.35 + 0.63 * plan.legato
@@ -671,5 +747,5 @@ def _melody(
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
             vel = round(vbase * accent + 6 + (rand() - rand()) * kv)
             end = min(on + dur, total_beats)
-            part.add(round(on * PPQ), round(end * PPQ), pitch, vel)
+            add((round(on * PPQ), round(end * PPQ), pitch, vel))
             prev = pitch

@@ -502,13 +502,25 @@ def voice_lead(
     mid = (low + high) // 2 if centre is None else centre
     result: list[tuple[int, ...]] = []
     prev: tuple[int, ...] | None = None
+    # Progressions repeat, so the same (previous voicing, chord) pair comes back again and
+    # again: the choice is a pure function of the pair, so each is worked out once per call.
+    # Keys use root/intervals only (all voicing_candidates reads), not the spelled names.
+    candidates: dict[tuple[int, tuple[int, ...]], list[tuple[int, ...]]] = {}
+    chosen: dict[tuple[tuple[int, ...] | None, int, tuple[int, ...]], tuple[int, ...]] = {}
     for chord in chords:
-        cands = voicing_candidates(chord, low, high, voices)
-        if prev is None:
-            best = min(cands, key=lambda v: (abs(sum(v) / len(v) - mid), v))
-        else:
-            p = prev
-            best = min(cands, key=lambda v: (_movement(p, v), abs(sum(v) / len(v) - mid), v))
+        step = (prev, chord.root, chord.intervals)
+        best = chosen.get(step)
+        if best is None:
+            shape = (chord.root, chord.intervals)
+            cands = candidates.get(shape)
+            if cands is None:
+                cands = candidates[shape] = voicing_candidates(chord, low, high, voices)
+            if prev is None:
+                best = min(cands, key=lambda v: (abs(sum(v) / len(v) - mid), v))
+            else:
+                p = prev
+                best = min(cands, key=lambda v: (_movement(p, v), abs(sum(v) / len(v) - mid), v))
+            chosen[step] = best
         result.append(best)
         prev = best
     return result
