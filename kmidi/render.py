@@ -200,7 +200,16 @@ def _place(pcs: tuple[int, ...], target: int, low: int, high: int) -> int:
     """The pitch with a class in ``pcs`` nearest ``target`` inside [low, high]."""
     best, best_d = target, 999
     for pc in pcs:
-        base = target - ((target - pc) % 12)
+        below = (target - pc) % 12
+        base = target - below
+        if low <= base and base + 12 <= high:
+            # Both candidates already in range (the usual case): their distances are
+            # ``below`` and ``12 - below``, tried in the same order as the general loop.
+            if below < best_d:
+                best, best_d = base, below
+            if 12 - below < best_d:
+                best, best_d = base + 12, 12 - below
+            continue
         for cand in (base, base + 12):
             while cand < low:
                 cand += 12
@@ -512,6 +521,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
         chords,
         slots,
         chord_at,
+        bar_slots,
         beat_starts,
         section_of_bar,
         section_name,
@@ -629,6 +639,7 @@ def _melody(
     chords: list[Chord],
     slots: list[ChordSlot],
     chord_at: Callable[[int, float], int],
+    bar_slots: list[list[int]],
     beat_starts: list[float],
     energy_of_bar: list[float],
     name_of_bar: list[str],
@@ -686,6 +697,9 @@ def _melody(
     tonic_pcs = (key.tonic_pc,)
     tonic_triad = {key.scale[0], key.scale[2]}
     melody_scale = 1.0
+    top = len(scale_notes) - 1
+    # Chord.pitch_classes is computed on every access; progressions reuse few chords.
+    pcs_of: dict[int, tuple[int, ...]] = {}
     for b in range(bars):
         name = name_of_bar[b]
         energy = energy_of_bar[b]
@@ -700,17 +714,21 @@ def _melody(
         bar_start = b * bpb
         vbase = (VELOCITY_FLOOR + plan.dynamics[b] * VELOCITY_SPAN) * melody_scale
         last_bar = b == bars - 1
+        last_n = len(rhythm) - 1
+        slot_ids = bar_slots[b]
         for n, (x, length) in enumerate(rhythm):
-            is_last = n == len(rhythm) - 1
+            is_last = n == last_n
             if phrase_end and is_last:
                 # Breathe at the phrase end: the last note holds or is left out.
                 if not last_bar and rand() < 0.5:
                     continue
             elif n > 0 and rand() < rest_p:
                 continue
-            ci = chord_at(b, x)
-            chord = chords[ci]
-            pcs = chord.pitch_classes
+            # A bar holding one chord needs no search (chord_at would return that slot too).
+            ci = slot_ids[0] if len(slot_ids) == 1 else chord_at(b, x)
+            pcs = pcs_of.get(ci)
+            if pcs is None:
+                pcs = pcs_of[ci] = chords[ci].pitch_classes
             if last_bar and is_last:
                 if hanging:
                     pitch = _place((key.scale[1],), prev, low, high)
@@ -729,10 +747,13 @@ def _melody(
                 i = index_of.get(prev)
                 if i is None:
                     i = min(range(len(scale_notes)), key=lambda k: abs(scale_notes[k] - prev))
-                up = 0.5 + 0.4 * (1 if target > prev else -1) * min(1.0, abs(target - prev) / 6)
+                pull = abs(target - prev) / 6
+                if pull > 1.0:
+                    pull = 1.0
+                up = 0.5 + 0.4 * (1 if target > prev else -1) * pull
                 step = 1 if rand() < 0.8 else 2
                 i = i + step if rand() < up else i - step
-                i = max(0, min(len(scale_notes) - 1, i))
+                i = 0 if i < 0 else (top if i > top else i)
                 pitch = scale_notes[i]
                 # Borrowed chord tones (the raised seventh over V in minor) replace the
                 # scale note a semitone away, so the line never rubs against its chord.
@@ -746,6 +767,8 @@ def _melody(
                 dur = length * max(gate, 0.9)
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
             vel = round(vbase * accent + 6 + (rand() - rand()) * kv)
-            end = min(on + dur, total_beats)
+            end = on + dur
+            if end > total_beats:
+                end = total_beats
             add((round(on * PPQ), round(end * PPQ), pitch, vel))
             prev = pitch
