@@ -468,16 +468,21 @@ def _generated_chords(
     per_section: dict[str, tuple[int, ...]] = {}
     for section in sections:
         per_section[section.name] = rng.choices(templates, weights=weights)[0]
+    # Template of each bar's section (the first section holding the bar, as a search would).
+    template_of_bar: dict[int, tuple[int, ...]] = {}
+    for section in sections:
+        for bar in range(section.start_bar, section.end_bar):
+            template_of_bar.setdefault(bar, per_section[section.name])
     degrees: list[int] = []
     for i in range(count):
-        bar = slot_bars[i]
-        name = next(s.name for s in sections if s.start_bar <= bar < s.end_bar)
-        tpl = per_section[name]
+        tpl = template_of_bar[slot_bars[i]]
         degrees.append(tpl[i % len(tpl)])
     if count >= 3:
         degrees[-2] = _CADENCE[key.mode]
         degrees[-1] = 1
-    chords = [diatonic_chord(key, d, seventh=sevenths) for d in degrees]
+    # A progression uses a handful of degrees: build each chord once (Chord is immutable).
+    by_degree = {d: diatonic_chord(key, d, seventh=sevenths) for d in dict.fromkeys(degrees)}
+    chords = [by_degree[d] for d in degrees]
     if key.mode == "aeolian":
         # Common-practice minor: the dominant before home is major (the raised seventh).
         for i in range(count):
@@ -687,15 +692,32 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
             valence=preset.valence,
             rules=rules,
         )
-        numerals = [numeral_for(c, key) for c in chords]
+        # numeral_for round-trips through the parser; chords repeat, so ask once per chord.
+        # It reads only root, intervals and bass (the fields Chord equality compares).
+        numeral_of: dict[tuple[int, tuple[int, ...], int | None], str | None] = {}
+        numerals = []
+        for c in chords:
+            shape = (c.root, c.intervals, c.bass)
+            if shape not in numeral_of:
+                numeral_of[shape] = numeral_for(c, key)
+            numerals.append(numeral_of[shape])
         why.append(
             f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
             + (" with sevenths" if sevenths else "")
             + "."
         )
+    # Symbols depend on the spellings too, so they are cached by every field of the chord.
+    symbol_of: dict[tuple[int, tuple[int, ...], int | None, str | None, str | None], str] = {}
+    symbols = []
+    for c in chords:
+        spelled = (c.root, c.intervals, c.bass, c.root_name, c.bass_name)
+        symbol = symbol_of.get(spelled)
+        if symbol is None:
+            symbol = symbol_of[spelled] = c.symbol(key)
+        symbols.append(symbol)
     progression = tuple(
-        ChordSlot(bar=b, beat=o, beats=d, symbol=c.symbol(key), numeral=n)
-        for (b, o, d), c, n in zip(grid, chords, numerals, strict=True)
+        ChordSlot(bar=b, beat=o, beats=d, symbol=s, numeral=n)
+        for (b, o, d), s, n in zip(grid, symbols, numerals, strict=True)
     )
 
     # Tempo drift.
