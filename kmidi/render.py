@@ -341,11 +341,12 @@ def render_midi(plan: Plan) -> RenderedPiece:
         "charleston": charleston,
         "strum": [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid],
     }
-    # The same onsets as (beat, swung beat, hold, accent): the swing lookup and the
-    # minimum hold are per style, not per bar.
+    # The piece's style's onsets as (beat, swung beat, hold, accent): the swing lookup and
+    # the minimum hold are worked out once, not per bar.
     comp_onsets = {
         style: [(x, sw(x, x), max(dur, 0.1), accent) for x, dur, accent in onsets]
         for style, onsets in comp_styles.items()
+        if style == inst.comping
     }
     for i, slot in enumerate(slots):
         voicing = voicings[i]
@@ -424,6 +425,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
     # ---- bass
     bass_centre = (regs.bass_low + regs.bass_high) // 2
     half_feel = feel * 0.5
+    eighth_accents = [(x, 1.0 if x in beat_starts else 0.8) for x in eighths]
     scale = key.scale
     for i, slot in enumerate(slots):
         chord = chords[i]
@@ -477,7 +479,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
                     notes.append((x, (nxt - x) * 0.88, p, 1.0 if j == 0 else 0.85))
                     cur = p
             elif style_now == "eighths":
-                notes = [(x, 0.42, root, 1.0 if x in beat_starts else 0.8) for x in eighths]
+                notes = [(x, 0.42, root, accent) for x, accent in eighth_accents]
             elif style_now == "octave_pulse":
                 notes = [
                     (x, 0.3, root + (12 if x % 1 else 0), 0.9 if x % 1 else 1.0) for x in eighths

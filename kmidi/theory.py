@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import sub
 from typing import TYPE_CHECKING
 
 from kmidi.emotions import MODES
@@ -487,10 +488,6 @@ def voicing_candidates(chord: Chord, low: int, high: int, voices: int) -> list[t
     return out
 
 
-def _movement(a: Sequence[int], b: Sequence[int]) -> int:
-    return sum(abs(x - y) for x, y in zip(a, b, strict=False)) + 3 * abs(len(a) - len(b))
-
-
 def voice_lead(
     chords: Sequence[Chord], low: int, high: int, *, voices: int = 4, centre: int | None = None
 ) -> list[tuple[int, ...]]:
@@ -505,7 +502,8 @@ def voice_lead(
     # Progressions repeat, so the same (previous voicing, chord) pair comes back again and
     # again: the choice is a pure function of the pair, so each is worked out once per call.
     # Keys use root/intervals only (all voicing_candidates reads), not the spelled names.
-    candidates: dict[tuple[int, tuple[int, ...]], list[tuple[int, ...]]] = {}
+    # Candidates carry their distance from the centre, which does not depend on the pair.
+    candidates: dict[tuple[int, tuple[int, ...]], list[tuple[float, tuple[int, ...]]]] = {}
     chosen: dict[tuple[tuple[int, ...] | None, int, tuple[int, ...]], tuple[int, ...]] = {}
     for chord in chords:
         step = (prev, chord.root, chord.intervals)
@@ -514,12 +512,20 @@ def voice_lead(
             shape = (chord.root, chord.intervals)
             cands = candidates.get(shape)
             if cands is None:
-                cands = candidates[shape] = voicing_candidates(chord, low, high, voices)
+                cands = candidates[shape] = [
+                    (abs(sum(v) / len(v) - mid), v)
+                    for v in voicing_candidates(chord, low, high, voices)
+                ]
+            # Movement: the sum of |step| over paired voices, +3 per voice gained or lost.
+            # Comparing (movement, centre distance, voicing) tuples picks what min(key=...)
+            # would: equal keys mean equal voicings.
             if prev is None:
-                best = min(cands, key=lambda v: (abs(sum(v) / len(v) - mid), v))
+                best = min(cands)[1]
             else:
-                p = prev
-                best = min(cands, key=lambda v: (_movement(p, v), abs(sum(v) / len(v) - mid), v))
+                p, n = prev, len(prev)
+                best = min(
+                    (sum(map(abs, map(sub, p, v))) + 3 * abs(n - len(v)), d, v) for d, v in cands
+                )[2]
             chosen[step] = best
         result.append(best)
         prev = best
