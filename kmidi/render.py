@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
-from operator import and_, mul, rshift, sub, truediv
+from operator import and_, rshift, sub
 from typing import NamedTuple
 
 import mido
@@ -62,17 +62,32 @@ Raw = tuple[int, int, int, int]
 """A note as the generators emit it: (start_tick, end_tick, pitch, velocity), unchecked."""
 
 
-def _settle(raw: list[Raw], end_tick: int) -> list[list[int]]:
-    """Clip, filter and de-overlap one track's notes, in the order they were generated.
+def _finish(
+    name: str,
+    raw: list[Raw],
+    end_tick: int,
+    sec_per_tick: float,
+    seconds_at: Callable[[int], float] | None,
+) -> tuple[list[Note], list[int]]:
+    """One track's notes and sorted MIDI events from the raw notes, in generation order.
 
-    The generators only append tuples (a C-level list append per note); every rule lives
-    here, in one loop with everything in locals, instead of a method call per note.
-    Notes come back as [start_tick, end_tick, pitch, velocity], overlap-free per pitch.
+    Notes are clipped to the piece, too-short ones and out-of-range pitches dropped, and a
+    re-struck pitch ends the previous one (MIDI cannot hold two of the same note). The
+    generators only append tuples; every rule and the ``Note`` and event construction live
+    in this one loop, with everything in locals, because a per-note method call plus two
+    more passes over the notes cost more than the work itself.
+
+    Events are ints packed (tick, on?, pitch, velocity) so a plain int sort orders them:
+    offs before ons at the same tick, so a re-struck pitch is released first.
     """
-    notes: list[list[int]] = []
-    push = notes.append
-    last: dict[int, list[int]] = {}
-    get_last = last.get
+    channel = CHANNELS[name]
+    notes: list[Note] = []
+    ons: list[int] = []
+    offs: list[int] = []
+    push, on_push, off_push = notes.append, ons.append, offs.append
+    latest: dict[int, int] = {}  # pitch → index of its latest note
+    get_latest = latest.get
+    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
     half = _MIN_TICKS // 2
     for start, end, pitch, velocity in raw:
         if start < 0:
@@ -81,16 +96,26 @@ def _settle(raw: list[Raw], end_tick: int) -> list[list[int]]:
             end = end_tick
         if end - start < half or not 0 <= pitch <= 127:
             continue
-        prev = get_last(pitch)
-        if prev is not None and prev[1] > start:
-            # A re-struck pitch ends the previous one: MIDI cannot hold two of the same note.
-            if start - prev[0] < half:
+        j = get_latest(pitch)
+        if j is not None and offs[j] >> 15 > start:
+            prev_start = ons[j] >> 15
+            if start - prev_start < half:
                 continue
-            prev[1] = start
-        note = [start, end, pitch, 1 if velocity < 1 else (127 if velocity > 127 else velocity)]
-        push(note)
-        last[pitch] = note
-    return notes
+            # Rare: shorten the earlier note (its event and its Note) to end here.
+            offs[j] = (start << 15) | (pitch << 7)
+            notes[j] = notes[j]._replace(duration_beats=(start - prev_start) / PPQ)
+        if velocity < 1:
+            velocity = 1
+        elif velocity > 127:
+            velocity = 127
+        latest[pitch] = len(notes)
+        on_push((start << 15) | 0x4000 | (pitch << 7) | velocity)
+        off_push((end << 15) | (pitch << 7))
+        secs = start * sec_per_tick if seconds_at is None else seconds_at(start)
+        push(make(Note, (name, channel, pitch, velocity, start / PPQ, (end - start) / PPQ, secs)))
+    ons += offs
+    ons.sort()
+    return notes, ons
 
 
 def _vlq_bytes(value: int) -> bytes:
@@ -145,17 +170,13 @@ def _meta_bytes(msg: mido.MetaMessage) -> bytes:
 
 
 def _track_chunk(
-    name: str, channel: int, program: int | None, notes: list[list[int]], end_tick: int
+    name: str, channel: int, program: int | None, events: list[int], end_tick: int
 ) -> bytes:
+    """The MTrk chunk of one track from its sorted packed events (see ``_finish``)."""
     body = bytearray(b"\x00")
     body += _meta_bytes(mido.MetaMessage("track_name", name=name))
     if program is not None:
         body += bytes((0x00, 0xC0 | channel, program))
-    # One int per event, (tick, on?, pitch, velocity) packed so a plain int sort orders
-    # them: offs before ons at the same tick, so a re-struck pitch is released first.
-    events = [(start << 15) | 0x4000 | (pitch << 7) | vel for start, _, pitch, vel in notes]
-    events += [(end << 15) | (pitch << 7) for _, end, pitch, _ in notes]
-    events.sort()
     # Every event is written as delta VLQ + status + pitch + velocity (no running status).
     # The deltas and messages come from lookup tables through map(), so the per-event work
     # runs in C rather than in a Python loop.
@@ -590,47 +611,28 @@ def render_midi(plan: Plan) -> RenderedPiece:
         tracks.append(("pad", pad, inst.pad_program))
     if inst.drums:
         tracks.append(("drums", drums, None))
-    parts = [(name, _settle(raw, end_tick), program) for name, raw, program in tracks]
-
-    chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
-    for name, settled, program in parts:
-        chunks.append(_track_chunk(name, CHANNELS[name], program, settled, end_tick))
-    header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
-    header += PPQ.to_bytes(2, "big")
-    midi = header + b"".join(chunks)
-
     # Seconds at each bar line under the (possibly drifting) tempo map.
     bar_secs = [0.0]
     for us in tempi:
         bar_secs.append(bar_secs[-1] + us * bpb / 1_000_000)
-    uniform = len(set(tempi)) == 1
     sec_per_tick = tempi[0] / 1_000_000 / PPQ
+
+    def seconds_at(tick: int) -> float:
+        bi = tick // bar_ticks
+        return bar_secs[bi] + (tick - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ
+
+    uniform = len(set(tempi)) == 1
+    chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
     out: list[Note] = []
-    for name, settled, _ in parts:
-        if not settled:
-            continue
-        starts, ends, pitches, vels = zip(*settled, strict=True)
-        secs: Iterable[float]
-        if uniform:
-            secs = map(mul, starts, repeat(sec_per_tick))
-        else:
-            secs = []
-            for start in starts:
-                bi = start // bar_ticks
-                secs.append(bar_secs[bi] + (start - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ)
-        # Columns zipped into Note tuples by C-level map/zip: Note(...) would go through a
-        # Python-level __new__ per note. The arithmetic is the same as the scalar form
-        # (start / PPQ, (end - start) / PPQ, start * sec_per_tick), so floats are identical.
-        fields = zip(
-            repeat(name),
-            repeat(CHANNELS[name]),
-            pitches,
-            vels,
-            map(truediv, starts, repeat(PPQ)),
-            map(truediv, map(sub, ends, starts), repeat(PPQ)),
-            secs,
+    for name, raw, program in tracks:
+        track_notes, events = _finish(
+            name, raw, end_tick, sec_per_tick, None if uniform else seconds_at
         )
-        out.extend(map(tuple.__new__, repeat(Note), fields))
+        out += track_notes
+        chunks.append(_track_chunk(name, CHANNELS[name], program, events, end_tick))
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
+    header += PPQ.to_bytes(2, "big")
+    midi = header + b"".join(chunks)
     return RenderedPiece(midi=midi, notes=out, duration_seconds=bar_secs[-1])
 
 
