@@ -89,6 +89,7 @@ def _finish(
     get_latest = latest.get
     make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
     half = _MIN_TICKS // 2
+    count = 0
     for start, end, pitch, velocity in raw:
         if start < 0:
             start = 0
@@ -96,21 +97,23 @@ def _finish(
             end = end_tick
         if end - start < half or not 0 <= pitch <= 127:
             continue
+        key = pitch << 7
         j = get_latest(pitch)
         if j is not None and offs[j] >> 15 > start:
             prev_start = ons[j] >> 15
             if start - prev_start < half:
                 continue
             # Rare: shorten the earlier note (its event and its Note) to end here.
-            offs[j] = (start << 15) | (pitch << 7)
+            offs[j] = (start << 15) | key
             notes[j] = notes[j]._replace(duration_beats=(start - prev_start) / PPQ)
         if velocity < 1:
             velocity = 1
         elif velocity > 127:
             velocity = 127
-        latest[pitch] = len(notes)
-        on_push((start << 15) | 0x4000 | (pitch << 7) | velocity)
-        off_push((end << 15) | (pitch << 7))
+        latest[pitch] = count
+        count += 1
+        on_push((start << 15) | 0x4000 | key | velocity)
+        off_push((end << 15) | key)
         secs = start * sec_per_tick if seconds_at is None else seconds_at(start)
         push(make(Note, (name, channel, pitch, velocity, start / PPQ, (end - start) / PPQ, secs)))
     ons += offs
