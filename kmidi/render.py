@@ -185,7 +185,7 @@ def _track_chunk(
     # runs in C rather than in a Python loop.
     ticks = list(map(rshift, events, repeat(15)))
     pieces: list[bytes] = [b""] * (2 * len(events))
-    pieces[0::2] = map(_VLQ.__getitem__, map(sub, ticks, [0, *ticks[:-1]]))
+    pieces[0::2] = map(_VLQ.__getitem__, map(sub, ticks, [0, *ticks]))  # tick - previous
     pieces[1::2] = map(_MESSAGES[channel].__getitem__, map(and_, events, repeat(0x7FFF)))
     body += b"".join(pieces)
     body += _VLQ[end_tick - (ticks[-1] if ticks else 0)]
@@ -676,18 +676,25 @@ def _melody(
     weights = [math.exp(-((math.log2(x) - math.log2(pref)) ** 2) / 0.9) for x in lengths]
     strong = set(beat_starts)
 
+    # ``lengths`` runs long to short, so every option set below is a tail of it: the notes
+    # that fit the room left, narrowed (unless none are left) to the short ones off the beat.
+    count = len(lengths)
+    short_from = next((i for i, x in enumerate(lengths) if x <= 1.0), count)
+
     def bar_rhythm() -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
         pos = 0.0
         while pos < bpb - 1e-9:
             room = bpb - pos
-            opts = [(x, w) for x, w in zip(lengths, weights, strict=True) if x <= room + 1e-9]
-            if not opts:
+            first = 0
+            while first < count and lengths[first] > room + 1e-9:
+                first += 1
+            if first == count:
                 break
             # Long notes start on felt beats; off-beat starts take short values.
-            if pos not in strong:
-                opts = [(x, w) for x, w in opts if x <= 1.0] or opts
-            x = rng.choices([o[0] for o in opts], weights=[o[1] for o in opts])[0]
+            if pos not in strong and short_from < count:
+                first = max(first, short_from)
+            x = rng.choices(lengths[first:], weights=weights[first:])[0]
             out.append((pos, x))
             pos += x
         return out
