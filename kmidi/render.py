@@ -85,8 +85,7 @@ def _finish(
     ons: list[int] = []
     offs: list[int] = []
     push, on_push, off_push = notes.append, ons.append, offs.append
-    latest: dict[int, int] = {}  # pitch → index of its latest note
-    get_latest = latest.get
+    latest = [-1] * 128  # pitch → index of its latest note (a list: cheaper than a dict)
     make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
     half = _MIN_TICKS // 2
     count = 0
@@ -98,8 +97,8 @@ def _finish(
         if end - start < half or not 0 <= pitch <= 127:
             continue
         key = pitch << 7
-        j = get_latest(pitch)
-        if j is not None and offs[j] >> 15 > start:
+        j = latest[pitch]
+        if j >= 0 and offs[j] >> 15 > start:
             prev_start = ons[j] >> 15
             if start - prev_start < half:
                 continue
