@@ -64,6 +64,7 @@ class KmidiApp(faust.App):
             # Real Kafka rejects session timeouts below group.min.session.timeout.ms (6 s).
             broker_session_timeout=10.0,
             broker_heartbeat_interval=3.0,
+            broker_rebalance_timeout=settings.broker_rebalance_timeout,
             broker_commit_interval=1.0,
             producer_acks=-1,
             producer_linger_ms=0,

@@ -62,6 +62,13 @@ class WorkerSettings(BaseSettings):
         "faust's hard-coded 1500 ms. Kafka answers a waiting fetch as soon as data arrives, "
         "so this bounds idle polling, not latency (docs/worker.md has the figures).",
     )
+    broker_rebalance_timeout: Annotated[float, Field(ge=6, le=600)] = Field(
+        default=20.0,
+        description="How long Kafka waits for every member to rejoin during a rebalance. "
+        "A worker killed while it was rejoining holds the whole group up this long "
+        "(faust's default is 60 s); the stages finish a message in milliseconds, so 20 s "
+        "is ample for a live member.",
+    )
     consumer_lag_interval: Annotated[float, Field(gt=0)] = Field(
         default=5.0, description="Seconds between two refreshes of kmidi_consumer_lag."
     )

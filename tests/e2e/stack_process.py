@@ -30,6 +30,10 @@ class RunningStack:
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def log_tail(self, lines: int) -> str:
+        """The last lines every service wrote, for failure messages."""
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
     def service_pids(self) -> list[int]:
         """PIDs of every process the stack started (services and the broker JVM)."""
         try:

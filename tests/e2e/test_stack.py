@@ -86,7 +86,7 @@ def test_seed_request_becomes_a_playable_midi_with_the_request_id_on_every_hop(
     assert accepted.headers["x-request-id"] == request_id
 
     status = httpx.get(body["status_url"], params={"wait": 60}, timeout=70).json()
-    assert status["status"] == "completed", status
+    assert status["status"] == "completed", (status.get("error"), third["intent"])
     assert status["affect"]["primary"] == "grief"
 
     midi = httpx.get(body["result_url"], timeout=10)
@@ -181,7 +181,8 @@ def test_conversation_survives_a_worker_kill_and_generates(
 ) -> None:
     def say(payload: dict[str, object]) -> dict[str, Any]:
         response = httpx.post(f"{stack.api_url}/v1/interrogate", json=payload, timeout=60)
-        assert response.status_code == 200, response.text
+        if response.status_code != 200:
+            pytest.fail(f"{response.text}\n--- kmidi up log ---\n{stack.log_tail(80)}")
         return dict(response.json())
 
     first = say({"message": "I feel so heavy lately"})
@@ -214,7 +215,7 @@ def test_conversation_survives_a_worker_kill_and_generates(
     assert third["generation"] is not None
     status_url = third["generation"]["status_url"]
     status = httpx.get(status_url, params={"wait": 60}, timeout=70).json()
-    assert status["status"] == "completed", status
+    assert status["status"] == "completed", (status.get("error"), third["intent"])
     midi = httpx.get(third["generation"]["result_url"], timeout=10).content
     rows = midicsv_rows(midi, tmp_path)
     key_signatures = {(row[3], row[4].strip('"')) for row in rows if row[2] == "Key_signature"}
