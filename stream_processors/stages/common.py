@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from service_common.logging import bound_request_id
 from stream_processors import metrics
@@ -17,6 +18,39 @@ log = logging.getLogger(__name__)
 INVALID_EVENT = "invalid_event"
 
 
+async def dead_letter_and_fail(
+    record: InputRecord,
+    publisher: Publisher,
+    *,
+    stage: str,
+    reason: str,
+    error: str,
+    request_id: str | None,
+    failure_code: str | None,
+    failure_message: str = "",
+    submitted_at: datetime | None = None,
+) -> None:
+    """Dead-letter the message; with a failure code and a request ID also write a result.
+
+    The ``failed`` result keeps the request's status from staying pending forever; the
+    dead letter keeps the bytes for inspection and replay.
+    """
+    metrics.STAGE_ERRORS.labels(stage, reason).inc()
+    await send_dead_letter(
+        publisher, record, stage=stage, reason=reason, error=error, request_id=request_id
+    )
+    if failure_code is not None and request_id is not None:
+        await publish_failure(
+            publisher,
+            record,
+            request_id=request_id,
+            code=failure_code,
+            message=failure_message,
+            stage=stage,
+            submitted_at=submitted_at,
+        )
+
+
 async def reject_poison(
     record: InputRecord,
     publisher: Publisher,
@@ -25,30 +59,18 @@ async def reject_poison(
     stage: str,
     answer_with_result: bool,
 ) -> None:
-    """Dead-letter the message; with a readable request ID also write a ``failed`` result.
-
-    The failed result keeps the request's status from staying pending forever; the dead
-    letter keeps the bytes for inspection and replay.
-    """
+    """A message this stage cannot read: dead letter, and a failed result when asked."""
     with bound_request_id(poison.request_id):
-        metrics.STAGE_ERRORS.labels(stage, poison.reason).inc()
-        await send_dead_letter(
-            publisher,
+        await dead_letter_and_fail(
             record,
+            publisher,
             stage=stage,
             reason=poison.reason,
             error=poison.error,
             request_id=poison.request_id,
+            failure_code=INVALID_EVENT if answer_with_result else None,
+            failure_message=f"{poison.reason}: {poison.error}",
         )
-        if answer_with_result and poison.request_id is not None:
-            await publish_failure(
-                publisher,
-                record,
-                request_id=poison.request_id,
-                code=INVALID_EVENT,
-                message=f"{poison.reason}: {poison.error}",
-                stage=stage,
-            )
 
 
 async def contain_failure(
@@ -75,21 +97,13 @@ async def contain_failure(
             record.offset,
             exc_info=exc,
         )
-        metrics.STAGE_ERRORS.labels(stage, STAGE_ERROR).inc()
-        await send_dead_letter(
-            publisher,
+        await dead_letter_and_fail(
             record,
+            publisher,
             stage=stage,
             reason=STAGE_ERROR,
             error=repr(exc),
             request_id=request_id,
+            failure_code=failure_code,
+            failure_message="the request could not be processed; it was kept for inspection",
         )
-        if failure_code is not None and request_id is not None:
-            await publish_failure(
-                publisher,
-                record,
-                request_id=request_id,
-                code=failure_code,
-                message="the request could not be processed; it was kept for inspection",
-                stage=stage,
-            )

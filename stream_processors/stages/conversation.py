@@ -17,11 +17,11 @@ from schemas.events import InterrogationReply, InterrogationTurn
 from schemas.topics import INTERROGATION_REPLIES
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
-from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
+from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, reject_poison
+from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,14 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
                 state, reply = _advance(turn, entry)
             except Exception as exc:  # the dialogue code crashed on this turn
                 log.exception("conversation turn failed")
-                metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
-                await send_dead_letter(
-                    publisher,
+                await dead_letter_and_fail(
                     record,
+                    publisher,
                     stage=STAGE,
                     reason=STAGE_ERROR,
                     error=repr(exc),
                     request_id=turn.request_id,
+                    failure_code=None,
                 )
                 return
             sessions[turn.session_id] = {

@@ -16,12 +16,12 @@ from typing import Final
 from schemas.events import GenerationResult, PlanReady
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
-from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
+from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.outcomes import publish_failure, publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, reject_poison
+from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +79,15 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             return
         except Exception as exc:  # the renderer crashed on this plan: poison, keep it
             log.exception("rendering failed")
-            metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
-            await send_dead_letter(
-                publisher,
+            await dead_letter_and_fail(
                 record,
+                publisher,
                 stage=STAGE,
                 reason=STAGE_ERROR,
                 error=repr(exc),
                 request_id=event.request_id,
-            )
-            await publish_failure(
-                publisher,
-                record,
-                request_id=event.request_id,
-                code=GENERATION_FAILED,
-                message="the piece could not be rendered; the plan was kept for inspection",
-                stage=STAGE,
+                failure_code=GENERATION_FAILED,
+                failure_message="the piece could not be rendered; the plan was kept for inspection",
                 submitted_at=event.submitted_at,
             )
             return

@@ -17,12 +17,12 @@ from schemas.events import IntentSubmitted, PlanReady
 from schemas.topics import PLANS
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
-from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
+from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, reject_poison
+from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
 
 log = logging.getLogger(__name__)
 
@@ -99,22 +99,15 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             return
         except Exception as exc:  # a crash in the domain code: poison for this stage
             log.exception("planning failed")
-            metrics.STAGE_ERRORS.labels(STAGE, STAGE_ERROR).inc()
-            await send_dead_letter(
-                publisher,
+            await dead_letter_and_fail(
                 record,
+                publisher,
                 stage=STAGE,
                 reason=STAGE_ERROR,
                 error=repr(exc),
                 request_id=event.request_id,
-            )
-            await publish_failure(
-                publisher,
-                record,
-                request_id=event.request_id,
-                code=INTERROGATION_FAILED,
-                message="the intent could not be analysed; it was kept for inspection",
-                stage=STAGE,
+                failure_code=INTERROGATION_FAILED,
+                failure_message="the intent could not be analysed; it was kept for inspection",
                 submitted_at=event.submitted_at,
             )
             return
