@@ -106,8 +106,9 @@ async def interrogate(
             504,
             "interrogation_timeout",
             f"no reply for session {session_id} within "
-            f"{settings.interrogate_timeout_seconds:g} s; send the message again "
-            "with this session_id",
+            f"{settings.interrogate_timeout_seconds:g} s; send the same message again "
+            f"with this session_id and X-Request-ID: {request_id} (a resent turn is "
+            "answered once, not counted twice)",
             details=[{"session_id": session_id}],
         ) from exc
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
 from kmidi.cli.broker import free_port
+from schemas.topics import TOPICS
 
 
 @dataclass
@@ -33,6 +37,30 @@ class RunningStack:
     def log_tail(self, lines: int) -> str:
         """The last lines every service wrote, for failure messages."""
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def describe_group(self, group: str, topic: str) -> str:
+        """Committed offset and end offset of each partition of ``topic`` for ``group``."""
+
+        async def describe() -> str:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+            await admin.start()
+            await consumer.start()
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+                spec = next(spec for spec in TOPICS if spec.name == topic)
+                partitions = [TopicPartition(topic, p) for p in range(spec.partitions)]
+                ends = await consumer.end_offsets(partitions)
+                return "\n".join(
+                    f"{tp.topic}[{tp.partition}] committed="
+                    f"{committed[tp].offset if tp in committed else None} end={ends[tp]}"
+                    for tp in sorted(partitions)
+                )
+            finally:
+                await consumer.stop()
+                await admin.close()
+
+        return asyncio.run(describe())
 
     def service_pids(self) -> list[int]:
         """PIDs of every process the stack started (services and the broker JVM)."""

@@ -18,7 +18,7 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-from schemas.topics import RESULTS
+from schemas.topics import INTERROGATIONS, RESULTS
 from tests.e2e.stack_process import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         bootstrap=kafka_bootstrap,
         # The 500-intent test is a crash test, not a rate-limit test; the conversation
         # test's turn may wait for a restarted worker to rejoin its group.
-        extra_env={"RATE_LIMIT_ENABLED": "false", "INTERROGATE_TIMEOUT_SECONDS": "45"},
+        extra_env={"RATE_LIMIT_ENABLED": "false", "INTERROGATE_TIMEOUT_SECONDS": "20"},
     )
     try:
         yield running
@@ -86,7 +86,7 @@ def test_seed_request_becomes_a_playable_midi_with_the_request_id_on_every_hop(
     assert accepted.headers["x-request-id"] == request_id
 
     status = httpx.get(body["status_url"], params={"wait": 60}, timeout=70).json()
-    assert status["status"] == "completed", (status.get("error"), third["intent"])
+    assert status["status"] == "completed", status
     assert status["affect"]["primary"] == "grief"
 
     midi = httpx.get(body["result_url"], timeout=10)
@@ -180,10 +180,20 @@ def test_conversation_survives_a_worker_kill_and_generates(
     stack: RunningStack, tmp_path: Path
 ) -> None:
     def say(payload: dict[str, object]) -> dict[str, Any]:
-        response = httpx.post(f"{stack.api_url}/v1/interrogate", json=payload, timeout=60)
-        if response.status_code != 200:
-            pytest.fail(f"{response.text}\n--- kmidi up log ---\n{stack.log_tail(80)}")
-        return dict(response.json())
+        """One turn; a 504 is retried with the same X-Request-ID, as docs/api.md says."""
+        headers = {"X-Request-ID": f"turn-{uuid.uuid4().hex[:12]}"}
+        started = time.monotonic()
+        while True:
+            response = httpx.post(
+                f"{stack.api_url}/v1/interrogate", json=payload, headers=headers, timeout=60
+            )
+            if response.status_code == 200:
+                print(f"turn answered after {time.monotonic() - started:.1f} s")
+                return dict(response.json())
+            if response.status_code != 504 or time.monotonic() - started > 150:
+                pytest.fail(f"{response.text}\n--- kmidi up log ---\n{stack.log_tail(80)}")
+            print(f"504 after {time.monotonic() - started:.1f} s; retrying with the same ID")
+            print(stack.describe_group("kmidi-worker", INTERROGATIONS))
 
     first = say({"message": "I feel so heavy lately"})
     assert first["turn"] == 1
@@ -215,7 +225,7 @@ def test_conversation_survives_a_worker_kill_and_generates(
     assert third["generation"] is not None
     status_url = third["generation"]["status_url"]
     status = httpx.get(status_url, params={"wait": 60}, timeout=70).json()
-    assert status["status"] == "completed", (status.get("error"), third["intent"])
+    assert status["status"] == "completed", status
     midi = httpx.get(third["generation"]["result_url"], timeout=10).content
     rows = midicsv_rows(midi, tmp_path)
     key_signatures = {(row[3], row[4].strip('"')) for row in rows if row[2] == "Key_signature"}
