@@ -552,7 +552,10 @@ def advance(
 
     emotional_intent = state.emotional_intent
     if "emotional_text" in found:
-        joined = f"{emotional_intent} {found['emotional_text']}".strip()
+        # Keep turns apart as sentences: read as one run-on, a negation in one turn
+        # could reach into the next.
+        separator = " " if not emotional_intent or emotional_intent[-1] in ".!?…" else ". "
+        joined = f"{emotional_intent}{separator}{found['emotional_text']}".strip()
         emotional_intent = _bounded(joined)
     technical = dict(state.technical)
     technical.update({k: found[k] for k in TECHNICAL_KEYS if k in found})
