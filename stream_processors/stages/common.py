@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from service_common.logging import bound_request_id
-from stream_processors import metrics
+from stream_processors import domain, metrics
 from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
 from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError
@@ -16,6 +18,47 @@ from stream_processors.records import InputRecord
 log = logging.getLogger(__name__)
 
 INVALID_EVENT = "invalid_event"
+
+
+async def run_stage(
+    stage: str,
+    failure_code: str | None,
+    record: InputRecord,
+    publisher: Publisher,
+    process: Callable[[], Awaitable[None]],
+) -> None:
+    """Count and time one message of ``stage``; an unexpected error is contained, not raised."""
+    metrics.STAGE_EVENTS_IN.labels(stage).inc()
+    started = time.perf_counter()
+    try:
+        await process()
+    except Exception as exc:  # contained: dead-lettered, never dropped
+        await contain_failure(record, publisher, exc, stage=stage, failure_code=failure_code)
+    finally:
+        metrics.STAGE_DURATION.labels(stage).observe(time.perf_counter() - started)
+
+
+async def refuse_wish(
+    record: InputRecord,
+    publisher: Publisher,
+    wish: domain.TechnicalWishError,
+    *,
+    stage: str,
+    request_id: str,
+    submitted_at: datetime | None,
+) -> None:
+    """A wish the composer cannot honour is the user's error: a failed result, no dead letter."""
+    metrics.STAGE_ERRORS.labels(stage, wish.code).inc()
+    log.info("technical wish refused: %s", wish.message, extra={"code": wish.code})
+    await publish_failure(
+        publisher,
+        record,
+        request_id=request_id,
+        code=wish.code,
+        message=wish.message,
+        stage=stage,
+        submitted_at=submitted_at,
+    )
 
 
 async def dead_letter_and_fail(

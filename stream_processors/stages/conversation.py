@@ -9,19 +9,18 @@ advancing the dialogue twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import MutableMapping
 from typing import Any, Final
 
 from schemas.events import InterrogationReply, InterrogationTurn
 from schemas.topics import INTERROGATION_REPLIES
 from service_common.logging import bound_request_id
-from stream_processors import domain, metrics
+from stream_processors import domain
 from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
+from stream_processors.stages.common import dead_letter_and_fail, reject_poison, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,7 @@ SessionTable = MutableMapping[str, dict[str, Any]]
 
 async def process_turn(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:
     """Handle one message of ``kmidi.interrogations.v1``; never raises for a bad message."""
-    metrics.STAGE_EVENTS_IN.labels(STAGE).inc()
-    started = time.perf_counter()
-    try:
-        await _process(record, publisher, sessions)
-    except Exception as exc:  # contained: dead-lettered, never dropped
-        await contain_failure(record, publisher, exc, stage=STAGE, failure_code=None)
-    finally:
-        metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
+    await run_stage(STAGE, None, record, publisher, lambda: _process(record, publisher, sessions))
 
 
 async def _process(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:

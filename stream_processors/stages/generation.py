@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Final
 
 from schemas.events import GenerationResult, PlanReady
 from service_common.logging import bound_request_id
-from stream_processors import domain, metrics
+from stream_processors import domain
 from stream_processors.deadletter import STAGE_ERROR
-from stream_processors.outcomes import publish_failure, publish_result
+from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
+from stream_processors.stages.common import (
+    dead_letter_and_fail,
+    refuse_wish,
+    reject_poison,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +37,9 @@ _NOT_PLAN_FIELDS: Final = frozenset({"seed_source"})
 
 async def process_plan(record: InputRecord, publisher: Publisher) -> None:
     """Handle one message of ``kmidi.plans.v1``; never raises for a bad message."""
-    metrics.STAGE_EVENTS_IN.labels(STAGE).inc()
-    started = time.perf_counter()
-    try:
-        await _process(record, publisher)
-    except Exception as exc:  # contained: dead-lettered, never dropped
-        await contain_failure(record, publisher, exc, stage=STAGE, failure_code=GENERATION_FAILED)
-    finally:
-        metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
+    await run_stage(
+        STAGE, GENERATION_FAILED, record, publisher, lambda: _process(record, publisher)
+    )
 
 
 async def _process(record: InputRecord, publisher: Publisher) -> None:
@@ -66,14 +65,12 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             )
             piece = domain.render_midi(plan)
         except domain.TechnicalWishError as wish:
-            metrics.STAGE_ERRORS.labels(STAGE, wish.code).inc()
-            await publish_failure(
-                publisher,
+            await refuse_wish(
                 record,
-                request_id=event.request_id,
-                code=wish.code,
-                message=wish.message,
+                publisher,
+                wish,
                 stage=STAGE,
+                request_id=event.request_id,
                 submitted_at=event.submitted_at,
             )
             return

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Final
 
 from schemas.events import IntentSubmitted, PlanReady
 from schemas.topics import PLANS
 from service_common.logging import bound_request_id
-from stream_processors import domain, metrics
+from stream_processors import domain
 from stream_processors.deadletter import STAGE_ERROR
-from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
-from stream_processors.stages.common import contain_failure, dead_letter_and_fail, reject_poison
+from stream_processors.stages.common import (
+    dead_letter_and_fail,
+    refuse_wish,
+    reject_poison,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +50,9 @@ def choose_seed(event: IntentSubmitted) -> tuple[int, str]:
 
 async def process_intent(record: InputRecord, publisher: Publisher) -> None:
     """Handle one message of ``kmidi.intents.v1``; never raises for a bad message."""
-    metrics.STAGE_EVENTS_IN.labels(STAGE).inc()
-    started = time.perf_counter()
-    try:
-        await _process(record, publisher)
-    except Exception as exc:  # contained: dead-lettered, never dropped
-        await contain_failure(
-            record, publisher, exc, stage=STAGE, failure_code=INTERROGATION_FAILED
-        )
-    finally:
-        metrics.STAGE_DURATION.labels(STAGE).observe(time.perf_counter() - started)
+    await run_stage(
+        STAGE, INTERROGATION_FAILED, record, publisher, lambda: _process(record, publisher)
+    )
 
 
 async def _process(record: InputRecord, publisher: Publisher) -> None:
@@ -85,15 +81,12 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             affect = domain.analyse_intent(event.intent)
             plan = domain.build_plan(event.intent, affect, seed=seed)
         except domain.TechnicalWishError as wish:
-            metrics.STAGE_ERRORS.labels(STAGE, wish.code).inc()
-            log.info("technical wish refused: %s", wish.message, extra={"code": wish.code})
-            await publish_failure(
-                publisher,
+            await refuse_wish(
                 record,
-                request_id=event.request_id,
-                code=wish.code,
-                message=wish.message,
+                publisher,
+                wish,
                 stage=STAGE,
+                request_id=event.request_id,
                 submitted_at=event.submitted_at,
             )
             return
