@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from kmidi.compose import compose
 from kmidi.errors import TechnicalWishError
 from kmidi.render import PPQ
-from kmidi.theory import RULE_BREAKS, key_signature, parse_key, parse_progression
+from kmidi.theory import (
+    RULE_BREAKS,
+    key_signature,
+    parse_chord_symbol,
+    parse_key,
+    parse_progression,
+)
 from schemas.intent import GENRES, Intent
 from tests.unit.midi_tools import midicsv
 
@@ -86,8 +92,11 @@ def test_random_wishes_are_honoured(text: str, technical: dict[str, Any], seed: 
     melody = parsed.track("melody")
     if "progression" not in technical and melody:
         # Borrowed colour (modal interchange, the raised seventh of minor) is in key when
-        # the harmony of the same bar carries it too.
+        # the harmony of the same bar carries it too: as voiced in the file, or as a tone of
+        # the bar's chord that a three-voice voicing left out (the fifth of a seventh chord).
         per_bar = [bar_pcs(parsed, b, bar_ticks) for b in range(plan.length_bars)]
+        for slot in plan.progression:
+            per_bar[slot.bar] |= set(parse_chord_symbol(slot.symbol).pitch_classes)
         in_scale = sum(
             n.pitch % 12 in key.scale
             or n.pitch % 12 in per_bar[min(plan.length_bars - 1, n.start // bar_ticks)]
