@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _METADATA_TIMEOUT = 2.0
 _RECONNECT_MAX_WAIT = 5.0
+_STOP_UNCONNECTED_TIMEOUT = 2.0
 
 
 class PublishError(RuntimeError):
@@ -73,8 +74,10 @@ class EventPublisher:
         try:
             await asyncio.wait_for(producer.start(), timeout=self._settings.publish_timeout_seconds)
         except BaseException:
+            # Bounded: stopping a producer that never reached the broker can itself wait on
+            # the connection, and this also runs when shutdown cancels the reconnect loop.
             with contextlib.suppress(Exception):
-                await producer.stop()
+                await asyncio.wait_for(producer.stop(), _STOP_UNCONNECTED_TIMEOUT)
             raise
         self._producer = producer
         self._metadata_ok_at = time.monotonic()
@@ -112,8 +115,8 @@ class EventPublisher:
         """Flush what is in flight and close (bounded by the publish timeout)."""
         if self._connect_task is not None:
             self._connect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._connect_task
+            await asyncio.wait({self._connect_task}, timeout=_STOP_UNCONNECTED_TIMEOUT + 1)
+            self._connect_task = None
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
