@@ -26,6 +26,7 @@ from tenacity import (
 from producer_api.core.config import Settings
 from producer_api.metrics import EVENTS_PUBLISHED, PUBLISH_DURATION
 from service_common.kafka_headers import KafkaHeaders
+from service_common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,15 @@ class EventPublisher:
     async def _connect_once(self) -> None:
         producer = self._new_producer()
         try:
-            await asyncio.wait_for(producer.start(), timeout=self._settings.publish_timeout_seconds)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can drop shutdown's cancel.
+            async with asyncio.timeout(self._settings.publish_timeout_seconds):
+                await producer.start()
         except BaseException:
             # Bounded: stopping a producer that never reached the broker can itself wait on
             # the connection, and this also runs when shutdown cancels the reconnect loop.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), _STOP_UNCONNECTED_TIMEOUT)
+                async with asyncio.timeout(_STOP_UNCONNECTED_TIMEOUT):
+                    await producer.stop()
             raise
         self._producer = producer
         self._metadata_ok_at = time.monotonic()
@@ -113,10 +117,9 @@ class EventPublisher:
 
     async def stop(self) -> None:
         """Flush what is in flight and close (bounded by the publish timeout)."""
-        if self._connect_task is not None:
-            self._connect_task.cancel()
-            await asyncio.wait({self._connect_task}, timeout=_STOP_UNCONNECTED_TIMEOUT + 1)
-            self._connect_task = None
+        connect_task, self._connect_task = self._connect_task, None
+        if connect_task is not None:
+            await cancel_and_wait(connect_task, timeout=_STOP_UNCONNECTED_TIMEOUT + 1)
         producer, self._producer = self._producer, None
         if producer is not None:
             try:

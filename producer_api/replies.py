@@ -23,10 +23,12 @@ from producer_api.core.config import Settings
 from producer_api.metrics import INTERROGATION_REPLIES, INTERROGATION_WAIT
 from schemas.events import InterrogationReply
 from schemas.topics import INTERROGATION_REPLIES as REPLIES_TOPIC
+from service_common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 _RETRY_MAX_WAIT = 5.0
+_STOP_TIMEOUT = 5.0
 
 
 class RequestInFlightError(RuntimeError):
@@ -56,11 +58,9 @@ class ReplyWaiter:
         self._task = asyncio.create_task(self._run_forever(), name="interrogation-replies")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task, timeout=_STOP_TIMEOUT)
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()
@@ -131,7 +131,9 @@ class ReplyWaiter:
         while True:
             consumer = self._new_consumer()
             try:
-                await asyncio.wait_for(consumer.start(), self._settings.publish_timeout_seconds)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can drop shutdown's cancel.
+                async with asyncio.timeout(self._settings.publish_timeout_seconds):
+                    await consumer.start()
                 await self._assign(consumer)
                 delay = 0.2
                 await self._consume(consumer)
@@ -145,7 +147,8 @@ class ReplyWaiter:
             finally:
                 self._running.clear()
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.stop(), 5)
+                    async with asyncio.timeout(_STOP_TIMEOUT):
+                        await consumer.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_WAIT)
 

@@ -7,7 +7,6 @@ replica can answer for any request and a restart rebuilds the view from Kafka al
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -23,6 +22,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.logging import bound_request_id
+from service_common.tasks import cancel_and_wait
 from stream_processors.results_service import metrics
 from stream_processors.results_service.store import Applied, Outcome, ResultsView
 
@@ -35,6 +35,7 @@ _MAX_PARTITION_FETCH_BYTES = 5 * 1024 * 1024
 """Above the results topic's max.message.bytes (4 MiB), so one big result never stalls."""
 _PROBE_TIMEOUT_SECONDS = 10.0
 _FIRST_RETRY_SECONDS = 0.5
+_STOP_TIMEOUT_SECONDS = 5.0
 
 
 class TopicsMissingError(RuntimeError):
@@ -80,11 +81,9 @@ class ResultsConsumer:
 
     async def stop(self) -> None:
         """Stop consuming and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task, timeout=_STOP_TIMEOUT_SECONDS)
 
     @property
     def running(self) -> bool:
@@ -256,9 +255,8 @@ class ResultsConsumer:
 
     async def _probe(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         """Ask the broker for end offsets: proves it answers, and gives the lag."""
-        ends = await asyncio.wait_for(
-            consumer.end_offsets(sorted(assigned)), timeout=_PROBE_TIMEOUT_SECONDS
-        )
+        async with asyncio.timeout(_PROBE_TIMEOUT_SECONDS):
+            ends = await consumer.end_offsets(sorted(assigned))
         for tp, end in ends.items():
             position = await consumer.position(tp)
             self._positions[tp] = position
