@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
 from schemas.events import MAX_EVENT_BYTES
@@ -435,25 +436,54 @@ async def test_conversation_continues_after_a_worker_restart(
 # --- crash safety -----------------------------------------------------------------------
 
 
+async def describe_loss(
+    kafka_admin: AIOKafkaAdminClient,
+    worker: WorkerProcess,
+    missing: set[bytes],
+    placed: dict[bytes, tuple[int, int]],
+    plans: set[bytes],
+) -> str:
+    """Where the lost intents were, and what the worker's group had committed there."""
+    committed = await kafka_admin.list_consumer_group_offsets(worker.app_id)
+    lines = []
+    for key in sorted(missing)[:20]:
+        partition, offset = placed[key]
+        group = {
+            topic: committed.get(TopicPartition(topic, partition)) for topic in (INTENTS, PLANS)
+        }
+        lines.append(
+            f"{key.decode()}: intents p{partition}@{offset}, plan written: {key in plans}, "
+            f"committed: { {t: (o.offset if o else None) for t, o in group.items()} }"
+        )
+    lines.append(f"worker log: {worker.log_path}")
+    return f"{len(missing)} intents have no result:\n" + "\n".join(lines)
+
+
 async def test_sigkill_mid_batch_loses_nothing(
     worker: WorkerProcess,
     producer_factory: ProducerFactory,
     consumer_factory: ConsumerFactory,
+    kafka_admin: AIOKafkaAdminClient,
 ) -> None:
     total = 500
     batch = uuid.uuid4().hex[:8]
     ids = [f"t-kill-{batch}-{n:04d}" for n in range(total)]
     wanted = {rid.encode() for rid in ids}
-    watcher = await watch(consumer_factory, RESULTS)
+    watcher = await watch(consumer_factory, RESULTS, PLANS)
     producer = await producer_factory(linger_ms=5)
     futures = [
         await producer.send(INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid))
         for rid in ids
     ]
-    await asyncio.gather(*futures)
+    placed = {
+        rid.encode(): (meta.partition, meta.offset)
+        for rid, meta in zip(ids, await asyncio.gather(*futures), strict=True)
+    }
 
     def completed(records: list[ConsumerRecord]) -> set[bytes]:
-        return {r.key for r in records if value_of(r)["status"] == "completed"}
+        return {
+            r.key for r in records if r.topic == RESULTS and value_of(r)["status"] == "completed"
+        }
 
     # Kill once a part of the batch is done, while the rest is in flight.
     seen = await collect(
@@ -465,16 +495,27 @@ async def test_sigkill_mid_batch_loses_nothing(
     await asyncio.to_thread(worker.start)
     assert worker.pid != killed_pid
 
-    rest = await collect(
-        watcher,
-        keep=lambda r: r.key in wanted,
-        until=lambda rs: len(completed(seen + rs)) == total,
-        timeout=150,
-    )
+    rest: list[ConsumerRecord] = []
+
+    def all_completed(records: list[ConsumerRecord]) -> bool:
+        rest[:] = records  # kept for the diagnosis if collect() gives up
+        return len(completed(seen + records)) == total
+
+    try:
+        await collect(watcher, keep=lambda r: r.key in wanted, until=all_completed, timeout=150)
+    except AssertionError as exc:
+        records = seen + rest
+        missing = wanted - completed(records)
+        plans = {r.key for r in records if r.topic == PLANS}
+        raise AssertionError(
+            await describe_loss(kafka_admin, worker, missing, placed, plans)
+        ) from exc
     records = seen + rest
     assert completed(records) == wanted
     midi_by_id: dict[bytes, str] = {}
     for record in records:
+        if record.topic != RESULTS:
+            continue
         result = value_of(record)
         assert result["status"] == "completed", result
         first = midi_by_id.setdefault(record.key, result["midi_base64"])
