@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import and_, rshift, sub
 from typing import NamedTuple
@@ -49,11 +49,32 @@ class Note(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RenderedPiece:
-    """A rendered piece: the file bytes and every note in it."""
+    """A rendered piece: the file bytes, its length, and every note in it.
+
+    ``notes`` is built on first use from the settled events the file was written from:
+    the generation worker only ships the bytes, and building ~1,500 ``Note`` tuples costs
+    as much as writing the file.
+    """
 
     midi: bytes
-    notes: list[Note]
     duration_seconds: float
+    _tracks: tuple[tuple[str, list[int], list[int]], ...] = field(repr=False, compare=False)
+    """(track name, packed note-ons, packed note-offs) per track, as ``_settle`` gives them."""
+    _sec_per_tick: float = field(repr=False, compare=False)
+    _seconds_at: Callable[[int], float] | None = field(repr=False, compare=False)
+    """Tick → seconds under a changing tempo map; None when one tempo holds throughout."""
+    _note_list: list[Note] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def notes(self) -> list[Note]:
+        """Every note written, track by track, in generation order."""
+        if self._note_list is None:
+            notes: list[Note] = []
+            for name, ons, offs in self._tracks:
+                notes += _notes(name, ons, offs, self._sec_per_tick, self._seconds_at)
+            object.__setattr__(self, "_note_list", notes)  # a cache; the piece stays frozen
+            return notes
+        return self._note_list
 
 
 # ---------------------------------------------------------------- helpers
@@ -62,31 +83,22 @@ Raw = tuple[int, int, int, int]
 """A note as the generators emit it: (start_tick, end_tick, pitch, velocity), unchecked."""
 
 
-def _finish(
-    name: str,
-    raw: list[Raw],
-    end_tick: int,
-    sec_per_tick: float,
-    seconds_at: Callable[[int], float] | None,
-) -> tuple[list[Note], list[int]]:
-    """One track's notes and sorted MIDI events from the raw notes, in generation order.
+def _settle(raw: list[Raw], end_tick: int) -> tuple[list[int], list[int]]:
+    """One track's kept notes as packed note-on and note-off events, in generation order.
 
     Notes are clipped to the piece, too-short ones and out-of-range pitches dropped, and a
     re-struck pitch ends the previous one (MIDI cannot hold two of the same note). The
-    generators only append tuples; every rule and the ``Note`` and event construction live
-    in this one loop, with everything in locals, because a per-note method call plus two
-    more passes over the notes cost more than the work itself.
+    generators only append tuples; every rule lives in this one loop, with everything in
+    locals, because a per-note method call costs more than the work itself.
 
     Events are ints packed (tick, on?, pitch, velocity) so a plain int sort orders them:
-    offs before ons at the same tick, so a re-struck pitch is released first.
+    offs before ons at the same tick, so a re-struck pitch is released first. The i-th on
+    and the i-th off are the same note.
     """
-    channel = CHANNELS[name]
-    notes: list[Note] = []
     ons: list[int] = []
     offs: list[int] = []
-    push, on_push, off_push = notes.append, ons.append, offs.append
+    on_push, off_push = ons.append, offs.append
     latest = [-1] * 128  # pitch → index of its latest note (a list: cheaper than a dict)
-    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
     half = _MIN_TICKS // 2
     count = 0
     for start, end, pitch, velocity in raw:
@@ -99,12 +111,9 @@ def _finish(
         key = pitch << 7
         j = latest[pitch]
         if j >= 0 and offs[j] >> 15 > start:
-            prev_start = ons[j] >> 15
-            if start - prev_start < half:
+            if start - (ons[j] >> 15) < half:
                 continue
-            # Rare: shorten the earlier note (its event and its Note) to end here.
-            offs[j] = (start << 15) | key
-            notes[j] = notes[j]._replace(duration_beats=(start - prev_start) / PPQ)
+            offs[j] = (start << 15) | key  # rare: the earlier note now ends here
         if velocity < 1:
             velocity = 1
         elif velocity > 127:
@@ -113,11 +122,32 @@ def _finish(
         count += 1
         on_push((start << 15) | 0x4000 | key | velocity)
         off_push((end << 15) | key)
+    return ons, offs
+
+
+def _notes(
+    name: str,
+    ons: list[int],
+    offs: list[int],
+    sec_per_tick: float,
+    seconds_at: Callable[[int], float] | None,
+) -> list[Note]:
+    """The ``Note`` of each settled note, unpacked from its events."""
+    channel = CHANNELS[name]
+    notes: list[Note] = []
+    push = notes.append
+    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
+    for on, off in zip(ons, offs, strict=True):
+        start = on >> 15
         secs = start * sec_per_tick if seconds_at is None else seconds_at(start)
-        push(make(Note, (name, channel, pitch, velocity, start / PPQ, (end - start) / PPQ, secs)))
-    ons += offs
-    ons.sort()
-    return notes, ons
+        pitch, velocity = (on >> 7) & 0x7F, on & 0x7F
+        push(
+            make(
+                Note,
+                (name, channel, pitch, velocity, start / PPQ, ((off >> 15) - start) / PPQ, secs),
+            )
+        )
+    return notes
 
 
 def _vlq_bytes(value: int) -> bytes:
@@ -174,7 +204,7 @@ def _meta_bytes(msg: mido.MetaMessage) -> bytes:
 def _track_chunk(
     name: str, channel: int, program: int | None, events: list[int], end_tick: int
 ) -> bytes:
-    """The MTrk chunk of one track from its sorted packed events (see ``_finish``)."""
+    """The MTrk chunk of one track from its sorted packed events (see ``_settle``)."""
     body = bytearray(b"\x00")
     body += _meta_bytes(mido.MetaMessage("track_name", name=name))
     if program is not None:
@@ -625,17 +655,23 @@ def render_midi(plan: Plan) -> RenderedPiece:
 
     uniform = len(set(tempi)) == 1
     chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
-    out: list[Note] = []
+    settled: list[tuple[str, list[int], list[int]]] = []
     for name, raw, program in tracks:
-        track_notes, events = _finish(
-            name, raw, end_tick, sec_per_tick, None if uniform else seconds_at
-        )
-        out += track_notes
+        ons, offs = _settle(raw, end_tick)
+        settled.append((name, ons, offs))
+        events = ons + offs
+        events.sort()
         chunks.append(_track_chunk(name, CHANNELS[name], program, events, end_tick))
     header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
     header += PPQ.to_bytes(2, "big")
     midi = header + b"".join(chunks)
-    return RenderedPiece(midi=midi, notes=out, duration_seconds=bar_secs[-1])
+    return RenderedPiece(
+        midi=midi,
+        duration_seconds=bar_secs[-1],
+        _tracks=tuple(settled),
+        _sec_per_tick=sec_per_tick,
+        _seconds_at=None if uniform else seconds_at,
+    )
 
 
 def _melody(
