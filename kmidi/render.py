@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
+from functools import lru_cache
+from itertools import accumulate, repeat
 from operator import and_, rshift, sub
 from typing import NamedTuple
 
@@ -197,8 +199,10 @@ _VLQ = _VlqTable()
 _MESSAGES = [_MessageTable(channel) for channel in range(16)]
 
 
-def _meta_bytes(msg: mido.MetaMessage) -> bytes:
-    return bytes(msg.bytes())
+@lru_cache(maxsize=256)
+def _meta_bytes(kind: str, **fields: str | int) -> bytes:
+    """One meta event as mido encodes it; cached, as pieces reuse a few dozen of them."""
+    return bytes(mido.MetaMessage(kind, **fields).bytes())
 
 
 def _track_chunk(
@@ -206,7 +210,7 @@ def _track_chunk(
 ) -> bytes:
     """The MTrk chunk of one track from its sorted packed events (see ``_settle``)."""
     body = bytearray(b"\x00")
-    body += _meta_bytes(mido.MetaMessage("track_name", name=name))
+    body += _meta_bytes("track_name", name=name)
     if program is not None:
         body += bytes((0x00, 0xC0 | channel, program))
     # Every event is written as delta VLQ + status + pitch + velocity (no running status).
@@ -225,15 +229,13 @@ def _track_chunk(
 def _conductor_chunk(plan: Plan, end_tick: int, bar_ticks: int, tempi: list[int]) -> bytes:
     num, den = plan.meter
     body = bytearray(b"\x00")
-    body += _meta_bytes(mido.MetaMessage("track_name", name=f"kmidi {plan.emotion.preset}"))
+    body += _meta_bytes("track_name", name=f"kmidi {plan.emotion.preset}")
     body.append(0)
     # Clocks per click: one click per felt beat (a dotted quarter in compound meters).
     clocks = 36 if den == 8 and num % 3 == 0 else 24 * 4 // den
-    body += _meta_bytes(
-        mido.MetaMessage("time_signature", numerator=num, denominator=den, clocks_per_click=clocks)
-    )
+    body += _meta_bytes("time_signature", numerator=num, denominator=den, clocks_per_click=clocks)
     body.append(0)
-    body += _meta_bytes(mido.MetaMessage("key_signature", key=plan.key_signature))
+    body += _meta_bytes("key_signature", key=plan.key_signature)
     now = 0
     previous = -1
     for bar, tempo in enumerate(tempi):
@@ -249,6 +251,7 @@ def _conductor_chunk(plan: Plan, end_tick: int, bar_ticks: int, tempi: list[int]
     return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
 
 
+@lru_cache(maxsize=4096)  # a lookup costs a third of the search; arguments repeat a lot
 def _place(pcs: tuple[int, ...], target: int, low: int, high: int) -> int:
     """The pitch with a class in ``pcs`` nearest ``target`` inside [low, high]."""
     best, best_d = target, 999
@@ -715,6 +718,9 @@ def _melody(
     # that fit the room left, narrowed (unless none are left) to the short ones off the beat.
     count = len(lengths)
     short_from = next((i for i, x in enumerate(lengths) if x <= 1.0), count)
+    # rng.choices(lengths[i:], weights=weights[i:]) without its per-call set-up: each tail's
+    # running sums are worked out once, then the same single draw and bisect pick the same.
+    tail_sums = [list(accumulate(weights[i:])) for i in range(count)]
 
     def bar_rhythm() -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
@@ -729,7 +735,8 @@ def _melody(
             # Long notes start on felt beats; off-beat starts take short values.
             if pos not in strong and short_from < count:
                 first = max(first, short_from)
-            x = rng.choices(lengths[first:], weights=weights[first:])[0]
+            sums = tail_sums[first]
+            x = lengths[first + bisect(sums, rand() * (sums[-1] + 0.0), 0, len(sums) - 1)]
             out.append((pos, x))
             pos += x
         return out
