@@ -100,7 +100,9 @@ def _settle(raw: list[Raw], end_tick: int) -> tuple[list[int], list[int]]:
     ons: list[int] = []
     offs: list[int] = []
     on_push, off_push = ons.append, offs.append
-    latest = [-1] * 128  # pitch → index of its latest note (a list: cheaper than a dict)
+    # Per pitch (lists: cheaper than dicts), its latest note's index and end tick.
+    latest = [-1] * 128
+    busy_until = [-1] * 128
     half = _MIN_TICKS // 2
     count = 0
     for start, end, pitch, velocity in raw:
@@ -111,8 +113,8 @@ def _settle(raw: list[Raw], end_tick: int) -> tuple[list[int], list[int]]:
         if end - start < half or not 0 <= pitch <= 127:
             continue
         key = pitch << 7
-        j = latest[pitch]
-        if j >= 0 and offs[j] >> 15 > start:
+        if busy_until[pitch] > start:
+            j = latest[pitch]
             if start - (ons[j] >> 15) < half:
                 continue
             offs[j] = (start << 15) | key  # rare: the earlier note now ends here
@@ -121,6 +123,7 @@ def _settle(raw: list[Raw], end_tick: int) -> tuple[list[int], list[int]]:
         elif velocity > 127:
             velocity = 127
         latest[pitch] = count
+        busy_until[pitch] = end
         count += 1
         on_push((start << 15) | 0x4000 | key | velocity)
         off_push((end << 15) | key)
