@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import sub
 from typing import TYPE_CHECKING
 
@@ -488,6 +489,21 @@ def voicing_candidates(chord: Chord, low: int, high: int, voices: int) -> list[t
     return out
 
 
+@lru_cache(maxsize=2048)
+def _centred_candidates(
+    root: int, intervals: tuple[int, ...], low: int, high: int, voices: int, mid: int
+) -> tuple[tuple[float, tuple[int, ...]], ...]:
+    """``voicing_candidates`` of a chord shape, each with its distance from ``mid``.
+
+    Cached across pieces: registers and chord shapes come from small sets, so most pieces
+    only look their chords up.
+    """
+    return tuple(
+        (abs(sum(v) / len(v) - mid), v)
+        for v in voicing_candidates(Chord(root, intervals), low, high, voices)
+    )
+
+
 def voice_lead(
     chords: Sequence[Chord], low: int, high: int, *, voices: int = 4, centre: int | None = None
 ) -> list[tuple[int, ...]]:
@@ -502,20 +518,12 @@ def voice_lead(
     # Progressions repeat, so the same (previous voicing, chord) pair comes back again and
     # again: the choice is a pure function of the pair, so each is worked out once per call.
     # Keys use root/intervals only (all voicing_candidates reads), not the spelled names.
-    # Candidates carry their distance from the centre, which does not depend on the pair.
-    candidates: dict[tuple[int, tuple[int, ...]], list[tuple[float, tuple[int, ...]]]] = {}
     chosen: dict[tuple[tuple[int, ...] | None, int, tuple[int, ...]], tuple[int, ...]] = {}
     for chord in chords:
         step = (prev, chord.root, chord.intervals)
         best = chosen.get(step)
         if best is None:
-            shape = (chord.root, chord.intervals)
-            cands = candidates.get(shape)
-            if cands is None:
-                cands = candidates[shape] = [
-                    (abs(sum(v) / len(v) - mid), v)
-                    for v in voicing_candidates(chord, low, high, voices)
-                ]
+            cands = _centred_candidates(chord.root, chord.intervals, low, high, voices, mid)
             # Movement: the sum of |step| over paired voices, +3 per voice gained or lost.
             # Comparing (movement, centre distance, voicing) tuples picks what min(key=...)
             # would: equal keys mean equal voicings.
