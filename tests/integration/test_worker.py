@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
@@ -55,6 +55,9 @@ def worker(
         app_id=f"kmidi-worker-test-{uuid.uuid4().hex[:8]}",
         log_path=base / "worker.log",
         data_dir=base / "data",
+        # A slow committed-offset lookup, so restarts meet the seek race every time.
+        entry_module="tests.integration.slow_seek_worker",
+        env={"KMIDI_TEST_SLOW_SEEK_SECONDS": "1.0"},
     )
     process.start()
     try:
@@ -386,6 +389,37 @@ async def test_replayed_intent_yields_byte_identical_midi(
     assert first["plan"] == second["plan"]
 
 
+async def say_turn(
+    producer: AIOKafkaProducer,
+    watcher: AIOKafkaConsumer,
+    session: str,
+    message: str,
+    turn: int,
+) -> dict[str, Any]:
+    """Write one conversation turn and return the worker's reply to it."""
+    rid = new_request_id(f"turn{turn}")
+    value = json.dumps(
+        {
+            "schema": "kmidi.interrogation.v1",
+            "request_id": rid,
+            "session_id": session,
+            "message": message,
+        }
+    ).encode()
+    await producer.send_and_wait(
+        INTERROGATIONS, value, key=session.encode(), headers=headers_for(rid)
+    )
+    records = await collect(
+        watcher,
+        keep=lambda r: r.key == session.encode() and value_of(r)["request_id"] == rid,
+        until=bool,
+    )
+    reply = value_of(records[0])
+    assert header_dict(records[0])["x-request-id"] == rid
+    assert reply["session_id"] == session
+    return reply
+
+
 async def test_conversation_continues_after_a_worker_restart(
     worker: WorkerProcess,
     producer_factory: ProducerFactory,
@@ -396,27 +430,7 @@ async def test_conversation_continues_after_a_worker_restart(
     producer = await producer_factory()
 
     async def say(message: str, turn: int) -> dict[str, Any]:
-        rid = new_request_id(f"turn{turn}")
-        value = json.dumps(
-            {
-                "schema": "kmidi.interrogation.v1",
-                "request_id": rid,
-                "session_id": session,
-                "message": message,
-            }
-        ).encode()
-        await producer.send_and_wait(
-            INTERROGATIONS, value, key=session.encode(), headers=headers_for(rid)
-        )
-        records = await collect(
-            watcher,
-            keep=lambda r: r.key == session.encode() and value_of(r)["request_id"] == rid,
-            until=bool,
-        )
-        reply = value_of(records[0])
-        assert header_dict(records[0])["x-request-id"] == rid
-        assert reply["session_id"] == session
-        return reply
+        return await say_turn(producer, watcher, session, message, turn)
 
     first = await say("hello", 1)
     assert first["turn"] == 1
@@ -469,8 +483,12 @@ async def test_sigkill_mid_batch_loses_nothing(
     batch = uuid.uuid4().hex[:8]
     ids = [f"t-kill-{batch}-{n:04d}" for n in range(total)]
     wanted = {rid.encode() for rid in ids}
-    watcher = await watch(consumer_factory, RESULTS, PLANS)
     producer = await producer_factory(linger_ms=5)
+    # Conversation state in the changelog makes the restarted worker take faust's table
+    # recovery path, which resumes the stream partitions before seeking them.
+    replies = await watch(consumer_factory, INTERROGATION_REPLIES)
+    await say_turn(producer, replies, f"s-kill-{batch}", "hello", 1)
+    watcher = await watch(consumer_factory, RESULTS, PLANS)
     futures = [
         await producer.send(INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid))
         for rid in ids

@@ -44,6 +44,7 @@ class WorkerProcess:
         log_path: Path,
         data_dir: Path,
         env: dict[str, str] | None = None,
+        entry_module: str = "faust",
     ) -> None:
         self.bootstrap = bootstrap
         self.app_id = app_id
@@ -52,6 +53,7 @@ class WorkerProcess:
         self.web_port = free_port()
         self.metrics_port = free_port()
         self.extra_env = dict(env or {})
+        self.entry_module = entry_module
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.starts = 0
@@ -85,7 +87,7 @@ class WorkerProcess:
         command = [
             sys.executable,
             "-m",
-            "faust",
+            self.entry_module,
             "-A",
             "stream_processors.app",
             "worker",
