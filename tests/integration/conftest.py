@@ -12,6 +12,7 @@ import contextlib
 import re
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,18 @@ def unique_name(prefix: str) -> str:
     """A legal, unique topic or group name (Kafka allows ``[a-zA-Z0-9._-]``)."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", prefix).strip("-")[:80]
     return f"{slug}-{uuid.uuid4().hex[:10]}"
+
+
+STOP_TIMEOUT = 15.0
+"""Bound on closing a test's Kafka client, so a failed test cannot hang in teardown."""
+
+
+async def stop_within(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: float) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            await client.stop()
+    except TimeoutError:
+        warnings.warn(f"{type(client).__name__} did not stop within {timeout:g} s", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +128,7 @@ async def producer_factory(kafka_bootstrap: str) -> AsyncIterator[ProducerFactor
 
     yield create
     for producer in producers:
-        await producer.stop()
+        await stop_within(producer, STOP_TIMEOUT)
 
 
 @pytest.fixture
@@ -143,4 +156,4 @@ async def consumer_factory(
 
     yield create
     for consumer in consumers:
-        await consumer.stop()
+        await stop_within(consumer, STOP_TIMEOUT)

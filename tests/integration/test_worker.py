@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
@@ -29,18 +28,26 @@ from schemas.topics import (
     DEADLETTER,
     INTENTS,
     INTERROGATION_REPLIES,
-    INTERROGATIONS,
     PLANS,
     RESULTS,
 )
 from tests.integration.conftest import ConsumerFactory, ProducerFactory
+from tests.integration.stream_helpers import (
+    SLOW_SEEK_ENV,
+    SLOW_SEEK_MODULE,
+    TRACEPARENT,
+    WAIT,
+    collect,
+    describe_loss,
+    header_dict,
+    headers_for,
+    intent_event,
+    new_request_id,
+    say_turn,
+    value_of,
+    watch,
+)
 from tests.integration.worker_process import WorkerProcess
-
-WAIT = 90.0
-"""Bound on waiting for the worker's output: only so that a broken worker does not hang."""
-
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
 
 # --- fixtures and helpers ---------------------------------------------------------------
 
@@ -55,71 +62,15 @@ def worker(
         app_id=f"kmidi-worker-test-{uuid.uuid4().hex[:8]}",
         log_path=base / "worker.log",
         data_dir=base / "data",
-        # A slow committed-offset lookup, so restarts meet the seek race every time.
-        entry_module="tests.integration.slow_seek_worker",
-        env={"KMIDI_TEST_SLOW_SEEK_SECONDS": "1.0"},
+        # A slow committed-offset lookup, so every restart meets the seek race.
+        entry_module=SLOW_SEEK_MODULE,
+        env=SLOW_SEEK_ENV,
     )
     process.start()
     try:
         yield process
     finally:
         process.stop()
-
-
-def new_request_id(label: str) -> str:
-    return f"t-{label}-{uuid.uuid4().hex[:12]}"
-
-
-def intent_event(request_id: str, text: str = "I am feeling grief", **intent: Any) -> bytes:
-    body: dict[str, Any] = {
-        "schema": "kmidi.intent.v1",
-        "request_id": request_id,
-        "intent": {"emotional_intent": text, **intent},
-    }
-    return json.dumps(body).encode()
-
-
-def headers_for(request_id: str) -> list[tuple[str, bytes]]:
-    return [
-        ("x-request-id", request_id.encode()),
-        ("traceparent", TRACEPARENT.encode()),
-        ("content-type", b"application/json"),
-    ]
-
-
-def value_of(record: ConsumerRecord) -> dict[str, Any]:
-    loaded = json.loads(record.value)
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def header_dict(record: ConsumerRecord) -> dict[str, str]:
-    return {name: (value or b"").decode() for name, value in record.headers or ()}
-
-
-async def watch(consumer_factory: ConsumerFactory, *topics: str) -> AIOKafkaConsumer:
-    """A consumer of ``topics`` from their beginning; tests filter by their request IDs."""
-    return await consumer_factory(*topics, fetch_max_wait_ms=50)
-
-
-async def collect(
-    consumer: AIOKafkaConsumer,
-    *,
-    keep: Callable[[ConsumerRecord], bool],
-    until: Callable[[list[ConsumerRecord]], bool],
-    timeout: float = WAIT,
-) -> list[ConsumerRecord]:
-    """Records matching ``keep`` until ``until(records)`` holds."""
-    records: list[ConsumerRecord] = []
-    deadline = time.monotonic() + timeout
-    while not until(records):
-        if time.monotonic() > deadline:
-            summary = [(r.topic, r.key, r.value[:120]) for r in records[-10:]]
-            raise AssertionError(f"gave up after {timeout:g} s; last records: {summary}")
-        batch = await consumer.getmany(timeout_ms=500)
-        for partition_records in batch.values():
-            records.extend(r for r in partition_records if keep(r))
-    return records
 
 
 def keyed(*request_ids: str) -> Callable[[ConsumerRecord], bool]:
@@ -389,37 +340,6 @@ async def test_replayed_intent_yields_byte_identical_midi(
     assert first["plan"] == second["plan"]
 
 
-async def say_turn(
-    producer: AIOKafkaProducer,
-    watcher: AIOKafkaConsumer,
-    session: str,
-    message: str,
-    turn: int,
-) -> dict[str, Any]:
-    """Write one conversation turn and return the worker's reply to it."""
-    rid = new_request_id(f"turn{turn}")
-    value = json.dumps(
-        {
-            "schema": "kmidi.interrogation.v1",
-            "request_id": rid,
-            "session_id": session,
-            "message": message,
-        }
-    ).encode()
-    await producer.send_and_wait(
-        INTERROGATIONS, value, key=session.encode(), headers=headers_for(rid)
-    )
-    records = await collect(
-        watcher,
-        keep=lambda r: r.key == session.encode() and value_of(r)["request_id"] == rid,
-        until=bool,
-    )
-    reply = value_of(records[0])
-    assert header_dict(records[0])["x-request-id"] == rid
-    assert reply["session_id"] == session
-    return reply
-
-
 async def test_conversation_continues_after_a_worker_restart(
     worker: WorkerProcess,
     producer_factory: ProducerFactory,
@@ -448,29 +368,6 @@ async def test_conversation_continues_after_a_worker_restart(
 
 
 # --- crash safety -----------------------------------------------------------------------
-
-
-async def describe_loss(
-    kafka_admin: AIOKafkaAdminClient,
-    worker: WorkerProcess,
-    missing: set[bytes],
-    placed: dict[bytes, tuple[int, int]],
-    plans: set[bytes],
-) -> str:
-    """Where the lost intents were, and what the worker's group had committed there."""
-    committed = await kafka_admin.list_consumer_group_offsets(worker.app_id)
-    lines = []
-    for key in sorted(missing)[:20]:
-        partition, offset = placed[key]
-        group = {
-            topic: committed.get(TopicPartition(topic, partition)) for topic in (INTENTS, PLANS)
-        }
-        lines.append(
-            f"{key.decode()}: intents p{partition}@{offset}, plan written: {key in plans}, "
-            f"committed: { {t: (o.offset if o else None) for t, o in group.items()} }"
-        )
-    lines.append(f"worker log: {worker.log_path}")
-    return f"{len(missing)} intents have no result:\n" + "\n".join(lines)
 
 
 async def test_sigkill_mid_batch_loses_nothing(
