@@ -135,3 +135,19 @@ async def describe_loss(
         )
     lines.append(f"worker log: {worker.log_path}")
     return f"{len(missing)} intents have no result:\n" + "\n".join(lines)
+
+
+async def commit_group_at_end(
+    consumer_factory: ConsumerFactory, group_id: str, topics: list[str], partitions: int
+) -> None:
+    """Commit ``group_id`` at the end of ``topics``, so a new group skips older tests' data.
+
+    A new group starts at the earliest offset (the worker's reset policy); on a broker with
+    a long history its first minutes would go to other tests' messages.
+    """
+    consumer = await consumer_factory(group_id=group_id, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    await consumer.commit({tp: await consumer.position(tp) for tp in tps})
+    await consumer.stop()

@@ -18,12 +18,13 @@ from aiokafka import TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
-from schemas.topics import INTENTS, INTERROGATION_REPLIES, PLANS, RESULTS
+from schemas.topics import INTENTS, INTERROGATION_REPLIES, INTERROGATIONS, PLANS, RESULTS
 from tests.integration.conftest import ConsumerFactory, ProducerFactory
 from tests.integration.stream_helpers import (
     SLOW_SEEK_ENV,
     SLOW_SEEK_MODULE,
     collect,
+    commit_group_at_end,
     describe_loss,
     headers_for,
     intent_event,
@@ -83,6 +84,9 @@ async def test_a_worker_joining_and_one_leaving_lose_nothing(
     ids = [f"t-scale-{batch}-{n:04d}" for n in range(800)]
     wanted = {rid.encode() for rid in ids}
     producer = await producer_factory(linger_ms=5)
+    await commit_group_at_end(
+        consumer_factory, first.app_id, [INTENTS, PLANS, INTERROGATIONS], PARTITIONS
+    )
     await asyncio.to_thread(first.start)
     # Conversation state, so reassignments take faust's table recovery path.
     replies = await watch(consumer_factory, INTERROGATION_REPLIES)
