@@ -88,9 +88,11 @@ async def test_a_worker_joining_and_one_leaving_lose_nothing(
         consumer_factory, first.app_id, [INTENTS, PLANS, INTERROGATIONS], PARTITIONS
     )
     await asyncio.to_thread(first.start)
-    # Conversation state, so reassignments take faust's table recovery path.
+    # Conversation state in every changelog partition (sessions hash across them), so each
+    # reassignment takes faust's table recovery path, where the seek race lives.
     replies = await watch(consumer_factory, INTERROGATION_REPLIES)
-    await say_turn(producer, replies, f"s-scale-{batch}", "hello", 1)
+    for n in range(4 * PARTITIONS):
+        await say_turn(producer, replies, f"s-scale-{batch}-{n}", "hello", 1)
     watcher = await watch(consumer_factory, RESULTS, PLANS)
 
     placed: dict[bytes, tuple[int, int]] = {}
