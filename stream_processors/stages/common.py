@@ -1,4 +1,4 @@
-"""What every stage does with a message it cannot read."""
+"""What every stage does with a message: count it, log it, and handle what goes wrong."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
@@ -18,6 +19,8 @@ from stream_processors.records import InputRecord
 log = logging.getLogger(__name__)
 
 INVALID_EVENT = "invalid_event"
+
+T = TypeVar("T")
 
 
 async def run_stage(
@@ -36,6 +39,58 @@ async def run_stage(
         await contain_failure(record, publisher, exc, stage=stage, failure_code=failure_code)
     finally:
         metrics.STAGE_DURATION.labels(stage).observe(time.perf_counter() - started)
+
+
+def log_received(what: str, record: InputRecord, *, stage: str) -> None:
+    """The first line a stage logs for a readable event: what it is and where it came from."""
+    log.info(
+        what,
+        extra={
+            "stage": stage,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        },
+    )
+
+
+async def compose_step(
+    record: InputRecord,
+    publisher: Publisher,
+    step: Callable[[], T],
+    *,
+    stage: str,
+    doing: str,
+    request_id: str,
+    submitted_at: datetime | None,
+    failure_code: str,
+    failure_message: str,
+) -> T | None:
+    """``step()`` (``doing`` names it in the log), or None once its failure is answered.
+
+    A refused technical wish gets a failed result (the user's error); any other error is
+    the stage's: the message is dead-lettered and answered with ``failure_code``.
+    """
+    try:
+        return step()
+    except domain.TechnicalWishError as wish:
+        await refuse_wish(
+            record, publisher, wish, stage=stage, request_id=request_id, submitted_at=submitted_at
+        )
+    except Exception as exc:  # a crash in the domain code: poison for this stage
+        log.exception("%s failed", doing)
+        await dead_letter_and_fail(
+            record,
+            publisher,
+            stage=stage,
+            reason=STAGE_ERROR,
+            error=repr(exc),
+            request_id=request_id,
+            failure_code=failure_code,
+            failure_message=failure_message,
+            submitted_at=submitted_at,
+        )
+    return None
 
 
 async def refuse_wish(

@@ -15,14 +15,13 @@ from typing import Final
 from schemas.events import GenerationResult, PlanReady
 from service_common.logging import bound_request_id
 from stream_processors import domain
-from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.common import (
-    dead_letter_and_fail,
-    refuse_wish,
+    compose_step,
+    log_received,
     reject_poison,
     run_stage,
 )
@@ -50,43 +49,23 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
         return
 
     with bound_request_id(event.request_id):
-        log.info(
-            "plan received",
-            extra={
-                "stage": STAGE,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
+        log_received("plan received", record, stage=STAGE)
+        piece = await compose_step(
+            record,
+            publisher,
+            lambda: domain.render_midi(
+                domain.Plan.from_dict(
+                    {k: v for k, v in event.plan.items() if k not in _NOT_PLAN_FIELDS}
+                )
+            ),
+            stage=STAGE,
+            doing="rendering",
+            request_id=event.request_id,
+            submitted_at=event.submitted_at,
+            failure_code=GENERATION_FAILED,
+            failure_message="the piece could not be rendered; the plan was kept for inspection",
         )
-        try:
-            plan = domain.Plan.from_dict(
-                {k: v for k, v in event.plan.items() if k not in _NOT_PLAN_FIELDS}
-            )
-            piece = domain.render_midi(plan)
-        except domain.TechnicalWishError as wish:
-            await refuse_wish(
-                record,
-                publisher,
-                wish,
-                stage=STAGE,
-                request_id=event.request_id,
-                submitted_at=event.submitted_at,
-            )
-            return
-        except Exception as exc:  # the renderer crashed on this plan: poison, keep it
-            log.exception("rendering failed")
-            await dead_letter_and_fail(
-                record,
-                publisher,
-                stage=STAGE,
-                reason=STAGE_ERROR,
-                error=repr(exc),
-                request_id=event.request_id,
-                failure_code=GENERATION_FAILED,
-                failure_message="the piece could not be rendered; the plan was kept for inspection",
-                submitted_at=event.submitted_at,
-            )
+        if piece is None:
             return
 
         result = GenerationResult(

@@ -16,13 +16,12 @@ from schemas.events import IntentSubmitted, PlanReady
 from schemas.topics import PLANS
 from service_common.logging import bound_request_id
 from stream_processors import domain
-from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
 from stream_processors.stages.common import (
-    dead_letter_and_fail,
-    refuse_wish,
+    compose_step,
+    log_received,
     reject_poison,
     run_stage,
 )
@@ -67,43 +66,27 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
         return
 
     with bound_request_id(event.request_id):
-        log.info(
-            "intent received",
-            extra={
-                "stage": STAGE,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-        )
+        log_received("intent received", record, stage=STAGE)
         seed, seed_source = choose_seed(event)
-        try:
+
+        def analyse_and_plan() -> tuple[domain.Affect, domain.Plan]:
             affect = domain.analyse_intent(event.intent)
-            plan = domain.build_plan(event.intent, affect, seed=seed)
-        except domain.TechnicalWishError as wish:
-            await refuse_wish(
-                record,
-                publisher,
-                wish,
-                stage=STAGE,
-                request_id=event.request_id,
-                submitted_at=event.submitted_at,
-            )
+            return affect, domain.build_plan(event.intent, affect, seed=seed)
+
+        planned = await compose_step(
+            record,
+            publisher,
+            analyse_and_plan,
+            stage=STAGE,
+            doing="planning",
+            request_id=event.request_id,
+            submitted_at=event.submitted_at,
+            failure_code=INTERROGATION_FAILED,
+            failure_message="the intent could not be analysed; it was kept for inspection",
+        )
+        if planned is None:
             return
-        except Exception as exc:  # a crash in the domain code: poison for this stage
-            log.exception("planning failed")
-            await dead_letter_and_fail(
-                record,
-                publisher,
-                stage=STAGE,
-                reason=STAGE_ERROR,
-                error=repr(exc),
-                request_id=event.request_id,
-                failure_code=INTERROGATION_FAILED,
-                failure_message="the intent could not be analysed; it was kept for inspection",
-                submitted_at=event.submitted_at,
-            )
-            return
+        affect, plan = planned
 
         plan_dict = plan.to_dict()
         plan_dict["seed_source"] = seed_source

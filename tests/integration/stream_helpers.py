@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type:
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
-from schemas.topics import INTENTS, INTERROGATIONS, PLANS
+from schemas.topics import INTENTS, INTERROGATIONS, PLANS, RESULTS
 from tests.integration.conftest import ConsumerFactory
 from tests.integration.worker_process import WorkerProcess
 
@@ -114,27 +115,85 @@ async def say_turn(
     return reply
 
 
-async def describe_loss(
-    kafka_admin: AIOKafkaAdminClient,
-    worker: WorkerProcess,
-    missing: set[bytes],
-    placed: dict[bytes, tuple[int, int]],
-    plans: set[bytes],
-) -> str:
-    """Where the lost intents were, and what the worker's group had committed there."""
-    committed = await kafka_admin.list_consumer_group_offsets(worker.app_id)
-    lines = []
-    for key in sorted(missing)[:20]:
-        partition, offset = placed[key]
-        group = {
-            topic: committed.get(TopicPartition(topic, partition)) for topic in (INTENTS, PLANS)
+class IntentBatch:
+    """Intents written to ``kmidi.intents.v1`` and the plans and results read back for them.
+
+    ``wait_completed`` fails with where the missing intents were and what ``worker``'s
+    group had committed there, so a loss can be told from a slow worker.
+    """
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        watcher: AIOKafkaConsumer,
+        admin: AIOKafkaAdminClient,
+        worker: WorkerProcess,
+    ) -> None:
+        self.producer = producer
+        self.watcher = watcher  # reads kmidi.plans.v1 and kmidi.results.v1
+        self.admin = admin
+        self.worker = worker
+        self.placed: dict[bytes, tuple[int, int]] = {}
+        """Request ID → (partition, offset) of its intent."""
+        self.records: list[ConsumerRecord] = []
+
+    async def send(self, request_ids: list[str]) -> None:
+        futures = [
+            await self.producer.send(
+                INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid)
+            )
+            for rid in request_ids
+        ]
+        for rid, meta in zip(request_ids, await asyncio.gather(*futures), strict=True):
+            self.placed[rid.encode()] = (meta.partition, meta.offset)
+
+    def completed(self) -> set[bytes]:
+        return {
+            r.key
+            for r in self.records
+            if r.topic == RESULTS and value_of(r)["status"] == "completed"
         }
-        lines.append(
-            f"{key.decode()}: intents p{partition}@{offset}, plan written: {key in plans}, "
-            f"committed: { {t: (o.offset if o else None) for t, o in group.items()} }"
-        )
-    lines.append(f"worker log: {worker.log_path}")
-    return f"{len(missing)} intents have no result:\n" + "\n".join(lines)
+
+    async def wait_completed(self, count: int, timeout: float = WAIT) -> None:
+        """Read on until ``count`` of the batch have a completed result."""
+        before = list(self.records)
+
+        def enough(seen: list[ConsumerRecord]) -> bool:
+            self.records[:] = before + seen  # kept for the diagnosis if collect() gives up
+            return len(self.completed()) >= count
+
+        try:
+            await collect(
+                self.watcher, keep=lambda r: r.key in self.placed, until=enough, timeout=timeout
+            )
+        except AssertionError as exc:
+            raise AssertionError(await self._describe_loss()) from exc
+
+    def assert_duplicates_identical(self) -> None:
+        midi_by_id: dict[bytes, str] = {}
+        for record in self.records:
+            if record.topic == RESULTS:
+                result = value_of(record)
+                assert result["status"] == "completed", result
+                first = midi_by_id.setdefault(record.key, result["midi_base64"])
+                assert first == result["midi_base64"], "a duplicate result differs from the first"
+
+    async def _describe_loss(self) -> str:
+        missing = set(self.placed) - self.completed()
+        plans = {r.key for r in self.records if r.topic == PLANS}
+        committed = await self.admin.list_consumer_group_offsets(self.worker.app_id)
+        lines = []
+        for key in sorted(missing)[:20]:
+            partition, offset = self.placed[key]
+            group = {
+                topic: committed.get(TopicPartition(topic, partition)) for topic in (INTENTS, PLANS)
+            }
+            lines.append(
+                f"{key.decode()}: intents p{partition}@{offset}, plan written: {key in plans}, "
+                f"committed: { {t: (o.offset if o else None) for t, o in group.items()} }"
+            )
+        lines.append(f"worker log: {self.worker.log_path}")
+        return f"{len(missing)} intents have no result:\n" + "\n".join(lines)
 
 
 async def commit_group_at_end(

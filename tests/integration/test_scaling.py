@@ -16,20 +16,15 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
 from schemas.topics import INTENTS, INTERROGATION_REPLIES, INTERROGATIONS, PLANS, RESULTS
 from tests.integration.conftest import ConsumerFactory, ProducerFactory
 from tests.integration.stream_helpers import (
     SLOW_SEEK_ENV,
     SLOW_SEEK_MODULE,
-    collect,
+    IntentBatch,
     commit_group_at_end,
-    describe_loss,
-    headers_for,
-    intent_event,
     say_turn,
-    value_of,
     watch,
 )
 from tests.integration.worker_process import WorkerProcess
@@ -93,62 +88,25 @@ async def test_a_worker_joining_and_one_leaving_lose_nothing(
     replies = await watch(consumer_factory, INTERROGATION_REPLIES)
     for n in range(4 * PARTITIONS):
         await say_turn(producer, replies, f"s-scale-{batch}-{n}", "hello", 1)
-    watcher = await watch(consumer_factory, RESULTS, PLANS)
-
-    placed: dict[bytes, tuple[int, int]] = {}
-
-    async def send(batch_ids: list[str]) -> None:
-        futures = [
-            await producer.send(
-                INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid)
-            )
-            for rid in batch_ids
-        ]
-        for rid, meta in zip(batch_ids, await asyncio.gather(*futures), strict=True):
-            placed[rid.encode()] = (meta.partition, meta.offset)
-
-    records: list[ConsumerRecord] = []
-
-    def completed() -> set[bytes]:
-        return {
-            r.key for r in records if r.topic == RESULTS and value_of(r)["status"] == "completed"
-        }
-
-    async def until_completed(count: int, timeout: float = 90) -> None:
-        def enough(seen: list[ConsumerRecord]) -> bool:
-            records[:] = seen_before + seen
-            return len(completed()) >= count
-
-        seen_before = list(records)
-        try:
-            await collect(watcher, keep=lambda r: r.key in wanted, until=enough, timeout=timeout)
-        except AssertionError as exc:
-            missing = {key for key in placed if key not in completed()}
-            plans = {r.key for r in records if r.topic == PLANS}
-            raise AssertionError(
-                await describe_loss(kafka_admin, first, missing, placed, plans)
-            ) from exc
+    intents = IntentBatch(
+        producer, await watch(consumer_factory, RESULTS, PLANS), kafka_admin, first
+    )
 
     # A second member joins while the first 500 are in flight.
-    await send(ids[:500])
-    await until_completed(100)
-    assert len(completed()) < 500, "the join must land in the middle of the batch"
+    await intents.send(ids[:500])
+    await intents.wait_completed(100, timeout=90)
+    assert len(intents.completed()) < 500, "the join must land in the middle of the batch"
     await asyncio.to_thread(second.start)
 
     # The first member leaves while the next 300 are in flight.
-    await send(ids[500:])
-    await until_completed(550)
-    assert len(completed()) < 800, "the leave must land in the middle of the batch"
+    await intents.send(ids[500:])
+    await intents.wait_completed(550, timeout=90)
+    assert len(intents.completed()) < 800, "the leave must land in the middle of the batch"
     assert first.stop() != -signal.SIGKILL, "a graceful stop, not a kill after the timeout"
 
-    await until_completed(800)
-    assert completed() == wanted
-    midi_by_id: dict[bytes, str] = {}
-    for record in records:
-        if record.topic == RESULTS:
-            result = value_of(record)
-            first_seen = midi_by_id.setdefault(record.key, result["midi_base64"])
-            assert first_seen == result["midi_base64"], "a duplicate result differs"
+    await intents.wait_completed(800, timeout=90)
+    assert intents.completed() == wanted
+    intents.assert_duplicates_identical()
 
     # Both members did a share of the work.
     everyone = set(ids)

@@ -37,8 +37,8 @@ from tests.integration.stream_helpers import (
     SLOW_SEEK_MODULE,
     TRACEPARENT,
     WAIT,
+    IntentBatch,
     collect,
-    describe_loss,
     header_dict,
     headers_for,
     intent_event,
@@ -385,56 +385,22 @@ async def test_sigkill_mid_batch_loses_nothing(
     # recovery path, which resumes the stream partitions before seeking them.
     replies = await watch(consumer_factory, INTERROGATION_REPLIES)
     await say_turn(producer, replies, f"s-kill-{batch}", "hello", 1)
-    watcher = await watch(consumer_factory, RESULTS, PLANS)
-    futures = [
-        await producer.send(INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid))
-        for rid in ids
-    ]
-    placed = {
-        rid.encode(): (meta.partition, meta.offset)
-        for rid, meta in zip(ids, await asyncio.gather(*futures), strict=True)
-    }
-
-    def completed(records: list[ConsumerRecord]) -> set[bytes]:
-        return {
-            r.key for r in records if r.topic == RESULTS and value_of(r)["status"] == "completed"
-        }
+    intents = IntentBatch(
+        producer, await watch(consumer_factory, RESULTS, PLANS), kafka_admin, worker
+    )
+    await intents.send(ids)
 
     # Kill once a part of the batch is done, while the rest is in flight.
-    seen = await collect(
-        watcher, keep=lambda r: r.key in wanted, until=lambda rs: len(completed(rs)) >= total // 5
-    )
-    assert len(completed(seen)) < total, "the kill must land in the middle of the batch"
+    await intents.wait_completed(total // 5)
+    assert len(intents.completed()) < total, "the kill must land in the middle of the batch"
     killed_pid = worker.pid
     assert worker.kill() == -9
     await asyncio.to_thread(worker.start)
     assert worker.pid != killed_pid
 
-    rest: list[ConsumerRecord] = []
-
-    def all_completed(records: list[ConsumerRecord]) -> bool:
-        rest[:] = records  # kept for the diagnosis if collect() gives up
-        return len(completed(seen + records)) == total
-
-    try:
-        await collect(watcher, keep=lambda r: r.key in wanted, until=all_completed, timeout=150)
-    except AssertionError as exc:
-        records = seen + rest
-        missing = wanted - completed(records)
-        plans = {r.key for r in records if r.topic == PLANS}
-        raise AssertionError(
-            await describe_loss(kafka_admin, worker, missing, placed, plans)
-        ) from exc
-    records = seen + rest
-    assert completed(records) == wanted
-    midi_by_id: dict[bytes, str] = {}
-    for record in records:
-        if record.topic != RESULTS:
-            continue
-        result = value_of(record)
-        assert result["status"] == "completed", result
-        first = midi_by_id.setdefault(record.key, result["midi_base64"])
-        assert first == result["midi_base64"], "a duplicate result differs from the first"
+    await intents.wait_completed(total, timeout=150)
+    assert intents.completed() == wanted
+    intents.assert_duplicates_identical()
 
     # Everything is processed, so the lag of the intents partitions drains to zero.
     deadline = time.monotonic() + WAIT
