@@ -1,0 +1,212 @@
+"""One track's notes settled and written as an SMF ``MTrk`` chunk, with numpy.
+
+``settle`` applies the rules the renderer's notes must obey (clip to the piece, drop
+too-short notes and impossible pitches, let a re-struck pitch end the previous one, clamp
+velocities) and ``track_chunk`` encodes the kept notes; both work on whole columns, with a
+Python loop only for the rare pitch where a re-strike comes too soon and must be dropped.
+
+Events are ordered as packed ints ``(tick << 15) | (on << 14) | (pitch << 7) | velocity``
+sorted ascending: by tick, then offs before ons at the same tick (a re-struck pitch is
+released first), then pitch, then velocity. Ticks must stay below ``2**47``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import mido
+import numpy as np
+from numpy.typing import NDArray
+
+Ticks = NDArray[np.int64]
+
+_HALF = 12
+"""Half the shortest note kept (``_MIN_TICKS // 2`` in ``kmidi.render``), in ticks."""
+_TICK_LIMIT = 1 << 47
+"""Ticks must stay below this: packed events keep 15 bits below the tick in an int64."""
+
+_LEAD_BYTE = np.array([0xFF, *range(0x81, 0xFF)], dtype=np.uint8)
+"""Delta >> 7 → the leading byte of its 2-byte VLQ, for deltas below 0x3F80; 0xFF for none."""
+
+
+class SettledTrack(NamedTuple):
+    """One track's kept notes, in generation order (the i-th entries are one note)."""
+
+    start: Ticks
+    """Note-on tick."""
+    end: Ticks
+    """Note-off tick (after truncation by a re-struck pitch)."""
+    pitch: Ticks
+    velocity: Ticks
+    """Clamped to 1..127."""
+
+
+def settle(start: Ticks, end: Ticks, pitch: Ticks, velocity: Ticks, end_tick: int) -> SettledTrack:
+    """One track's kept notes from its raw notes (columns, in generation order).
+
+    Starts are clipped to >= 0 and ends to <= ``end_tick``; notes shorter than 12 ticks or
+    with a pitch outside 0..127 are dropped. A note whose pitch is still sounding from that
+    pitch's latest kept note is dropped if it starts less than 12 ticks after that note,
+    and otherwise ends that note where it starts. Velocities are clamped to 1..127.
+    """
+    if not 0 <= end_tick < _TICK_LIMIT:
+        raise ValueError(f"end_tick {end_tick} is outside 0..2**47")
+    start = np.asarray(start, dtype=np.int64)
+    end = np.asarray(end, dtype=np.int64)
+    pitch = np.asarray(pitch, dtype=np.int64)
+    velocity = np.asarray(velocity, dtype=np.int64)
+    # Both ends clipped to [0, end_tick]: a note clipped at the far side is too short either
+    # way, so the kept notes are as with one-sided clipping, and the subtraction is safe.
+    s = np.maximum(start, 0)  # np.clip costs twice as much
+    np.minimum(s, end_tick, out=s)
+    e = np.minimum(end, end_tick)
+    np.maximum(e, 0, out=e)
+    keep = (e - s >= _HALF) & (pitch.view(np.uint64) < 128)  # negatives wrap to huge
+    if np.count_nonzero(keep) == len(keep):
+        pitch = pitch.copy()  # s, e and velocity are fresh arrays already: share nothing
+    else:
+        index = np.flatnonzero(keep)
+        s, e, pitch, velocity = s[index], e[index], pitch[index], velocity[index]
+    velocity = np.minimum(np.maximum(velocity, 1), 127)
+    if len(s) < 2:
+        return SettledTrack(s, e, pitch, velocity)
+
+    # Each note against the previous kept note of its pitch: in generation order within a
+    # pitch (the sort is stable), overlapping when the earlier one is still sounding.
+    order = np.argsort(pitch.astype(np.uint8), kind="stable")  # radix sort on bytes
+    p, so, eo = pitch[order], s[order], e[order]
+    clash = (eo[:-1] > so[1:]) & (p[:-1] == p[1:])
+    if not np.count_nonzero(clash):
+        return SettledTrack(s, e, pitch, velocity)
+    if not np.count_nonzero((so[1:] - so[:-1] < _HALF) & clash):
+        # Every re-strike comes late enough: it only cuts the note before it short.
+        at = np.flatnonzero(clash)
+        e[order[at]] = so[at + 1]  # e is a fresh array (clip or indexing made it)
+        return SettledTrack(s, e, pitch, velocity)
+
+    # A re-strike too soon is dropped, and a dropped note no longer cuts anything short, so
+    # every later note of its pitch depends on it: replay those pitches one note at a time.
+    kept = np.ones(len(s), dtype=np.bool_)
+    starts: list[int] = s.tolist()
+    ends: list[int] = e.tolist()
+    busy = np.unique(p[1:][clash])
+    runs = zip(
+        np.searchsorted(p, busy, side="left").tolist(),
+        np.searchsorted(p, busy, side="right").tolist(),
+        strict=True,
+    )
+    order_list: list[int] = order.tolist()
+    for lo, hi in runs:
+        latest = latest_start = busy_until = -1
+        for i in order_list[lo:hi]:  # this pitch's notes, in generation order
+            note_start = starts[i]
+            if busy_until > note_start:
+                if note_start - latest_start < _HALF:
+                    kept[i] = False
+                    continue
+                ends[latest] = note_start
+            latest, latest_start, busy_until = i, note_start, ends[i]
+    index = np.flatnonzero(kept)
+    return SettledTrack(
+        s[index], np.array(ends, dtype=np.int64)[index], pitch[index], velocity[index]
+    )
+
+
+def track_chunk(
+    name: str, channel: int, program: int | None, notes: SettledTrack, end_tick: int
+) -> bytes:
+    """The MTrk chunk of one track: its name, its program if any, and its settled notes.
+
+    Every event is written as delta VLQ + status + pitch + velocity (no running status);
+    a note-off has velocity 64.
+    """
+    head = b"\x00" + _meta_bytes("track_name", name=name)
+    if program is not None:
+        head += bytes((0x00, 0xC0 | channel, program))
+    count = len(notes.start)
+    last = 0
+    body = b""
+    if count:
+        events = np.empty(2 * count, dtype=np.int64)
+        ons, offs = events[:count], events[count:]
+        np.left_shift(notes.start, 15, out=ons)
+        np.left_shift(notes.end, 15, out=offs)
+        keys = notes.pitch << 7
+        offs |= keys
+        keys |= notes.velocity
+        keys |= 0x4000
+        ons |= keys
+        events.sort(kind="stable")  # timsort: two nearly sorted runs, faster than quicksort
+        ticks = events >> 15
+        last = int(ticks[-1])
+        deltas = ticks.copy()
+        deltas[1:] -= ticks[:-1]
+        # Each event's last delta byte and its 3 message bytes, as one little-endian word.
+        words = _message_words(channel).take(events & 0x7FFF)
+        longest = int(deltas.max())
+        if longest < 0x80:  # every delta fits in one byte (dense parts)
+            words |= deltas
+            body = words.astype("<u4").tobytes()
+        elif longest < 0x3F80:  # one leading VLQ byte at most, and never 0xFF
+            words |= deltas & 0x7F
+            # Rows of a leading byte then the word; 0xFF marks a row without one, and as no
+            # other byte written can be 0xFF (messages are < 0xA0), deleting it compacts.
+            rows = np.empty(2 * count, dtype=_row_type(1))
+            rows["word"] = words
+            rows["lead"][:, 0] = _LEAD_BYTE.take(deltas >> 7)
+            body = rows.tobytes().translate(None, b"\xff")
+        else:
+            words |= deltas & 0x7F
+            # Rows of the delta's leading VLQ bytes (most significant first) then the word;
+            # a mask cuts each row's unused leading columns out.
+            lead = 1
+            while longest >> (7 * (lead + 1)):
+                lead += 1
+            rows = np.empty(2 * count, dtype=_row_type(lead))
+            rows["word"] = words
+            used = np.ones((2 * count, lead + 4), dtype=np.bool_)
+            leading = rows["lead"]
+            for column in range(lead):
+                shift = 7 * (lead - column)
+                leading[:, column] = (deltas >> shift) | 0x80  # the cast keeps the low 8 bits
+                used[:, column] = deltas >= 1 << shift
+            body = rows.view(np.uint8).reshape(2 * count, lead + 4)[used].tobytes()
+    tail = _vlq_bytes(end_tick - last) + b"\xff\x2f\x00"
+    size = len(head) + len(body) + len(tail)
+    return b"MTrk" + size.to_bytes(4, "big") + head + body + tail
+
+
+def _vlq_bytes(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
+
+
+@lru_cache(maxsize=16)
+def _message_words(channel: int) -> Ticks:
+    """Packed event bits (on, pitch, velocity: the low 15) → that event's status, pitch
+    and velocity bytes on ``channel`` in bytes 1..3 of a little-endian word; byte 0 is
+    left for the delta's last VLQ byte."""
+    low = np.arange(0x8000, dtype=np.int64)
+    on = low >> 14
+    velocity = np.where(on == 1, low & 0x7F, 0x40)  # an off's velocity is 64
+    status = 0x80 | channel | (on << 4)
+    words: Ticks = (status << 8) | (((low >> 7) & 0x7F) << 16) | (velocity << 24)
+    words.setflags(write=False)  # shared by every call: take() copies out of it
+    return words
+
+
+@lru_cache(maxsize=16)
+def _row_type(lead: int) -> np.dtype[np.void]:
+    """A delta's ``lead`` leading VLQ bytes then its event word, packed."""
+    return np.dtype([("lead", np.uint8, (lead,)), ("word", "<u4")])
+
+
+@lru_cache(maxsize=256)
+def _meta_bytes(kind: str, **fields: str | int) -> bytes:
+    """One meta event as mido encodes it; cached, as pieces reuse a few dozen of them."""
+    return bytes(mido.MetaMessage(kind, **fields).bytes())
