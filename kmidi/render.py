@@ -1,10 +1,12 @@
 """Render a ``Plan`` to a format-1 Standard MIDI File.
 
-The same plan always gives byte-identical MIDI: every random choice is drawn from
-``random.Random(plan.seed)`` in a fixed order. Channel events are encoded here directly
-(constructing one ``mido.Message`` per event costs ~5 µs, most of the time budget);
-the conductor track's meta events are built with mido, whose key-name table is the
-authority on key signatures.
+The same plan always gives byte-identical MIDI. Choices that depend on the note before
+(the melody's line, a walking bass) are drawn one by one from ``random.Random(plan.seed)``;
+the humanisation of every note (timing and velocity jitter) is drawn in bulk from a numpy
+PCG64 generator seeded with the same seed. Parts that repeat a pattern bar after bar
+(comping, drums, most bass styles) are laid out as numpy grids of rows (bars) by pattern
+positions, because per-note Python work was nearly all of the cost of rendering. Tracks
+are settled and encoded by ``kmidi.smf_tracks``.
 """
 
 from __future__ import annotations
@@ -15,26 +17,34 @@ from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, repeat
-from operator import and_, rshift, sub
-from typing import NamedTuple
+from itertools import accumulate
+from typing import Any, NamedTuple
 
-import mido
+import numpy as np
+from numpy.typing import NDArray
 
 from kmidi.genres import beat_groups, drum_pattern
 from kmidi.plan import ChordSlot, Plan
-from kmidi.theory import Chord, parse_chord_symbol, voice_lead
+from kmidi.smf_tracks import SettledTrack, conductor_chunk, midi_file, settle, track_chunk
+from kmidi.theory import Chord, Key, parse_chord_symbol, voice_lead
 
 PPQ = 480
 """Ticks per quarter note."""
 CHANNELS: dict[str, int] = {"harmony": 0, "bass": 1, "melody": 2, "pad": 3, "drums": 9}
 _CRASH, _KICK = 49, 36
 _DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
-_MIN_TICKS = 24
 _TRI = 6**0.5
+_EPS = 1e-9
+_STRUM_SPREAD = 0.012
+"""Beats between the voices of a strummed chord."""
 # Dynamics 0..1 map onto velocities 24..124: below ~24 GM synths are all but inaudible.
 VELOCITY_FLOOR = 24.0
 VELOCITY_SPAN = 100.0
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+Row = tuple[float, float, float, float, int]
+"""A note before humanisation: (onset beat, hold, latest end beat, velocity, pitch)."""
 
 
 class Note(NamedTuple):
@@ -53,205 +63,131 @@ class Note(NamedTuple):
 class RenderedPiece:
     """A rendered piece: the file bytes, its length, and every note in it.
 
-    ``notes`` is built on first use from the settled events the file was written from:
-    the generation worker only ships the bytes, and building ~1,500 ``Note`` tuples costs
-    as much as writing the file.
+    ``notes`` is built on first use from the settled tracks the file was written from:
+    the generation worker only ships the bytes.
     """
 
     midi: bytes
     duration_seconds: float
-    _tracks: tuple[tuple[str, list[int], list[int]], ...] = field(repr=False, compare=False)
-    """(track name, packed note-ons, packed note-offs) per track, as ``_settle`` gives them."""
-    _sec_per_tick: float = field(repr=False, compare=False)
-    _seconds_at: Callable[[int], float] | None = field(repr=False, compare=False)
-    """Tick → seconds under a changing tempo map; None when one tempo holds throughout."""
+    _tracks: tuple[tuple[str, SettledTrack], ...] = field(repr=False, compare=False)
+    _seconds_at: Callable[[Ints], Floats] = field(repr=False, compare=False)
+    """Tick → seconds under the piece's tempo map."""
     _note_list: list[Note] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def notes(self) -> list[Note]:
-        """Every note written, track by track, in generation order."""
+        """Every note written, track by track, in time order."""
         if self._note_list is None:
             notes: list[Note] = []
-            for name, ons, offs in self._tracks:
-                notes += _notes(name, ons, offs, self._sec_per_tick, self._seconds_at)
+            for name, track in self._tracks:
+                notes += _notes(name, track, self._seconds_at)
             object.__setattr__(self, "_note_list", notes)  # a cache; the piece stays frozen
             return notes
         return self._note_list
 
 
-# ---------------------------------------------------------------- helpers
-
-Raw = tuple[int, int, int, int]
-"""A note as the generators emit it: (start_tick, end_tick, pitch, velocity), unchecked."""
-
-
-def _settle(raw: list[Raw], end_tick: int) -> tuple[list[int], list[int]]:
-    """One track's kept notes as packed note-on and note-off events, in generation order.
-
-    Notes are clipped to the piece, too-short ones and out-of-range pitches dropped, and a
-    re-struck pitch ends the previous one (MIDI cannot hold two of the same note). The
-    generators only append tuples; every rule lives in this one loop, with everything in
-    locals, because a per-note method call costs more than the work itself.
-
-    Events are ints packed (tick, on?, pitch, velocity) so a plain int sort orders them:
-    offs before ons at the same tick, so a re-struck pitch is released first. The i-th on
-    and the i-th off are the same note.
-    """
-    ons: list[int] = []
-    offs: list[int] = []
-    on_push, off_push = ons.append, offs.append
-    # Per pitch (lists: cheaper than dicts), its latest note's index and end tick.
-    latest = [-1] * 128
-    busy_until = [-1] * 128
-    half = _MIN_TICKS // 2
-    count = 0
-    for start, end, pitch, velocity in raw:
-        if start < 0:
-            start = 0
-        if end > end_tick:
-            end = end_tick
-        if end - start < half or not 0 <= pitch <= 127:
-            continue
-        key = pitch << 7
-        if busy_until[pitch] > start:
-            j = latest[pitch]
-            if start - (ons[j] >> 15) < half:
-                continue
-            offs[j] = (start << 15) | key  # rare: the earlier note now ends here
-        if velocity < 1:
-            velocity = 1
-        elif velocity > 127:
-            velocity = 127
-        latest[pitch] = count
-        busy_until[pitch] = end
-        count += 1
-        on_push((start << 15) | 0x4000 | key | velocity)
-        off_push((end << 15) | key)
-    return ons, offs
-
-
-def _notes(
-    name: str,
-    ons: list[int],
-    offs: list[int],
-    sec_per_tick: float,
-    seconds_at: Callable[[int], float] | None,
-) -> list[Note]:
-    """The ``Note`` of each settled note, unpacked from its events."""
+def _notes(name: str, track: SettledTrack, seconds_at: Callable[[Ints], Floats]) -> list[Note]:
+    """The ``Note`` of each settled note of one track."""
     channel = CHANNELS[name]
-    notes: list[Note] = []
-    push = notes.append
     make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
-    for on, off in zip(ons, offs, strict=True):
-        start = on >> 15
-        secs = start * sec_per_tick if seconds_at is None else seconds_at(start)
-        pitch, velocity = (on >> 7) & 0x7F, on & 0x7F
-        push(
-            make(
-                Note,
-                (name, channel, pitch, velocity, start / PPQ, ((off >> 15) - start) / PPQ, secs),
-            )
+    columns = zip(
+        track.pitch.tolist(),
+        track.velocity.tolist(),
+        (track.start / PPQ).tolist(),
+        ((track.end - track.start) / PPQ).tolist(),
+        seconds_at(track.start).tolist(),
+        strict=True,
+    )
+    return [make(Note, (name, channel, *column)) for column in columns]
+
+
+# ---------------------------------------------------------------- parts
+
+
+class _Part:
+    """One track's notes as they are generated: humanised in blocks, settled at the end."""
+
+    def __init__(self, jitter: np.random.Generator) -> None:
+        self._jitter = jitter
+        self._blocks: list[tuple[NDArray[Any], ...]] = []
+        """(onset beat, end beat, pitch, velocity) columns, humanised, not yet rounded."""
+
+    def add(
+        self,
+        on: Floats,
+        hold: Floats | float,
+        cap: Floats | float,
+        velocity: Floats,
+        pitch: Floats | Ints,
+        *,
+        timing: float,
+        dynamics: float,
+        voices: Ints | None = None,
+        spread: float = 0.0,
+    ) -> None:
+        """Humanise and keep notes: onsets ``on`` (beats) held ``hold`` but not past ``cap``.
+
+        ``timing`` and ``dynamics`` scale a triangular draw (u1 - u2, sd 1/sqrt(6)) per
+        onset. With ``voices`` (voice count per onset), ``pitch`` holds every voice of every
+        onset in turn, and the voices of one onset share its draw, ``spread`` beats apart.
+        """
+        count = len(on)
+        if count == 0:
+            return
+        draw = self._jitter.random((4, count))
+        on = on + (draw[0] - draw[1]) * timing
+        off = np.minimum(on + hold, cap)
+        vel = velocity + (draw[2] - draw[3]) * dynamics
+        if voices is not None:
+            on, off, vel = np.repeat(on, voices), np.repeat(off, voices), np.repeat(vel, voices)
+            if spread:
+                first = np.repeat(np.cumsum(voices) - voices, voices)
+                on = on + (np.arange(len(on)) - first) * spread
+        self._blocks.append((on, off, pitch, vel))
+
+    def add_rows(self, rows: list[Row], *, timing: float, dynamics: float) -> None:
+        """``add`` for notes generated one at a time."""
+        if rows:
+            on, hold, cap, velocity, pitch = np.array(rows).T
+            self.add(on, hold, cap, velocity, pitch, timing=timing, dynamics=dynamics)
+
+    def settled(self, end_tick: int) -> SettledTrack:
+        """The kept notes in time order (see ``kmidi.smf_tracks.settle``)."""
+        if not self._blocks:
+            empty = np.zeros(0, dtype=np.int64)
+            return settle(empty, empty, empty, empty, end_tick)
+        on, off, pitch, velocity = (np.concatenate(c) for c in zip(*self._blocks, strict=True))
+        start = np.rint(on * PPQ).astype(np.int64)
+        order = np.argsort(start, kind="stable")
+        return settle(
+            start[order],
+            np.rint(off[order] * PPQ).astype(np.int64),
+            pitch[order].astype(np.int64),
+            np.rint(velocity[order]).astype(np.int64),
+            end_tick,
         )
-    return notes
 
 
-def _vlq_bytes(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
+def _grid(lo: Floats, hi: Floats, x: Floats) -> tuple[Ints, Ints]:
+    """(row, position) index pairs, row by row, of pattern positions ``x`` in [lo, hi)."""
+    inside = (x >= lo[:, None] - _EPS) & (x < hi[:, None] - _EPS)
+    rows, positions = np.nonzero(inside)
+    return rows, positions
 
 
-def _vlq(value: int, out: bytearray) -> None:
-    out += _vlq_bytes(value)
+def _columns(rows: list[tuple[Any, ...]]) -> list[NDArray[Any]]:
+    """One array per column of ``rows`` (each column keeps its own dtype)."""
+    return [np.array(column) for column in zip(*rows, strict=True)]
 
 
-class _VlqTable(dict[int, bytes]):
-    """Delta time → its variable-length encoding, filled on first use."""
-
-    def __missing__(self, value: int) -> bytes:
-        encoded = _vlq_bytes(value)
-        if value < 0x4000:  # long rests are rare: keep the table small
-            self[value] = encoded
-        return encoded
+def _voices_of(table: Ints, counts: Ints, chord_ids: Ints) -> Ints:
+    """The voices of chord ``chord_ids[i]`` for every i, in turn (``table`` is padded)."""
+    width = table.shape[1]
+    inside = np.arange(width) < counts[chord_ids][:, None]
+    return table[chord_ids][inside]
 
 
-class _MessageTable(dict[int, bytes]):
-    """Event key (on flag, pitch, velocity: the low 15 bits) → the 3 message bytes."""
-
-    def __init__(self, channel: int) -> None:
-        super().__init__()
-        self.on = 0x90 | channel
-        self.off = 0x80 | channel
-
-    def __missing__(self, key: int) -> bytes:
-        pitch = (key >> 7) & 0x7F
-        if key & 0x4000:
-            encoded = bytes((self.on, pitch, key & 0x7F))
-        else:
-            encoded = bytes((self.off, pitch, 0x40))
-        self[key] = encoded
-        return encoded
-
-
-# Both tables are bounded (deltas seen, 2**15 keys per channel) and shared across renders,
-# so after the first piece encoding an event is two dict lookups done inside map().
-_VLQ = _VlqTable()
-_MESSAGES = [_MessageTable(channel) for channel in range(16)]
-
-
-@lru_cache(maxsize=256)
-def _meta_bytes(kind: str, **fields: str | int) -> bytes:
-    """One meta event as mido encodes it; cached, as pieces reuse a few dozen of them."""
-    return bytes(mido.MetaMessage(kind, **fields).bytes())
-
-
-def _track_chunk(
-    name: str, channel: int, program: int | None, events: list[int], end_tick: int
-) -> bytes:
-    """The MTrk chunk of one track from its sorted packed events (see ``_settle``)."""
-    body = bytearray(b"\x00")
-    body += _meta_bytes("track_name", name=name)
-    if program is not None:
-        body += bytes((0x00, 0xC0 | channel, program))
-    # Every event is written as delta VLQ + status + pitch + velocity (no running status).
-    # The deltas and messages come from lookup tables through map(), so the per-event work
-    # runs in C rather than in a Python loop.
-    ticks = list(map(rshift, events, repeat(15)))
-    pieces: list[bytes] = [b""] * (2 * len(events))
-    pieces[0::2] = map(_VLQ.__getitem__, map(sub, ticks, [0, *ticks]))  # tick - previous
-    pieces[1::2] = map(_MESSAGES[channel].__getitem__, map(and_, events, repeat(0x7FFF)))
-    body += b"".join(pieces)
-    body += _VLQ[end_tick - (ticks[-1] if ticks else 0)]
-    body += b"\xff\x2f\x00"
-    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
-
-
-def _conductor_chunk(plan: Plan, end_tick: int, bar_ticks: int, tempi: list[int]) -> bytes:
-    num, den = plan.meter
-    body = bytearray(b"\x00")
-    body += _meta_bytes("track_name", name=f"kmidi {plan.emotion.preset}")
-    body.append(0)
-    # Clocks per click: one click per felt beat (a dotted quarter in compound meters).
-    clocks = 36 if den == 8 and num % 3 == 0 else 24 * 4 // den
-    body += _meta_bytes("time_signature", numerator=num, denominator=den, clocks_per_click=clocks)
-    body.append(0)
-    body += _meta_bytes("key_signature", key=plan.key_signature)
-    now = 0
-    previous = -1
-    for bar, tempo in enumerate(tempi):
-        if tempo == previous:
-            continue
-        tick = bar * bar_ticks
-        _vlq(tick - now, body)
-        now = tick
-        body += b"\xff\x51\x03" + tempo.to_bytes(3, "big")
-        previous = tempo
-    _vlq(end_tick - now, body)
-    body += b"\xff\x2f\x00"
-    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+# ---------------------------------------------------------------- helpers
 
 
 @lru_cache(maxsize=4096)  # a lookup costs a third of the search; arguments repeat a lot
@@ -280,47 +216,84 @@ def _place(pcs: tuple[int, ...], target: int, low: int, high: int) -> int:
     return best
 
 
-# ---------------------------------------------------------------- rendering
+# ---------------------------------------------------------------- the score
 
 
-def render_midi(plan: Plan) -> RenderedPiece:
-    """Render ``plan`` to MIDI bytes plus the list of notes written."""
-    rng = random.Random(plan.seed)
-    key = plan.key
+SlotBar = tuple[int, int, float, float, float]
+"""Where a chord slot sounds in one bar: (slot, bar, bar start, lo, hi), lo and hi in beats
+from the bar line."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Score:
+    """What every part reads: the plan, and what ``render_midi`` derives from it once."""
+
+    plan: Plan
+    rng: random.Random
+    """Choices that depend on the note before: drawn one by one, in part order."""
+    bars: int
+    bpb: float
+    total_beats: float
+    beat_starts: list[float]
+    """Felt-beat starts within a bar, in quarter beats (7/8 → 0, 1, 2)."""
+    eighths: list[float]
+    energy: list[float]
+    """Section energy per bar."""
+    section: list[str]
+    """Section name per bar."""
+    section_starts: set[int]
+    swing: dict[float, float]
+    """Sixteenth position in a bar → its swung position."""
+    feel: float
+    kj: float
+    """Timing jitter amplitude (beats) of the triangular draw with the groove's sd."""
+    kv: float
+    """Velocity jitter amplitude, likewise."""
+    key: Key
+    chords: list[Chord]
+    chord_pcs: list[tuple[int, ...]]
+    """Pitch classes of each slot's chord."""
+    slots: list[ChordSlot]
+    slot_spans: list[tuple[float, float]]
+    """Start and end beat of each slot."""
+    slot_bars: list[SlotBar]
+    bar_slots: list[list[int]]
+    """Slots sounding in each bar."""
+
+    def level(self, bar: int, scale: float) -> float:
+        """The velocity of the dynamics curve at ``bar``, scaled."""
+        return (VELOCITY_FLOOR + self.plan.dynamics[bar] * VELOCITY_SPAN) * scale
+
+    def chord_at(self, bar: int, beat: float) -> int:
+        """The slot sounding at ``beat`` of ``bar``."""
+        slots = self.bar_slots[bar]
+        pos = bar * self.bpb + beat
+        found = slots[0] if slots else 0
+        for i in slots:
+            s = self.slots[i]
+            if s.bar * self.bpb + s.beat <= pos + _EPS:
+                found = i
+        return found
+
+
+def _score(plan: Plan) -> _Score:
     num, den = plan.meter
+    bars = plan.length_bars
     bpb = plan.beats_per_bar
-    bar_ticks = round(bpb * PPQ)
-    end_tick = bar_ticks * plan.length_bars
-    total_beats = end_tick / PPQ
-    tempi = plan.bar_tempi_us()
+    total_beats = round(bpb * PPQ) * bars / PPQ
     groove = plan.groove
     swing = groove.swing
-    jitter = groove.humanize_timing
-    vel_sd = groove.humanize_velocity * 127
-    feel = groove.feel_offset
-    rand = rng.random
-    # Jitter is triangular, rand() - rand() (sd 1/sqrt(6)): a Gaussian draw costs 5x more.
-    kj = jitter * _TRI
-    kv = vel_sd * _TRI
-    inst = plan.instrumentation
-    regs = plan.registers
-
-    # Felt-beat starts within a bar, in quarter beats (7/8 → 0, 1, 2).
     beat_starts: list[float] = []
     acc = 0
     for g in beat_groups(num, den):
         beat_starts.append(acc / 4)
         acc += g
-
-    section_of_bar: list[float] = [0.5] * plan.length_bars
-    section_name: list[str] = ["theme"] * plan.length_bars
-    section_start: set[int] = set()
+    energy = [0.5] * bars
+    section = ["theme"] * bars
     for s in plan.sections:
-        section_start.add(s.start_bar)
-        for b in range(s.start_bar, min(s.end_bar, plan.length_bars)):
-            section_of_bar[b] = s.energy
-            section_name[b] = s.name
-    dynamics = plan.dynamics
+        for b in range(s.start_bar, min(s.end_bar, bars)):
+            energy[b] = s.energy
+            section[b] = s.name
 
     def swung(pos: float) -> float:
         frac = pos - math.floor(pos)
@@ -330,64 +303,133 @@ def render_midi(plan: Plan) -> RenderedPiece:
             return pos + swing * 0.5
         return pos
 
-    # Every onset sits on a sixteenth of the bar: look the swung position up.
-    swing_table = {k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)}
-    sw = swing_table.get
-
-    def level(bar: int, scale: float) -> float:
-        return (VELOCITY_FLOOR + dynamics[bar] * VELOCITY_SPAN) * scale
-
-    # Chords and voicings.
-    cache: dict[str, Chord] = {}
-    chords: list[Chord] = []
+    # Progressions repeat a few chords: parse each symbol once.
+    parsed: dict[str, tuple[Chord, tuple[int, ...]]] = {}
     for slot in plan.progression:
-        chord = cache.get(slot.symbol)
-        if chord is None:
-            chord = cache[slot.symbol] = parse_chord_symbol(slot.symbol)
-        chords.append(chord)
+        if slot.symbol not in parsed:
+            chord = parse_chord_symbol(slot.symbol)
+            parsed[slot.symbol] = (chord, chord.pitch_classes)
+    chords = [parsed[slot.symbol][0] for slot in plan.progression]
+    chord_pcs = [parsed[slot.symbol][1] for slot in plan.progression]
+    slots = list(plan.progression)
+    bar_slots: list[list[int]] = [[] for _ in range(bars)]
+    slot_spans: list[tuple[float, float]] = []
+    slot_bars: list[SlotBar] = []
+    for i, slot in enumerate(slots):
+        span = max(1, math.ceil((slot.beat + slot.beats) / bpb - _EPS))
+        for b in range(slot.bar, min(bars, slot.bar + span)):
+            bar_slots[b].append(i)
+        slot_start = slot.bar * bpb + slot.beat
+        slot_end = min(total_beats, slot_start + slot.beats)
+        slot_spans.append((slot_start, slot_end))
+        b = slot.bar
+        while b * bpb < slot_end - _EPS and b < bars:
+            bar_start = b * bpb
+            lo = max(slot_start, bar_start) - bar_start
+            hi = min(slot_end, bar_start + bpb) - bar_start
+            slot_bars.append((i, b, bar_start, lo, hi))
+            b += 1
+    return _Score(
+        plan=plan,
+        rng=random.Random(plan.seed),
+        bars=bars,
+        bpb=bpb,
+        total_beats=total_beats,
+        beat_starts=beat_starts,
+        eighths=[x / 2 for x in range(int(bpb * 2))],
+        energy=energy,
+        section=section,
+        section_starts={s.start_bar for s in plan.sections},
+        swing={k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)},
+        feel=groove.feel_offset,
+        kj=groove.humanize_timing * _TRI,
+        kv=groove.humanize_velocity * 127 * _TRI,
+        key=plan.key,
+        chords=chords,
+        chord_pcs=chord_pcs,
+        slots=slots,
+        slot_spans=slot_spans,
+        slot_bars=slot_bars,
+        bar_slots=bar_slots,
+    )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_midi(plan: Plan) -> RenderedPiece:
+    """Render ``plan`` to MIDI bytes plus the list of notes written."""
+    score = _score(plan)
+    jitter = np.random.Generator(np.random.PCG64(plan.seed))
+    inst = plan.instrumentation
+    tracks: list[tuple[str, _Part, int | None]] = [
+        ("harmony", _Part(jitter), inst.harmony_program),
+        ("bass", _Part(jitter), inst.bass_program),
+        ("melody", _Part(jitter), inst.melody_program),
+    ]
+    if inst.pad_program is not None:
+        tracks.append(("pad", _Part(jitter), inst.pad_program))
+    if inst.drums and inst.drum_style is not None:
+        tracks.append(("drums", _Part(jitter), None))
+    parts = {name: part for name, part, _ in tracks}
+    # Parts are written in this order, whatever the track order: it fixes the random draws.
+    _harmony(score, parts["harmony"], parts.get("pad"))
+    _bass(score, parts["bass"])
+    _melody(score, parts["melody"])
+    if "drums" in parts:
+        _drums(score, parts["drums"])
+
+    bars = score.bars
+    bar_ticks = round(score.bpb * PPQ)
+    end_tick = bar_ticks * bars
+    tempi = plan.bar_tempi_us()
+    # Seconds at each bar line under the (possibly drifting) tempo map.
+    bar_secs = [0.0]
+    for us in tempi:
+        bar_secs.append(bar_secs[-1] + us * score.bpb / 1_000_000)
+    bar_seconds = np.array(bar_secs)
+    tick_seconds = np.array(tempi, dtype=np.float64) / 1_000_000 / PPQ
+
+    def seconds_at(ticks: Ints) -> Floats:
+        bar = np.minimum(ticks // bar_ticks, bars - 1)
+        seconds: Floats = bar_seconds[bar] + (ticks - bar * bar_ticks) * tick_seconds[bar]
+        return seconds
+
+    name = f"kmidi {plan.emotion.preset}"
+    chunks = [conductor_chunk(name, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
+    settled: list[tuple[str, SettledTrack]] = []
+    for name, part, program in tracks:
+        notes = part.settled(end_tick)
+        settled.append((name, notes))
+        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick))
+    return RenderedPiece(
+        midi=midi_file(chunks, PPQ),
+        duration_seconds=bar_secs[-1],
+        _tracks=tuple(settled),
+        _seconds_at=seconds_at,
+    )
+
+
+# ---------------------------------------------------------------- harmony
+
+
+def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
+    """Comping (or arpeggios) on the voice-led chords, and the pad's held chords."""
+    plan = score.plan
+    inst = plan.instrumentation
+    regs = plan.registers
+    bpb, legato, sw, feel = score.bpb, plan.legato, score.swing.get, score.feel
+    beat_starts, eighths = score.beat_starts, score.eighths
     rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
     voicings = voice_lead(
-        chords,
+        score.chords,
         regs.harmony_low,
         regs.harmony_high,
         voices=3 if rhythmic else 4,
         centre=(regs.harmony_low + regs.harmony_high) // 2,
     )
-    slots: list[ChordSlot] = list(plan.progression)
-    # Chord index sounding at each (bar, beat) — bars hold at most a few slots.
-    bar_slots: list[list[int]] = [[] for _ in range(plan.length_bars)]
-    for i, slot in enumerate(slots):
-        span = max(1, math.ceil((slot.beat + slot.beats) / bpb - 1e-9))
-        for b in range(slot.bar, min(plan.length_bars, slot.bar + span)):
-            bar_slots[b].append(i)
-
-    def chord_at(bar: int, beat: float) -> int:
-        pos = bar * bpb + beat
-        found = bar_slots[bar][0] if bar_slots[bar] else 0
-        for i in bar_slots[bar]:
-            s = slots[i]
-            if s.bar * bpb + s.beat <= pos + 1e-9:
-                found = i
-        return found
-
-    # Raw notes per track, checked by _settle once everything is generated.
-    harmony: list[Raw] = []
-    bass: list[Raw] = []
-    melody: list[Raw] = []
-    pad: list[Raw] = []
-    drums: list[Raw] = []
-    harmony_add, bass_add, pad_add, drums_add = (
-        harmony.append,
-        bass.append,
-        pad.append,
-        drums.append,
-    )
-
-    # ---- harmony (comping) and pad
-    eighths = [x / 2 for x in range(int(bpb * 2))]
     stab_grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
     strum_grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
-    legato = plan.legato
     # Where each comping style strikes within a bar: (beat, length, accent).
     charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
     if bpb >= 4:
@@ -400,315 +442,247 @@ def render_midi(plan: Plan) -> RenderedPiece:
         "charleston": charleston,
         "strum": [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid],
     }
-    # The piece's style's onsets as (beat, swung beat, hold, accent): the swing lookup and
-    # the minimum hold are worked out once, not per bar.
-    comp_onsets = {
-        style: [(x, sw(x, x), max(dur, 0.1), accent) for x, dur, accent in onsets]
-        for style, onsets in comp_styles.items()
-        if style == inst.comping
-    }
-    for i, slot in enumerate(slots):
-        voicing = voicings[i]
-        slot_start = slot.bar * bpb + slot.beat
-        slot_end = min(total_beats, slot_start + slot.beats)
-        bar = slot.bar
-        energy = section_of_bar[bar]
-        style = inst.comping if energy >= 0.25 else "sustain"
-        if inst.pad_program is not None:
-            pad_vel = level(bar, 0.55)
-            pad_on, pad_off = round((slot_start + feel) * PPQ), round(slot_end * PPQ)
-            for p in voicing[1:]:
-                pad_add((pad_on, pad_off, p + 12, round(pad_vel + (rand() - rand()) * kv * 0.5)))
-        b = bar
-        while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
-            bar_start = b * bpb
-            lo = max(slot_start, bar_start) - bar_start
-            hi = min(slot_end, bar_start + bpb) - bar_start
-            base_vel = level(b, 0.78)
-            if style == "sustain":
-                onsets: list[tuple[float, float, float, float]] = [
-                    (lo, sw(lo, lo), max(hi - lo, 0.1), 1.0)
-                ]
-            elif style in comp_onsets:
-                onsets = comp_onsets[style]
-            else:  # arpeggio, ostinato: broken chords
-                step = 0.5 if plan.note_density >= 0.3 or style == "ostinato" else 1.0
-                # Every voice (the root included) must sound in each bar, even short ones.
-                while step > 0.25 and (hi - lo) / step < len(voicing):
-                    step /= 2
-                if style == "ostinato":
-                    order = [0, 2, 1, 3] if len(voicing) >= 4 else [0, 2, 1, 2]
-                else:
-                    order = list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
-                x = 0.0
-                k = 0
-                while x < bpb - 1e-9:
-                    if lo - 1e-9 <= x < hi - 1e-9:
-                        p = voicing[order[k % len(order)] % len(voicing)]
-                        hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * legato)
-                        on = bar_start + sw(x, x) + feel + (rand() - rand()) * kj
-                        v = base_vel * (1.0 if x in beat_starts else 0.82)
-                        harmony_add(
-                            (
-                                round(on * PPQ),
-                                round(min(on + hold, bar_start + hi) * PPQ),
-                                p,
-                                round(v + (rand() - rand()) * kv),
-                            )
-                        )
-                        k += 1
-                    x += step
-                b += 1
-                continue
-            lo_edge, hi_edge, bar_end = lo - 1e-9, hi - 1e-9, bar_start + hi
-            strum = style == "strum"
-            for x, swung_x, hold, accent in onsets:
-                if not lo_edge <= x < hi_edge:
-                    continue
-                on = bar_start + swung_x + feel + (rand() - rand()) * kj
-                off = on + hold
-                if off > bar_end:
-                    off = bar_end
-                v = round(base_vel * accent + (rand() - rand()) * kv)
-                off_tick = round(off * PPQ)
-                if strum:
-                    for n, p in enumerate(voicing):
-                        harmony_add((round((on + n * 0.012) * PPQ), off_tick, p, v))
-                else:
-                    # Unspread voices share one onset: round it once, not once per voice.
-                    on_tick = round(on * PPQ)
-                    for p in voicing:
-                        harmony_add((on_tick, off_tick, p, v))
-            b += 1
+    widest = max(len(v) for v in voicings)
+    table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
+    counts = np.array([len(v) for v in voicings], dtype=np.int64)
 
-    # ---- bass
-    bass_centre = (regs.bass_low + regs.bass_high) // 2
-    half_feel = feel * 0.5
-    eighth_accents = [(x, 1.0 if x in beat_starts else 0.8) for x in eighths]
-    scale = key.scale
-    for i, slot in enumerate(slots):
-        chord = chords[i]
-        root = _place((chord.bass_pc,), bass_centre, regs.bass_low, regs.bass_high)
-        if section_name[slot.bar] in ("intro", "release") and chord.bass is None:
+    # Bars of quiet sections sustain the chord; the others comp in the piece's style.
+    sustained: list[tuple[int, float, float, float, float]] = []  # (slot, on, hold, cap, vel)
+    comped: list[tuple[int, float, float, float, float]] = []
+    broken: list[Row] = []
+    for i, b, bar_start, lo, hi in score.slot_bars:
+        velocity = score.level(b, 0.78)
+        if score.energy[score.slots[i].bar] < 0.25:
+            on = bar_start + sw(lo, lo) + feel
+            sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
+        elif inst.comping in comp_styles:
+            comped.append((i, bar_start, lo, hi, velocity))
+        else:
+            broken += _broken_chord(score, inst.comping, voicings[i], bar_start, lo, hi, velocity)
+    harmony.add_rows(broken, timing=score.kj, dynamics=score.kv)
+    if sustained:
+        ids, ons, holds, caps, levels = _columns(sustained)
+        harmony.add(
+            ons,
+            holds,
+            caps,
+            levels,
+            _voices_of(table, counts, ids),
+            timing=score.kj,
+            dynamics=score.kv,
+            voices=counts[ids],
+        )
+    if comped:
+        ids, starts, los, his, levels = _columns(comped)
+        pattern = comp_styles[inst.comping]
+        xs = np.array([x for x, _, _ in pattern])
+        swung = np.array([sw(x, x) for x, _, _ in pattern])
+        holds = np.array([max(d, 0.1) for _, d, _ in pattern])
+        accents = np.array([a for _, _, a in pattern])
+        row, hit = _grid(los, his, xs)
+        chord_ids = ids[row]
+        harmony.add(
+            starts[row] + swung[hit] + feel,
+            holds[hit],
+            starts[row] + his[row],
+            levels[row] * accents[hit],
+            _voices_of(table, counts, chord_ids),
+            timing=score.kj,
+            dynamics=score.kv,
+            voices=counts[chord_ids],
+            spread=_STRUM_SPREAD if inst.comping == "strum" else 0.0,
+        )
+    if pad is not None:
+        # The pad holds each chord's upper voices an octave up, from slot start to end.
+        held: list[Row] = []
+        for i, (slot_start, slot_end) in enumerate(score.slot_spans):
+            velocity = score.level(score.slots[i].bar, 0.55)
+            held += [
+                (slot_start + feel, math.inf, slot_end, velocity, p + 12) for p in voicings[i][1:]
+            ]
+        pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
+
+
+def _broken_chord(
+    score: _Score,
+    style: str,
+    voicing: tuple[int, ...],
+    bar_start: float,
+    lo: float,
+    hi: float,
+    velocity: float,
+) -> list[Row]:
+    """One bar of an arpeggio or ostinato over ``voicing``, inside [lo, hi) of the bar."""
+    plan = score.plan
+    step = 0.5 if plan.note_density >= 0.3 or style == "ostinato" else 1.0
+    # Every voice (the root included) must sound in each bar, even short ones.
+    while step > 0.25 and (hi - lo) / step < len(voicing):
+        step /= 2
+    if style == "ostinato":
+        order = [0, 2, 1, 3] if len(voicing) >= 4 else [0, 2, 1, 2]
+    else:
+        order = list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
+    hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * plan.legato)
+    on_beat = score.beat_starts
+    onset = bar_start + score.feel
+    rows: list[Row] = []
+    x = 0.0
+    k = 0
+    while x < score.bpb - _EPS:
+        if lo - _EPS <= x < hi - _EPS:
+            p = voicing[order[k % len(order)] % len(voicing)]
+            accent = 1.0 if x in on_beat else 0.82
+            rows.append((onset + score.swing.get(x, x), hold, bar_start + hi, velocity * accent, p))
+            k += 1
+        x += step
+    return rows
+
+
+# ---------------------------------------------------------------- bass
+
+
+def _bass(score: _Score, bass: _Part) -> None:
+    """The bass line: the style's pattern on each chord's root, quieter bars on roots only."""
+    plan = score.plan
+    key, regs, style = score.key, plan.registers, plan.instrumentation.bass_style
+    low, high = regs.bass_low, regs.bass_high
+    centre = (low + high) // 2
+    bpb, sw = score.bpb, score.swing.get
+    onset = score.feel * 0.5
+    roots: list[int] = []
+    for i, slot in enumerate(score.slots):
+        chord = score.chords[i]
+        if score.section[slot.bar] in ("intro", "release") and chord.bass is None:
             # A tonic pedal in the quiet outer sections: the key is felt before it is heard.
-            root = _place((key.tonic_pc,), bass_centre, regs.bass_low, regs.bass_high)
-        fifth = root + 7 if root + 7 <= regs.bass_high else root - 5
-        slot_start = slot.bar * bpb + slot.beat
-        slot_end = min(total_beats, slot_start + slot.beats)
-        next_root_pc = chords[(i + 1) % len(chords)].bass_pc
-        b = slot.bar
-        style = inst.bass_style
-        while b * bpb < slot_end - 1e-9 and b < plan.length_bars:
-            bar_start = b * bpb
-            lo = max(slot_start, bar_start) - bar_start
-            hi = min(slot_end, bar_start + bpb) - bar_start
-            v0 = level(b, 0.9)
-            last_bar_of_slot = bar_start + bpb >= slot_end - 1e-9
-            if section_of_bar[b] < 0.2 and style not in ("pedal", "root"):
-                style_now = "root"
-            else:
-                style_now = style
-            notes: list[tuple[float, float, int, float]]
-            if style_now == "pedal":
-                # One note held across the whole chord, however many bars it lasts.
-                notes = [(lo, slot_end - slot_start - 0.05, root, 1.0)] if b == slot.bar else []
-            elif style_now == "root":
-                notes = [(lo, (hi - lo) * (0.8 + 0.19 * legato), root, 1.0)]
-            elif style_now == "root_fifth":
-                mid = beat_starts[len(beat_starts) // 2] if len(beat_starts) > 1 else bpb
-                notes = [(0.0, mid * 0.9, root, 1.0), (mid, (bpb - mid) * 0.9, fifth, 0.85)]
-            elif style_now == "walking":
-                notes = []
-                tones = list(chord.pitch_classes)
-                cur = root
-                for j, x in enumerate(beat_starts):
-                    if j == 0:
-                        p = root
-                    elif j == len(beat_starts) - 1 and last_bar_of_slot:
-                        target = _place((next_root_pc,), cur, regs.bass_low, regs.bass_high)
-                        p = target + (1 if rand() < 0.5 else -1)
-                    else:
-                        pcs = tuple(tones) if rand() < 0.6 else scale
-                        p = _place(
-                            pcs, cur + (2 if rand() < 0.55 else -2), regs.bass_low, regs.bass_high
-                        )
-                        if p == cur:
-                            p = _place(scale, cur + 2, regs.bass_low, regs.bass_high)
-                    nxt = beat_starts[j + 1] if j + 1 < len(beat_starts) else bpb
-                    notes.append((x, (nxt - x) * 0.88, p, 1.0 if j == 0 else 0.85))
-                    cur = p
-            elif style_now == "eighths":
-                notes = [(x, 0.42, root, accent) for x, accent in eighth_accents]
-            elif style_now == "octave_pulse":
-                notes = [
-                    (x, 0.3, root + (12 if x % 1 else 0), 0.9 if x % 1 else 1.0) for x in eighths
-                ]
-            else:  # syncopated
-                funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
-                notes = [
-                    (
-                        x,
-                        0.22 if iv else 0.4,
-                        root + iv if root + iv <= regs.bass_high + 12 else root,
-                        1.0 if iv == 0 else 0.8,
-                    )
-                    for x, iv in funk
-                    if x < bpb
-                ]
-            lo_edge, hi_edge = lo - 1e-9, hi - 1e-9
-            limit = bar_start + hi if style_now != "pedal" else slot_end
-            for x, dur, p, accent in notes:
-                if not lo_edge <= x < hi_edge:
-                    continue
-                on = bar_start + sw(x, x) + half_feel + (rand() - rand()) * kj * 0.7
-                off = on + dur
-                if off > limit:
-                    off = limit
-                bass_add(
-                    (
-                        round(on * PPQ),
-                        round(off * PPQ),
-                        p,
-                        round(v0 * accent + (rand() - rand()) * kv),
-                    )
-                )
-            b += 1
-
-    # ---- melody
-    _melody(
-        plan,
-        melody,
-        rng,
-        chords,
-        slots,
-        chord_at,
-        bar_slots,
-        beat_starts,
-        section_of_bar,
-        section_name,
-        sw,
-        total_beats,
-    )
-
-    # ---- drums
-    if inst.drums and inst.drum_style is not None:
-        pattern = drum_pattern(inst.drum_style, num, den)
-        steps = pattern.steps
-        step_beats = bpb / steps
-        rows = [
-            (
-                [
-                    (sw(k * step_beats, k * step_beats), _DRUM_ACCENT[ch])
-                    for k, ch in enumerate(row)
-                    if ch != "."
-                ],
-                note,
-            )
-            for row, note in (
-                (pattern.kick, _KICK),
-                (pattern.snare, pattern.snare_note),
-                (pattern.hat, pattern.hat_note),
-            )
+            roots.append(_place((key.tonic_pc,), centre, low, high))
+        else:
+            roots.append(_place((chord.bass_pc,), centre, low, high))
+    rows: list[Row] = []
+    patterned: list[tuple[int, float, float, float, float]] = []  # (slot, start, lo, hi, vel)
+    for i, b, bar_start, lo, hi in score.slot_bars:
+        velocity = score.level(b, 0.9)
+        now = "root" if score.energy[b] < 0.2 and style not in ("pedal", "root") else style
+        on = bar_start + sw(lo, lo) + onset
+        if now == "pedal":
+            # One note held across the whole chord, however many bars it lasts.
+            if b == score.slots[i].bar:
+                slot_start, slot_end = score.slot_spans[i]
+                rows.append((on, slot_end - slot_start - 0.05, slot_end, velocity, roots[i]))
+        elif now == "root":
+            hold = (hi - lo) * (0.8 + 0.19 * plan.legato)
+            rows.append((on, hold, bar_start + hi, velocity, roots[i]))
+        elif now == "walking":
+            rows += _walking_bar(score, i, roots[i], bar_start, lo, hi, velocity)
+        else:
+            patterned.append((i, bar_start, lo, hi, velocity))
+    bass.add_rows(rows, timing=score.kj * 0.7, dynamics=score.kv)
+    if not patterned:
+        return
+    # (beat, length, interval above the root, play the fifth instead, accent)
+    pattern: list[tuple[float, float, int, bool, float]]
+    if style == "root_fifth":
+        beats = score.beat_starts
+        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
+        pattern = [(0.0, mid * 0.9, 0, False, 1.0), (mid, (bpb - mid) * 0.9, 0, True, 0.85)]
+    elif style == "eighths":
+        pattern = [
+            (x, 0.42, 0, False, 1.0 if x in score.beat_starts else 0.8) for x in score.eighths
         ]
-        for b in range(plan.length_bars):
-            energy = section_of_bar[b]
-            name = section_name[b]
-            bar_start = b * bpb
-            lvl = level(b, 0.95)
-            sparse = (name == "intro" and plan.length_bars >= 8) or energy < 0.2
-            if b in section_start and name in ("climax", "build") and b > 0:
-                drums_add(
-                    (round(bar_start * PPQ), round((bar_start + 1.5) * PPQ), _CRASH, round(lvl))
-                )
-            for hits, note in rows:
-                if sparse and note != pattern.hat_note:
-                    continue
-                quiet = 0.7 if sparse else 1.0
-                for swung_x, accent in hits:
-                    on = bar_start + swung_x + (rand() - rand()) * kj * 0.5
-                    v = lvl * accent * quiet + (rand() - rand()) * kv * 0.6
-                    drums_add((round(on * PPQ), round((on + 0.2) * PPQ), note, round(v)))
-        last = plan.length_bars - 1
-        if plan.length_bars >= 4:
-            drums_add(
-                (
-                    round((last * bpb) * PPQ),
-                    round((last * bpb + 1.5) * PPQ),
-                    _CRASH,
-                    round(level(last, 0.9)),
-                )
-            )
-
-    # ---- assemble
-    tracks: list[tuple[str, list[Raw], int | None]] = [
-        ("harmony", harmony, inst.harmony_program),
-        ("bass", bass, inst.bass_program),
-        ("melody", melody, inst.melody_program),
-    ]
-    if inst.pad_program is not None:
-        tracks.append(("pad", pad, inst.pad_program))
-    if inst.drums:
-        tracks.append(("drums", drums, None))
-    # Seconds at each bar line under the (possibly drifting) tempo map.
-    bar_secs = [0.0]
-    for us in tempi:
-        bar_secs.append(bar_secs[-1] + us * bpb / 1_000_000)
-    sec_per_tick = tempi[0] / 1_000_000 / PPQ
-
-    def seconds_at(tick: int) -> float:
-        bi = tick // bar_ticks
-        return bar_secs[bi] + (tick - bi * bar_ticks) * tempi[bi] / 1_000_000 / PPQ
-
-    uniform = len(set(tempi)) == 1
-    chunks = [_conductor_chunk(plan, end_tick, bar_ticks, tempi)]
-    settled: list[tuple[str, list[int], list[int]]] = []
-    for name, raw, program in tracks:
-        ons, offs = _settle(raw, end_tick)
-        settled.append((name, ons, offs))
-        events = ons + offs
-        events.sort()
-        chunks.append(_track_chunk(name, CHANNELS[name], program, events, end_tick))
-    header = b"MThd" + (6).to_bytes(4, "big") + bytes((0, 1)) + len(chunks).to_bytes(2, "big")
-    header += PPQ.to_bytes(2, "big")
-    midi = header + b"".join(chunks)
-    return RenderedPiece(
-        midi=midi,
-        duration_seconds=bar_secs[-1],
-        _tracks=tuple(settled),
-        _sec_per_tick=sec_per_tick,
-        _seconds_at=None if uniform else seconds_at,
+    elif style == "octave_pulse":
+        pattern = [
+            (x, 0.3, 12 if x % 1 else 0, False, 0.9 if x % 1 else 1.0) for x in score.eighths
+        ]
+    else:  # syncopated
+        funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
+        pattern = [
+            (x, 0.22 if iv else 0.4, iv, False, 0.8 if iv else 1.0) for x, iv in funk if x < bpb
+        ]
+    ids, starts, los, his, levels = _columns(patterned)
+    xs, holds, intervals, fifth, accents = _columns(pattern)
+    swung = np.array([sw(x, x) for x in xs.tolist()])
+    row, hit = _grid(los, his, xs)
+    root = np.array(roots, dtype=np.int64)[ids[row]]
+    pitch = root + intervals[hit]
+    # A leap that would leave the register an octave behind falls back on the root.
+    pitch = np.where(pitch <= high + 12, pitch, root)
+    fifths = np.where(root + 7 <= high, root + 7, root - 5)
+    pitch = np.where(fifth[hit], fifths, pitch)
+    bass.add(
+        starts[row] + swung[hit] + onset,
+        holds[hit],
+        starts[row] + his[row],
+        levels[row] * accents[hit],
+        pitch,
+        timing=score.kj * 0.7,
+        dynamics=score.kv,
     )
 
 
-def _melody(
-    plan: Plan,
-    part: list[Raw],
-    rng: random.Random,
-    chords: list[Chord],
-    slots: list[ChordSlot],
-    chord_at: Callable[[int, float], int],
-    bar_slots: list[list[int]],
-    beat_starts: list[float],
-    energy_of_bar: list[float],
-    name_of_bar: list[str],
-    sw: Callable[[float, float], float],
-    total_beats: float,
-) -> None:
+def _walking_bar(
+    score: _Score, slot: int, root: int, bar_start: float, lo: float, hi: float, velocity: float
+) -> list[Row]:
+    """One bar of walking bass: steps through chord and scale tones, leading to the next root."""
+    plan = score.plan
+    low, high = plan.registers.bass_low, plan.registers.bass_high
+    scale = score.key.scale
+    rand = score.rng.random
+    beats = score.beat_starts
+    slot_end = score.slot_spans[slot][1]
+    last_bar_of_slot = bar_start + score.bpb >= slot_end - _EPS
+    next_root_pc = score.chords[(slot + 1) % len(score.chords)].bass_pc
+    tones = score.chord_pcs[slot]
+    onset = bar_start + score.feel * 0.5
+    rows: list[Row] = []
+    cur = root
+    for j, x in enumerate(beats):
+        if j == 0:
+            p = root
+        elif j == len(beats) - 1 and last_bar_of_slot:
+            target = _place((next_root_pc,), cur, low, high)
+            p = target + (1 if rand() < 0.5 else -1)
+        else:
+            pcs = tones if rand() < 0.6 else scale
+            p = _place(pcs, cur + (2 if rand() < 0.55 else -2), low, high)
+            if p == cur:
+                p = _place(scale, cur + 2, low, high)
+        nxt = beats[j + 1] if j + 1 < len(beats) else score.bpb
+        if lo - _EPS <= x < hi - _EPS:
+            accent = 1.0 if j == 0 else 0.85
+            rows.append(
+                (
+                    onset + score.swing.get(x, x),
+                    (nxt - x) * 0.88,
+                    bar_start + hi,
+                    velocity * accent,
+                    p,
+                )
+            )
+        cur = p
+    return rows
+
+
+# ---------------------------------------------------------------- melody
+
+
+def _melody(score: _Score, part: _Part) -> None:
     """A melody that follows the chords: chord tones on strong beats, steps between."""
-    key = plan.key
+    plan = score.plan
+    key = score.key
     regs = plan.registers
-    bpb = plan.beats_per_bar
+    bpb = score.bpb
     low, high, centre = regs.melody_low, regs.melody_high, regs.melody_centre
     scale_pcs = set(key.scale)
     scale_notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
     if len(scale_notes) < 3:
         return
     index_of = {p: i for i, p in enumerate(scale_notes)}
-    groove = plan.groove
-    rand = rng.random
-    add = part.append
-    kj, kv = groove.humanize_timing * _TRI, groove.humanize_velocity * 127 * _TRI
-    feel, disp = groove.feel_offset, groove.displacement
+    rand = score.rng.random
+    rows: list[Row] = []
+    add = rows.append
+    onset = score.feel + plan.groove.displacement
+    sw = score.swing.get
+    beat_starts = score.beat_starts
+    total_beats = score.total_beats
     gate = 0.35 + 0.63 * plan.legato
     density = plan.note_density
     # Preferred note length: ~3 beats when sparse, a sixteenth-triplet-ish third when busy.
@@ -755,13 +729,11 @@ def _melody(
     prev = _place((key.tonic_pc,), centre, low, high)
     tonic_pcs = (key.tonic_pc,)
     tonic_triad = {key.scale[0], key.scale[2]}
-    melody_scale = 1.0
     top = len(scale_notes) - 1
-    # Chord.pitch_classes is computed on every access; progressions reuse few chords.
-    pcs_of: dict[int, tuple[int, ...]] = {}
+    chord_pcs, chord_at = score.chord_pcs, score.chord_at
     for b in range(bars):
-        name = name_of_bar[b]
-        energy = energy_of_bar[b]
+        name = score.section[b]
+        energy = score.energy[b]
         a, bb = motifs.get(name, motifs[next(iter(motifs))])
         pos_in_phrase = b % phrase
         rhythm = bb if pos_in_phrase == 2 else a
@@ -771,10 +743,11 @@ def _melody(
         phrase_end = pos_in_phrase == phrase - 1 or b == bars - 1
         rest_p = plan.space * (1.35 - 0.7 * energy)
         bar_start = b * bpb
-        vbase = (VELOCITY_FLOOR + plan.dynamics[b] * VELOCITY_SPAN) * melody_scale
+        vbase = score.level(b, 1.0)
         last_bar = b == bars - 1
         last_n = len(rhythm) - 1
-        slot_ids = bar_slots[b]
+        # A bar that holds one chord needs no search for the chord under each note.
+        only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
         for n, (x, length) in enumerate(rhythm):
             is_last = n == last_n
             if phrase_end and is_last:
@@ -783,11 +756,7 @@ def _melody(
                     continue
             elif n > 0 and rand() < rest_p:
                 continue
-            # A bar holding one chord needs no search (chord_at would return that slot too).
-            ci = slot_ids[0] if len(slot_ids) == 1 else chord_at(b, x)
-            pcs = pcs_of.get(ci)
-            if pcs is None:
-                pcs = pcs_of[ci] = chords[ci].pitch_classes
+            pcs = chord_pcs[only if only >= 0 else chord_at(b, x)]
             if last_bar and is_last:
                 if hanging:
                     pitch = _place((key.scale[1],), prev, low, high)
@@ -820,14 +789,61 @@ def _melody(
                     if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
                         pitch = alt
                         break
-            on = bar_start + sw(x, x) + feel + disp + (rand() - rand()) * kj
-            dur = length * gate
-            if phrase_end and is_last:
-                dur = length * max(gate, 0.9)
+            dur = length * max(gate, 0.9) if phrase_end and is_last else length * gate
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
-            vel = round(vbase * accent + 6 + (rand() - rand()) * kv)
-            end = on + dur
-            if end > total_beats:
-                end = total_beats
-            add((round(on * PPQ), round(end * PPQ), pitch, vel))
+            add((bar_start + sw(x, x) + onset, dur, total_beats, vbase * accent + 6, pitch))
             prev = pitch
+    part.add_rows(rows, timing=score.kj, dynamics=score.kv)
+
+
+# ---------------------------------------------------------------- drums
+
+
+def _drums(score: _Score, drums: _Part) -> None:
+    """The genre's drum pattern every bar, hats only in sparse bars, crashes at climaxes."""
+    plan = score.plan
+    pattern = drum_pattern(plan.instrumentation.drum_style or "", *plan.meter)
+    step = score.bpb / pattern.steps
+    hits = [
+        (score.swing.get(k * step, k * step), _DRUM_ACCENT[ch], note, note == pattern.hat_note)
+        for row, note in (
+            (pattern.kick, _KICK),
+            (pattern.snare, pattern.snare_note),
+            (pattern.hat, pattern.hat_note),
+        )
+        for k, ch in enumerate(row)
+        if ch != "."
+    ]
+    bars = score.bars
+    crashes: list[Row] = []
+    starts: list[float] = []
+    levels: list[float] = []
+    sparse: list[bool] = []
+    for b in range(bars):
+        name = score.section[b]
+        bar_start = b * score.bpb
+        level = score.level(b, 0.95)
+        if b in score.section_starts and name in ("climax", "build") and b > 0:
+            crashes.append((bar_start, 1.5, math.inf, level, _CRASH))
+        starts.append(bar_start)
+        levels.append(level)
+        sparse.append((name == "intro" and bars >= 8) or score.energy[b] < 0.2)
+    if bars >= 4:
+        last = (bars - 1) * score.bpb
+        crashes.append((last, 1.5, math.inf, score.level(bars - 1, 0.9), _CRASH))
+    drums.add_rows(crashes, timing=0.0, dynamics=0.0)
+    if not hits:
+        return
+    swung, accents, notes, hat = _columns(hits)
+    quiet = np.array(sparse)
+    # Sparse bars keep only the hats, softer.
+    row, hit = np.nonzero(~quiet[:, None] | hat[None, :])
+    drums.add(
+        np.array(starts)[row] + swung[hit],
+        0.2,
+        math.inf,
+        np.array(levels)[row] * accents[hit] * np.where(quiet[row], 0.7, 1.0),
+        notes[hit],
+        timing=score.kj * 0.5,
+        dynamics=score.kv * 0.6,
+    )

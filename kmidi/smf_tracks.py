@@ -1,4 +1,4 @@
-"""One track's notes settled and written as an SMF ``MTrk`` chunk, with numpy.
+"""Standard MIDI File writing: tracks' notes settled and encoded with numpy.
 
 ``settle`` applies the rules the renderer's notes must obey (clip to the piece, drop
 too-short notes and impossible pitches, let a re-struck pitch end the previous one, clamp
@@ -8,6 +8,9 @@ Python loop only for the rare pitch where a re-strike comes too soon and must be
 Events are ordered as packed ints ``(tick << 15) | (on << 14) | (pitch << 7) | velocity``
 sorted ascending: by tick, then offs before ons at the same tick (a re-struck pitch is
 released first), then pitch, then velocity. Ticks must stay below ``2**47``.
+
+``conductor_chunk`` writes the tempo map, time and key signature, and ``midi_file`` puts
+the chunks together as a format-1 file.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from numpy.typing import NDArray
 Ticks = NDArray[np.int64]
 
 _HALF = 12
-"""Half the shortest note kept (``_MIN_TICKS // 2`` in ``kmidi.render``), in ticks."""
+"""Notes shorter than this many ticks (a fortieth of a beat at 480 PPQ) are dropped."""
 _TICK_LIMIT = 1 << 47
 """Ticks must stay below this: packed events keep 15 bits below the tick in an int64."""
 
@@ -175,6 +178,47 @@ def track_chunk(
     tail = _vlq_bytes(end_tick - last) + b"\xff\x2f\x00"
     size = len(head) + len(body) + len(tail)
     return b"MTrk" + size.to_bytes(4, "big") + head + body + tail
+
+
+def conductor_chunk(
+    name: str,
+    meter: tuple[int, int],
+    key_signature: str,
+    tempi: list[int],
+    bar_ticks: int,
+    end_tick: int,
+) -> bytes:
+    """The first track: its name, the time and key signature, and a tempo (µs per quarter)
+    per bar, written only where it changes."""
+    num, den = meter
+    # Clocks per click: one click per felt beat (a dotted quarter in compound meters).
+    clocks = 36 if den == 8 and num % 3 == 0 else 24 * 4 // den
+    body = b"".join(
+        (
+            b"\x00",
+            _meta_bytes("track_name", name=name),
+            b"\x00",
+            _meta_bytes("time_signature", numerator=num, denominator=den, clocks_per_click=clocks),
+            b"\x00",
+            _meta_bytes("key_signature", key=key_signature),
+        )
+    )
+    now = 0
+    previous = -1
+    for bar, tempo in enumerate(tempi):
+        if tempo != previous:
+            tick = bar * bar_ticks
+            body += _vlq_bytes(tick - now) + b"\xff\x51\x03" + tempo.to_bytes(3, "big")
+            now, previous = tick, tempo
+    body += _vlq_bytes(end_tick - now) + b"\xff\x2f\x00"
+    return b"MTrk" + len(body).to_bytes(4, "big") + body
+
+
+def midi_file(chunks: list[bytes], ticks_per_quarter: int) -> bytes:
+    """A format-1 Standard MIDI File of these track chunks."""
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big")
+    header += len(chunks).to_bytes(2, "big") + ticks_per_quarter.to_bytes(2, "big")
+    return header + b"".join(chunks)
 
 
 def _vlq_bytes(value: int) -> bytes:

@@ -2,9 +2,11 @@
 
 For each case in ``CASES`` the file ``data/render_golden.json`` holds the sha256 of the
 MIDI bytes ``compose`` produces and of the canonical JSON of ``Composition.to_document()``
-(seed, duration, affect, plan and every note). Speed work must leave both unchanged.
+(seed, duration, affect, plan and every note). Refactors and speed work must leave both
+unchanged.
 
-A deliberate musical change regenerates the file:
+A deliberate change of the output (the music, or the random draws behind it) regenerates
+the file:
 
     .venv/bin/python -m tests.unit.test_render_golden --regenerate
 
