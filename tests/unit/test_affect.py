@@ -18,6 +18,7 @@ from schemas.intent import Intent
 CORPUS = Path(__file__).parent / "data" / "affect_corpus.jsonl"
 OVERALL_TARGET = 0.90
 FAMILY_TARGET = 0.80
+HELD_OUT_TARGET = 0.75
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,20 @@ def test_corpus_accuracy_per_family() -> None:
     assert not weak, report
 
 
-def test_held_out_accuracy_is_reported() -> None:
-    """Sentences written after tuning and never tuned on: an honest generalisation figure."""
-    cases = [case for case in _corpus() if case.split == "holdout"]
+@pytest.mark.parametrize("split", ["holdout", "holdout2"])
+def test_held_out_accuracy_is_reported(split: str) -> None:
+    """Sentences written after tuning and never tuned on: an honest generalisation figure.
+
+    "holdout" has since been seen during tuning; "holdout2" was written fresh, without
+    looking at the analyser's source or vocabulary, and labelled before it was first run.
+    """
+    cases = [case for case in _corpus() if case.split == split]
     if not cases:
-        pytest.skip("no held-out split in the corpus")
+        pytest.skip(f"no {split!r} split in the corpus")
     table, overall, _, misses = _evaluate(cases)
-    report = f"\nheld-out:\n{table}\nmisses:\n" + "\n".join(misses)
+    report = f"\nheld-out ({split}):\n{table}\nmisses:\n" + "\n".join(misses)
     print(report)
-    assert overall >= 0.75, report
+    assert overall >= HELD_OUT_TARGET, report
 
 
 # --- named behaviours ------------------------------------------------------------------
