@@ -16,8 +16,8 @@ import random
 from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import accumulate
+from functools import lru_cache, partial
+from itertools import accumulate, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -88,9 +88,10 @@ class RenderedPiece:
 
 def _notes(name: str, track: SettledTrack, seconds_at: Callable[[Ints], Floats]) -> list[Note]:
     """The ``Note`` of each settled note of one track."""
-    channel = CHANNELS[name]
-    make = tuple.__new__  # Note(...) goes through a Python-level __new__; this does not
+    count = len(track.start)
     columns = zip(
+        repeat(name, count),
+        repeat(CHANNELS[name], count),
         track.pitch.tolist(),
         track.velocity.tolist(),
         (track.start / PPQ).tolist(),
@@ -98,7 +99,8 @@ def _notes(name: str, track: SettledTrack, seconds_at: Callable[[Ints], Floats])
         seconds_at(track.start).tolist(),
         strict=True,
     )
-    return [make(Note, (name, channel, *column)) for column in columns]
+    # Note(...) goes through a Python-level __new__; tuple.__new__ takes the row as it is.
+    return list(map(partial(tuple.__new__, Note), columns))
 
 
 # ---------------------------------------------------------------- parts
