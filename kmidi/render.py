@@ -279,6 +279,7 @@ class _Score:
 
 
 def _score(plan: Plan) -> _Score:
+    """Everything the parts share, worked out from ``plan`` once."""
     num, den = plan.meter
     bars = plan.length_bars
     bpb = plan.beats_per_bar
@@ -397,8 +398,8 @@ def render_midi(plan: Plan) -> RenderedPiece:
         seconds: Floats = bar_seconds[bar] + (ticks - bar * bar_ticks) * tick_seconds[bar]
         return seconds
 
-    name = f"kmidi {plan.emotion.preset}"
-    chunks = [conductor_chunk(name, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
+    title = f"kmidi {plan.emotion.preset}"
+    chunks = [conductor_chunk(title, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
     settled: list[tuple[str, SettledTrack]] = []
     for name, part, program in tracks:
         notes = part.settled(end_tick)
