@@ -77,6 +77,8 @@ class _Reading:
     scores: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
     modifiers: dict[str, None] = field(default_factory=dict)
+    contexts: dict[str, None] = field(default_factory=dict)
+    """Contexts switched on by what was read ("loss", "persistence"…), in order of appearance."""
     exclamations: int = 0
     caps_words: int = 0
     elongated: int = 0
@@ -144,12 +146,37 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
                     reading.add(target, strength * factor * ratio, label)
                 else:
                     reading.add(preset, strength * factor, label)
+                    for context, minimum in LEXICON.context_presets.get(preset, ()):
+                        if strength >= minimum:
+                            reading.contexts.setdefault(context, None)
             scale, scale_left = 1.0, 0
-        if entry.modifiers and not negated:
+        if not negated:
             for name in entry.modifiers:
                 reading.modifiers.setdefault(name, None)
+            for name in entry.contexts:
+                reading.contexts.setdefault(name, None)
         negation_left = max(0, negation_left - 1)
         scale_left = max(0, scale_left - 1)
+
+
+def _apply_contexts(reading: _Reading) -> None:
+    """Move score between presets as the active contexts say, all from one snapshot.
+
+    A source shifted by several contexts never gives away more than it has.
+    """
+    moves: dict[str, list[tuple[str, float]]] = {}
+    for name in reading.contexts:
+        for source, target, share in LEXICON.contexts[name].shift:
+            if reading.scores.get(source, 0.0) > 0.0:
+                moves.setdefault(source, []).append((target, share))
+    snapshot = dict(reading.scores)
+    for source, targets in moves.items():
+        total_share = sum(share for _, share in targets)
+        norm = 1.0 / total_share if total_share > 1.0 else 1.0
+        for target, share in targets:
+            moved = snapshot[source] * share * norm
+            reading.scores[source] -= moved
+            reading.scores[target] = reading.scores.get(target, 0.0) + moved
 
 
 def _family_totals(scores: dict[str, float]) -> dict[str, float]:
@@ -204,6 +231,8 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
         _read(wound, WOUND_WEIGHT, reading, "wound: ")
     if desire:
         _read(desire, DESIRE_WEIGHT, reading, "desire: ")
+    if reading.contexts:
+        _apply_contexts(reading)
     scores = {name: score for name, score in reading.scores.items() if score > 0.0}
     total = sum(scores.values())
     if total <= NEUTRAL_THRESHOLD:

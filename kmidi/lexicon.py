@@ -3,6 +3,11 @@
 Everything is built once at import; a lookup is a walk over plain dicts. Lexicon terms and
 text go through the same tokeniser and stemmer, so "grieving", "grieved" and "grieve" meet
 at one key whether or not that key is a real English word.
+
+``situations.json`` adds to the same trie what people write instead of naming a feeling:
+situational cues (events, scenes), idioms and body sensations, all weighted below explicit
+feeling words; phrasal verbs that carry no feeling ("sit down"); and contexts that re-weight
+surface words around them (love words near a death read as grief).
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from typing import Any, Final, Literal
 from kmidi.emotions import PRESETS
 
 TokenKind = Literal["word", "emoji", "number", "punct"]
+
+CUE_CAP: Final = 0.9
+"""Highest weight of a situational cue: a scene or event never outweighs a named feeling."""
+IDIOM_CAP: Final = 1.0
+"""Highest weight of an idiom or body sensation ("stomach in knots", "over the moon")."""
 
 
 class LexiconError(ValueError):
@@ -53,6 +63,17 @@ class Entry:
     """What follows outweighs what came before ("but", "though")."""
     scale: float = 1.0
     """Multiplier for the next emotion term: > 1 intensifies, < 1 dampens."""
+    contexts: list[str] = field(default_factory=list)
+    """Names of contexts this term switches on ("loss", "persistence"…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A setting that changes what other words mean: part of one preset's score moves to another."""
+
+    name: str
+    shift: tuple[tuple[str, str, float], ...]
+    """(source preset, target preset, share of the source's score that moves)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,11 +290,15 @@ class Lexicon:
         "_transparent",
         "_trie",
         "_vocabulary",
+        "context_presets",
+        "contexts",
         "negation_targets",
         "presets",
     )
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], situations: Mapping[str, Any] | None = None
+    ) -> None:
         self._trie: Trie = {}
         self._vocabulary: set[str] = set()
         self._max_phrase = 1
@@ -281,7 +306,12 @@ class Lexicon:
         self.negation_targets: dict[str, tuple[str, float]] = {}
         self._fillers: dict[str, float] = {}
         self._transparent: frozenset[str] = frozenset()
+        self.contexts: dict[str, Context] = {}
+        self.context_presets: dict[str, tuple[tuple[str, float], ...]] = {}
+        """Preset -> (context, minimum hit weight): a strong enough hit switches the context on."""
         self._compile(document)
+        if situations is not None:
+            self._compile_situations(situations, document.get("classes", {}))
 
     # building
 
@@ -342,6 +372,46 @@ class Lexicon:
             if preset not in PRESETS or target not in PRESETS:
                 raise LexiconError(f"negation target {preset!r} -> {target!r} names no preset")
             self.negation_targets[preset] = (target, float(weight))
+
+    def _compile_situations(self, doc: Mapping[str, Any], base: Mapping[str, Any]) -> None:
+        """Cues, idioms, no-feeling phrasal verbs and contexts from ``situations.json``."""
+        classes: dict[str, list[str]] = {
+            str(name): [str(m) for m in members]
+            for source in (base, doc.get("classes", {}))
+            for name, members in source.items()
+        }
+        for section, cap in (("cues", CUE_CAP), ("idioms", IDIOM_CAP)):
+            for preset, terms in doc.get(section, {}).items():
+                if preset not in PRESETS or preset == "neutral":
+                    raise LexiconError(f"situations {section} name unknown preset {preset!r}")
+                for term, weight in terms.items():
+                    if not isinstance(weight, int | float) or not 0.0 < float(weight) <= cap:
+                        raise LexiconError(f"{section} weight for {term!r} must be in (0, {cap}]")
+                    for expanded in self._expand_classes(term, classes):
+                        _add_hit(self._entry(expanded), preset, float(weight))
+        for term in doc.get("phrasal", []):
+            for expanded in self._expand_classes(term, classes):
+                self._entry(expanded)  # a span that is matched and means nothing
+        by_preset: dict[str, list[tuple[str, float]]] = {}
+        for name, spec in doc.get("contexts", {}).items():
+            shift = []
+            for source, (target, share) in spec.get("shift", {}).items():
+                if source not in PRESETS or target not in PRESETS or not 0.0 < share <= 1.0:
+                    raise LexiconError(
+                        f"context {name!r} shift {source!r} -> {target!r} is invalid"
+                    )
+                shift.append((source, target, float(share)))
+            self.contexts[name] = Context(name, tuple(shift))
+            for preset, minimum in spec.get("presets", {}).items():
+                if preset not in PRESETS:
+                    raise LexiconError(f"context {name!r} names unknown preset {preset!r}")
+                by_preset.setdefault(preset, []).append((name, float(minimum)))
+            for term in spec.get("cues", []):
+                for expanded in self._expand_classes(term, classes):
+                    entry = self._entry(expanded)
+                    if name not in entry.contexts:
+                        entry.contexts.append(name)
+        self.context_presets = {preset: tuple(pairs) for preset, pairs in by_preset.items()}
 
     @staticmethod
     def _expand_classes(term: str, classes: Mapping[str, Sequence[str]]) -> Iterator[str]:
@@ -483,13 +553,16 @@ def _join(span: Sequence[Token]) -> str:
     return " ".join(out)
 
 
-def _load() -> Lexicon:
-    text = resources.files("kmidi").joinpath("data/lexicon.json").read_text(encoding="utf-8")
+def _read_json(name: str) -> Any:
+    text = resources.files("kmidi").joinpath(f"data/{name}").read_text(encoding="utf-8")
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LexiconError(f"lexicon.json is not valid JSON: {exc}") from exc
-    return Lexicon(document)
+        raise LexiconError(f"{name} is not valid JSON: {exc}") from exc
+
+
+def _load() -> Lexicon:
+    return Lexicon(_read_json("lexicon.json"), _read_json("situations.json"))
 
 
 LEXICON: Final[Lexicon] = _load()
