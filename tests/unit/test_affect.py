@@ -98,16 +98,17 @@ def test_corpus_accuracy_per_family() -> None:
     assert not weak, report
 
 
-@pytest.mark.parametrize("split", ["holdout", "holdout2"])
+@pytest.mark.parametrize("split", ["holdout", "holdout2", "holdout3"])
 def test_held_out_accuracy_is_reported(split: str) -> None:
-    """Sentences written after tuning and never tuned on: an honest generalisation figure.
+    """Sentences not tuned on when written: an honest generalisation figure.
 
-    "holdout" has since been seen during tuning; "holdout2" was written fresh, without
-    looking at the analyser's source or vocabulary, and labelled before it was first run.
+    Each was written without looking at the analyser's source or vocabulary and labelled
+    before its first run. "holdout" has since been seen during tuning; the situational
+    work was guided by the failure categories of "holdout2" (45 % first pass), not by its
+    rows; "holdout3" (76 % first pass) came after it and must never be tuned on.
     """
     cases = [case for case in _corpus() if case.split == split]
-    if not cases:
-        pytest.skip(f"no {split!r} split in the corpus")
+    assert len(cases) >= 50, f"split {split!r} has {len(cases)} rows"
     table, overall, _, misses = _evaluate(cases)
     report = f"\nheld-out ({split}):\n{table}\nmisses:\n" + "\n".join(misses)
     print(report)
