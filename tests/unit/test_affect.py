@@ -303,6 +303,14 @@ def test_phrasal_down_is_not_sadness(text: str) -> None:
     assert PRESETS[analyse_text(text).primary].family != "sadness"
 
 
+def test_long_is_a_length_and_longing_for_is_nostalgia() -> None:
+    # "longing" and "long" share a stem: only the yearning phrases may carry nostalgia.
+    for text in ("it was a long day at work", "make a long piece for my yoga class"):
+        assert analyse_text(text).primary == "neutral", text
+    for text in ("longing for home", "I long for you", "full of longing for the sea"):
+        assert analyse_text(text).primary == "nostalgia", text
+
+
 def test_wound_and_desire_describing_situations_go_through_the_cues() -> None:
     fired = analyse_text("something for the drive home", wound="got fired with no warning")
     assert _family(fired) == "sadness"
