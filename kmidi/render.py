@@ -455,7 +455,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     broken: list[Row] = []
     for i, b, bar_start, lo, hi in score.slot_bars:
         velocity = score.level(b, 0.78)
-        if score.energy[score.slots[i].bar] < 0.25:
+        if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25:
             on = bar_start + sw(lo, lo) + feel
             sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
         elif inst.comping in comp_styles:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import mido
@@ -193,3 +195,24 @@ def test_velocity_follows_the_dynamics_curve() -> None:
     soft = min(range(plan.length_bars), key=lambda b: plan.dynamics[b])
     assert plan.dynamics[loud] > plan.dynamics[soft]
     assert means[loud] > means[soft]
+
+
+def test_comping_styles_shape_the_harmony_track() -> None:
+    """Read back with midicsv: sustain holds whole chords, arpeggio breaks them up, strum
+    spreads a chord's voices a few ticks apart."""
+    text = "calm and peaceful evening"
+
+    def onsets(genre: str) -> tuple[list[int], list[int]]:
+        harmony = midicsv(piece(text, genre=genre, length_bars=8).piece.midi).track("harmony")
+        sizes = Counter(n.start for n in harmony)
+        return sorted(sizes.values()), sorted(n.end - n.start for n in harmony)
+
+    sustain_sizes, sustain_lengths = onsets("ambient")
+    assert sustain_sizes[0] >= 3  # every onset is a whole chord
+    assert sustain_lengths[len(sustain_lengths) // 2] >= 2 * PPQ  # held, not struck
+    arpeggio_sizes, _ = onsets("classical")
+    assert sum(size == 1 for size in arpeggio_sizes) / len(arpeggio_sizes) >= 0.8
+    harmony = midicsv(piece(text, genre="folk", length_bars=8).piece.midi).track("harmony")
+    starts = sorted({n.start for n in harmony})
+    gaps = Counter(b - a for a, b in pairwise(starts))
+    assert gaps[round(0.012 * PPQ)] >= len(starts) // 4  # strummed voices, 0.012 beats apart
