@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
-from kmidi.lexicon import LEXICON
+from kmidi.lexicon import LEXICON, Unit
 
 if TYPE_CHECKING:
     from schemas.intent import Intent
@@ -67,6 +67,14 @@ _CONTRAST_BOOST = 1.3
 _CAPS_BOOST = 1.25
 _ELONGATION_BOOST = 1.15
 _SECONDARY_RATIO = 0.3
+RESOLVED_RATIO = 0.8
+"""Share of a distress that reads as relief (calm) once the text says it is over."""
+_UNRESOLVABLE = frozenset({"grief"})
+"""A death is not "over": "the funeral is over" is still grief."""
+_KEEP_CONTEXTS = frozenset({"loss"})
+EUPHORIA_CHANNELS = 2
+"""Kinds of emphasis (capitals, "!!", stretched words) from which joy reads as euphoria."""
+EUPHORIA_SHARE = 0.6
 _MAX_EVIDENCE = 8
 
 
@@ -84,6 +92,8 @@ class _Reading:
     elongated: int = 0
     emoji: int = 0
     words: int = 0
+    negated: list[tuple[str, float, float]] = field(default_factory=list)
+    """(target preset, score moved there, valence of the negated preset) per negated feeling."""
 
     def add(self, preset: str, weight: float, label: str) -> None:
         self.scores[preset] = self.scores.get(preset, 0.0) + weight
@@ -103,10 +113,14 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
     negation_left = 0
     scale, scale_left = 1.0, 0
     contrast = 1.0
-    for unit in units:
+    clause: list[tuple[str, float]] = []
+    """Feelings read since the clause began: what a resolver ("is over") can end."""
+    clause_contexts: list[str] = []
+    for index, unit in enumerate(units):
         if unit.kind == "punct":
             reading.exclamations += unit.surface.count("!") if weight == 1.0 else 0
             negation_left = scale_left = 0
+            clause, clause_contexts = [], []
             continue
         if unit.kind == "word":
             reading.words += 1
@@ -124,6 +138,11 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
             continue
         if entry.breaker:
             negation_left = 0
+            clause, clause_contexts = [], []
+        if entry.resolver and negation_left == 0 and _ends_clause(units, index):
+            _resolve(reading, clause, clause_contexts, prefix + unit.surface)
+            clause, clause_contexts = [], []
+            continue
         if entry.contrast:
             contrast = _CONTRAST_BOOST
         if entry.negator and not entry.hits:
@@ -144,19 +163,85 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
                 if negated:
                     target, ratio = _negation_target(preset)
                     reading.add(target, strength * factor * ratio, label)
+                    reading.negated.append(
+                        (target, strength * factor * ratio, PRESETS[preset].valence)
+                    )
                 else:
                     reading.add(preset, strength * factor, label)
+                    clause.append((preset, strength * factor))
                     for context, minimum in LEXICON.context_presets.get(preset, ()):
-                        if strength >= minimum:
-                            reading.contexts.setdefault(context, None)
+                        if strength >= minimum and context not in reading.contexts:
+                            reading.contexts[context] = None
+                            clause_contexts.append(context)
             scale, scale_left = 1.0, 0
         if not negated:
             for name in entry.modifiers:
                 reading.modifiers.setdefault(name, None)
             for name in entry.contexts:
-                reading.contexts.setdefault(name, None)
+                if name not in reading.contexts:
+                    reading.contexts[name] = None
+                    clause_contexts.append(name)
         negation_left = max(0, negation_left - 1)
         scale_left = max(0, scale_left - 1)
+
+
+_RESOLVER_FOLLOWERS = frozenset(
+    token.key
+    for token in LEXICON.tokenise(
+        "and now finally at last thank thankfully so yay phew lol for already today tonight"
+        " forever completely totally i we"
+    )
+)
+"""Words that may follow "over"/"done" when it ends the matter ("exams are over and…")."""
+
+
+def _ends_clause(units: list[Unit], index: int) -> bool:
+    """Whether a resolver closes its clause: "it's over." yes, "over the moon" no."""
+    if index + 1 >= len(units):
+        return True
+    following = units[index + 1]
+    return following.kind != "word" or following.key in _RESOLVER_FOLLOWERS
+
+
+def _resolve(
+    reading: _Reading, clause: list[tuple[str, float]], contexts: list[str], label: str
+) -> None:
+    """The clause's distress is over: most of it reads as relief, and its contexts end.
+
+    "exams are finally over" is calm, not anxiety; pleasant feelings are left alone.
+    """
+    for preset, amount in clause:
+        if PRESETS[preset].valence >= 0 or preset in _UNRESOLVABLE:
+            continue
+        reading.scores[preset] -= amount
+        reading.add("calm", amount * RESOLVED_RATIO, label)
+    for name in contexts:
+        if name not in _KEEP_CONTEXTS:
+            reading.contexts.pop(name, None)
+
+
+def _mixed_negation(reading: _Reading) -> None:
+    """Pleasant and unpleasant feelings both denied ("not sad, not happy, just…") read as numb."""
+    signs = {valence > 0 for _, _, valence in reading.negated if valence != 0}
+    if len(signs) < 2:
+        return
+    for target, amount, _ in reading.negated:
+        reading.scores[target] -= amount
+        reading.scores["numbness"] = reading.scores.get("numbness", 0.0) + amount
+
+
+def _ecstatic(reading: _Reading) -> None:
+    """Joy written with two kinds of emphasis (capitals, "!!", "sooo") about an ecstatic scene
+    (a win, a crowd) is euphoria; plain "I AM HAPPY!!!" stays joy, only louder."""
+    joy = reading.scores.get("joy", 0.0)
+    if reading.scores.get("euphoria", 0.0) <= 0.0:
+        return
+    channels = (
+        int(_shouting(reading)) + int(reading.exclamations >= 2) + int(reading.elongated >= 1)
+    )
+    if channels >= EUPHORIA_CHANNELS and joy > 0.0:
+        reading.scores["joy"] = joy * (1.0 - EUPHORIA_SHARE)
+        reading.scores["euphoria"] = reading.scores.get("euphoria", 0.0) + joy * EUPHORIA_SHARE
 
 
 def _apply_contexts(reading: _Reading) -> None:
@@ -187,10 +272,14 @@ def _family_totals(scores: dict[str, float]) -> dict[str, float]:
     return totals
 
 
-def _emphasis(reading: _Reading) -> float:
-    shouting = reading.caps_words >= 1 and (
+def _shouting(reading: _Reading) -> bool:
+    return reading.caps_words >= 1 and (
         reading.caps_words >= 2 or reading.caps_words * 3 >= reading.words
     )
+
+
+def _emphasis(reading: _Reading) -> float:
+    shouting = _shouting(reading)
     return min(
         0.3,
         0.08 * min(reading.exclamations, 3)
@@ -231,8 +320,11 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
         _read(wound, WOUND_WEIGHT, reading, "wound: ")
     if desire:
         _read(desire, DESIRE_WEIGHT, reading, "desire: ")
+    _mixed_negation(reading)
     if reading.contexts:
         _apply_contexts(reading)
+    emphasis = _emphasis(reading)
+    _ecstatic(reading)
     scores = {name: score for name, score in reading.scores.items() if score > 0.0}
     total = sum(scores.values())
     if total <= NEUTRAL_THRESHOLD:
@@ -252,7 +344,6 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
         None,
     )
 
-    emphasis = _emphasis(reading)
     strength = families[top_family]
     intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * strength) + emphasis, 0.05, 1.0)
 

@@ -65,6 +65,8 @@ class Entry:
     """Multiplier for the next emotion term: > 1 intensifies, < 1 dampens."""
     contexts: list[str] = field(default_factory=list)
     """Names of contexts this term switches on ("loss", "persistence"…)."""
+    resolver: bool = False
+    """Says the distress named before it in the clause is over ("exams are finally over")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +359,8 @@ class Lexicon:
             self._entry(term).breaker = True
         for term in doc.get("contrast", []):
             self._entry(term).contrast = True
+        for term in doc.get("resolvers", []):
+            self._entry(term).resolver = True
         for section in ("intensifiers", "dampeners"):
             for term, scale in doc.get(section, {}).items():
                 self._entry(term).scale = float(scale)

@@ -343,3 +343,70 @@ def test_any_text_yields_a_valid_affect(text: str, wound: str | None) -> None:
     assert -1.0 <= affect.arousal <= 1.0
     assert 0.0 <= affect.confidence <= 1.0
     assert set(affect.modifiers) <= set(MODIFIERS)
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("exams are finally over, lying in the grass", "peace"),
+        ("the panic attack is over and I can breathe", "peace"),
+        ("the argument with my brother is resolved", "peace"),
+        ("I can't wait for my exams to be over", "fear"),  # waiting is not the end
+        ("I'm over the moon", "joy"),  # an idiom, not a resolution
+        ("the funeral is over", "sadness"),  # a loss is not "over"
+    ],
+)
+def test_distress_said_to_be_over_reads_as_relief(text: str, family: str) -> None:
+    assert _family(analyse_text(text)) == family
+
+
+@pytest.mark.parametrize("text", ["neither happy nor sad", "not sad, not happy, just blank"])
+def test_pleasant_and_unpleasant_both_denied_read_as_numb(text: str) -> None:
+    assert analyse_text(text).primary == "numbness"
+
+
+@pytest.mark.parametrize(
+    ("text", "preset"),
+    [
+        ("went through the motions all day", "numbness"),
+        ("went to the funeral and didn't feel a thing", "numbness"),
+        ("it's like watching my life through glass", "dissociation"),
+        ("everyone was talking but I felt miles away", "dissociation"),
+        ("keep zoning out and losing hours", "dissociation"),
+    ],
+)
+def test_everyday_numbness_and_dissociation(text: str, preset: str) -> None:
+    assert analyse_text(text).primary == preset
+
+
+@pytest.mark.parametrize(
+    ("text", "not_family"),
+    [
+        ("I wonder what time the shop closes", "awe"),
+        ("my grandpa's hands shake when he pours the tea", "fear"),
+        ("no wonder the bus was late", "awe"),
+    ],
+)
+def test_figures_of_speech_do_not_express_their_feeling_words(text: str, not_family: str) -> None:
+    assert _family(analyse_text(text)) != not_family
+
+
+def test_ecstatic_scene_with_emphasis_reads_as_euphoria() -> None:
+    assert analyse_text("WE WON!!! the crowd went wild").primary == "euphoria"
+    assert analyse_text("front row at the festival, hands in the air").primary == "euphoria"
+    assert analyse_text("I AM HAPPY!!!").primary == "joy"  # emphasis alone stays joy
+
+
+@pytest.mark.parametrize(
+    "text", ["had to put our dog down today", "my cat died this morning", "lost my dog last week"]
+)
+def test_pet_loss_is_grief(text: str) -> None:
+    assert analyse_text(text).primary == "grief"
+
+
+def test_track_requests_read_the_scene_not_the_use() -> None:
+    assert _family(analyse_text("music for the detective walking into a dark warehouse")) == (
+        "tension"
+    )
+    assert analyse_text("background music for a presentation at work").primary == "neutral"
+    assert _family(analyse_text("something gentle for falling asleep after a long day")) == "peace"
