@@ -114,13 +114,14 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
     scale, scale_left = 1.0, 0
     contrast = 1.0
     clause: list[tuple[str, float]] = []
-    """Feelings read since the clause began: what a resolver ("is over") can end."""
+    """Feelings read since the sentence began: what a resolver ("…but it's over now") ends."""
     clause_contexts: list[str] = []
     for index, unit in enumerate(units):
         if unit.kind == "punct":
             reading.exclamations += unit.surface.count("!") if weight == 1.0 else 0
             negation_left = scale_left = 0
-            clause, clause_contexts = [], []
+            if unit.surface[0] in ".!?…":
+                clause, clause_contexts = [], []
             continue
         if unit.kind == "word":
             reading.words += 1
@@ -138,7 +139,6 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
             continue
         if entry.breaker:
             negation_left = 0
-            clause, clause_contexts = [], []
         if entry.resolver and negation_left == 0 and _ends_clause(units, index):
             _resolve(reading, clause, clause_contexts, prefix + unit.surface)
             clause, clause_contexts = [], []

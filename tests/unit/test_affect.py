@@ -351,6 +351,7 @@ def test_any_text_yields_a_valid_affect(text: str, wound: str | None) -> None:
         ("exams are finally over, lying in the grass", "peace"),
         ("the panic attack is over and I can breathe", "peace"),
         ("the argument with my brother is resolved", "peace"),
+        ("I was so nervous but it's done now", "peace"),  # the whole sentence is resolved
         ("I can't wait for my exams to be over", "fear"),  # waiting is not the end
         ("I'm over the moon", "joy"),  # an idiom, not a resolution
         ("the funeral is over", "sadness"),  # a loss is not "over"
