@@ -606,7 +606,7 @@ def _bass(score: _Score, bass: _Part) -> None:
     row, hit = _grid(los, his, xs)
     root = np.array(roots, dtype=np.int64)[ids[row]]
     pitch = root + intervals[hit]
-    # A leap that would leave the register an octave behind falls back on the root.
+    # A leap that would climb over an octave above the bass register plays the root instead.
     pitch = np.where(pitch <= high + 12, pitch, root)
     fifths = np.where(root + 7 <= high, root + 7, root - 5)
     pitch = np.where(fifth[hit], fifths, pitch)
