@@ -22,6 +22,7 @@ from service_common.logging import configure_logging
 from stream_processors import metrics
 from stream_processors.config import WorkerSettings, get_settings
 from stream_processors.driver import make_transport
+from stream_processors.health import add_health_pages
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.conversation import process_turn
@@ -136,6 +137,7 @@ def _configure_json_logging(level: str) -> None:
 
 settings = get_settings()
 app = KmidiApp(settings)
+add_health_pages(app)
 
 
 def _raw_topic(name: str) -> Any:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
@@ -47,7 +50,7 @@ from tests.integration.stream_helpers import (
     value_of,
     watch,
 )
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, free_port
 
 # --- fixtures and helpers ---------------------------------------------------------------
 
@@ -185,6 +188,35 @@ async def test_intent_written_by_kcat_completes(
 
 
 # --- failures ---------------------------------------------------------------------------
+
+
+async def test_health_pages_answer_live_and_ready(worker: WorkerProcess) -> None:
+    base = f"http://127.0.0.1:{worker.web_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
+        live = await client.get("/live")
+        assert live.status_code == 200
+        assert live.json() == {"live": True}
+        # The worker logged "Ready" after table recovery; a rebalance may still be settling.
+        deadline = time.monotonic() + WAIT
+        while True:
+            ready = await client.get("/ready")
+            if ready.status_code == 200 or time.monotonic() > deadline:
+                break
+            assert ready.status_code == 503, ready.text
+            await asyncio.sleep(0.5)
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"ready": True, "rebalancing": False, "recovering": False}
+    # The container probe command: exit 0 against this worker, 1 against a closed port.
+    for port, code in ((worker.web_port, 0), (free_port(), 1)):
+        probe = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "stream_processors.probe", "ready"],
+            env={**os.environ, "FAUST_WEB_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert probe.returncode == code, probe.stdout + probe.stderr
 
 
 async def test_poison_messages_are_dead_lettered_and_the_worker_keeps_going(

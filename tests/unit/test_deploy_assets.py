@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from stream_processors.probe import main as probe_main
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -592,7 +594,6 @@ def test_deployments_match_the_service_contracts() -> None:
     by_name = deployments()
     expected = {
         "kmidi-ingress": (["python", "-m", "producer_api"], "/ready", "/live", 8000),
-        "kmidi-worker": (["python", "-m", "stream_processors"], "/metrics", "/metrics", 9100),
         "kmidi-results": (
             ["python", "-m", "stream_processors.results_service"],
             "/ready",
@@ -610,6 +611,25 @@ def test_deployments_match_the_service_contracts() -> None:
         named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         probe_port = container["readinessProbe"]["httpGet"]["port"]
         assert named_ports.get(probe_port, probe_port) == port
+
+
+def test_worker_probes_ask_its_event_loop_from_inside_the_container() -> None:
+    worker = deployments()["kmidi-worker"]
+    assert worker["spec"]["replicas"] == 2
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "stream_processors"]
+    probe = ["python", "-m", "stream_processors.probe"]
+    for kind, page in (
+        ("startupProbe", "ready"),
+        ("readinessProbe", "ready"),
+        ("livenessProbe", "live"),
+    ):
+        assert container[kind]["exec"]["command"] == [*probe, page], kind
+    # The probe module exists and takes exactly these pages.
+    with pytest.raises(SystemExit):
+        probe_main(["metrics"])
+    compose_worker = load_yaml(COMPOSE)["services"]["worker"]
+    assert compose_worker["healthcheck"]["test"] == ["CMD", *probe, "ready"]
 
 
 def test_worker_has_a_disruption_budget_and_services_select_pods() -> None:
