@@ -7,9 +7,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -102,6 +102,36 @@ def _status_body(
     return status.model_dump(mode="json", exclude=None if detailed else {"plan", "notes"})
 
 
+_GONE = object()
+"""What ``_unless_disconnected`` returns when the client left first."""
+
+
+async def _unless_disconnected(request: Request, waiting: Awaitable[Any]) -> Any:
+    """``waiting``'s result, or ``_GONE`` as soon as the client disconnects.
+
+    Without this a long-poll whose client has gone keeps its waiter (and the connection's
+    task) until ``wait`` runs out.
+    """
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    result = asyncio.ensure_future(waiting)
+    gone = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait((result, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pending = [task for task in (result, gone) if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    if result.done() and not result.cancelled():
+        return result.result()
+    log.debug("client went away during a long-poll")
+    return _GONE
+
+
 def _check_wait(wait: float | None, settings: Settings) -> float:
     if wait is None:
         return 0.0
@@ -130,6 +160,7 @@ def _check_wait(wait: float | None, settings: Settings) -> float:
     tags=["results"],
 )
 async def get_status(
+    request: Request,
     request_id: RequestIdPath,
     settings: SettingsDep,
     view: ViewDep,
@@ -145,12 +176,14 @@ async def get_status(
         Literal["json"] | None,
         Query(description="`json` adds the musical plan and the note list."),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     seconds = _check_wait(wait, settings)
     if seconds > 0:
-        entry = await view.wait_until(
-            request_id, lambda e: e is not None and e.is_terminal, seconds
-        )
+        finished = view.wait_until(request_id, lambda e: e is not None and e.is_terminal, seconds)
+        waited = await _unless_disconnected(request, finished)
+        if waited is _GONE:
+            return Response(status_code=499)  # nobody reads it: the client has gone
+        entry = cast(RequestEntry | None, waited)
     else:
         entry = view.get(request_id)
     if entry is None:

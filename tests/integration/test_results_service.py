@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -345,6 +346,30 @@ async def test_long_poll_waits_for_an_id_not_seen_yet(
     assert body["status"] == "failed"
     assert body["error"]["code"] == "invalid_key"
     assert time.monotonic() - started < LONG_POLL_MAX
+
+
+async def test_a_long_poll_stops_waiting_when_its_client_goes_away(
+    service: ResultsProcess, client: httpx.AsyncClient
+) -> None:
+    async def waiters() -> float:
+        text = (await client.get(f"{service.url}/metrics")).text
+        return metric(text, "kmidi_results_waiters")
+
+    before = await waiters()
+    url = f"{service.url}/v1/results/{new_id()}?wait={LONG_POLL_MAX}"
+    async with httpx.AsyncClient(timeout=LONG_POLL_MAX + 10) as leaving:
+        poll = asyncio.create_task(leaving.get(url))
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while await waiters() < before + 1:
+            assert time.monotonic() < deadline, "the long-poll never started waiting"
+            await asyncio.sleep(0.05)
+        poll.cancel()  # the client gives up: its connection closes
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
+    gone = time.monotonic()
+    while await waiters() > before:
+        assert time.monotonic() - gone < 5, "the waiter outlived its client"
+        await asyncio.sleep(0.1)
 
 
 async def test_unknown_id_is_404_after_a_short_wait(
