@@ -113,8 +113,8 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
     negation_left = 0
     scale, scale_left = 1.0, 0
     contrast = 1.0
+    # Feelings read since the sentence began: what a resolver ("…but it's over now") ends.
     clause: list[tuple[str, float]] = []
-    """Feelings read since the sentence began: what a resolver ("…but it's over now") ends."""
     clause_contexts: list[str] = []
     for index, unit in enumerate(units):
         if unit.kind == "punct":

@@ -421,8 +421,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     plan = score.plan
     inst = plan.instrumentation
     regs = plan.registers
-    bpb, legato, sw, feel = score.bpb, plan.legato, score.swing.get, score.feel
-    beat_starts, eighths = score.beat_starts, score.eighths
+    legato, sw, feel = plan.legato, score.swing.get, score.feel
     rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
     voicings = voice_lead(
         score.chords,
@@ -431,20 +430,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
         voices=3 if rhythmic else 4,
         centre=(regs.harmony_low + regs.harmony_high) // 2,
     )
-    stab_grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
-    strum_grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
-    # Where each comping style strikes within a bar: (beat, length, accent).
-    charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
-    if bpb >= 4:
-        charleston += [(x + 2.0, d, a) for x, d, a in charleston if x + 2.0 < bpb]
-    comp_styles: dict[str, list[tuple[float, float, float]]] = {
-        "pulse": [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts],
-        "eighths": [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths],
-        "offbeat": [(x, 0.35, 0.9) for x in eighths if x not in beat_starts],
-        "stabs": [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in stab_grid],
-        "charleston": charleston,
-        "strum": [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in strum_grid],
-    }
+    pattern = _comp_pattern(inst.comping, score, legato)
     widest = max(len(v) for v in voicings)
     table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
     counts = np.array([len(v) for v in voicings], dtype=np.int64)
@@ -458,7 +444,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
         if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25:
             on = bar_start + sw(lo, lo) + feel
             sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
-        elif inst.comping in comp_styles:
+        elif pattern is not None:
             comped.append((i, bar_start, lo, hi, velocity))
         else:
             broken += _broken_chord(score, inst.comping, voicings[i], bar_start, lo, hi, velocity)
@@ -475,9 +461,8 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             dynamics=score.kv,
             voices=counts[ids],
         )
-    if comped:
+    if comped and pattern is not None:  # rows are comped only when the style has a pattern
         ids, starts, los, his, levels = _columns(comped)
-        pattern = comp_styles[inst.comping]
         xs = np.array([x for x, _, _ in pattern])
         swung = np.array([sw(x, x) for x, _, _ in pattern])
         holds = np.array([max(d, 0.1) for _, d, _ in pattern])
@@ -504,6 +489,32 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
                 (slot_start + feel, math.inf, slot_end, velocity, p + 12) for p in voicings[i][1:]
             ]
         pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
+
+
+def _comp_pattern(
+    style: str, score: _Score, legato: float
+) -> list[tuple[float, float, float]] | None:
+    """Where a comping style strikes within a bar: (beat, length, accent) per onset; None
+    for the styles played another way (sustain, arpeggio, ostinato)."""
+    bpb, beat_starts, eighths = score.bpb, score.beat_starts, score.eighths
+    if style == "pulse":
+        return [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts]
+    if style == "eighths":
+        return [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths]
+    if style == "offbeat":
+        return [(x, 0.35, 0.9) for x in eighths if x not in beat_starts]
+    if style == "stabs":
+        grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
+        return [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in grid]
+    if style == "charleston":
+        charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
+        if bpb >= 4:
+            charleston += [(x + 2.0, d, a) for x, d, a in charleston if x + 2.0 < bpb]
+        return charleston
+    if style == "strum":
+        grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
+        return [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in grid]
+    return None
 
 
 def _broken_chord(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -102,12 +103,17 @@ def _status_body(
     return status.model_dump(mode="json", exclude=None if detailed else {"plan", "notes"})
 
 
-_GONE = object()
-"""What ``_unless_disconnected`` returns when the client left first."""
+T = TypeVar("T")
 
 
-async def _unless_disconnected(request: Request, waiting: Awaitable[Any]) -> Any:
-    """``waiting``'s result, or ``_GONE`` as soon as the client disconnects.
+class _Gone(enum.Enum):
+    """What ``_unless_disconnected`` returns when the client left first."""
+
+    CLIENT = enum.auto()
+
+
+async def _unless_disconnected(request: Request, waiting: Awaitable[T]) -> T | _Gone:
+    """``waiting``'s result, or ``_Gone.CLIENT`` as soon as the client disconnects.
 
     Without this a long-poll whose client has gone keeps its waiter (and the connection's
     task) until ``wait`` runs out.
@@ -129,7 +135,7 @@ async def _unless_disconnected(request: Request, waiting: Awaitable[Any]) -> Any
     if result.done() and not result.cancelled():
         return result.result()
     log.debug("client went away during a long-poll")
-    return _GONE
+    return _Gone.CLIENT
 
 
 def _check_wait(wait: float | None, settings: Settings) -> float:
@@ -181,9 +187,9 @@ async def get_status(
     if seconds > 0:
         finished = view.wait_until(request_id, lambda e: e is not None and e.is_terminal, seconds)
         waited = await _unless_disconnected(request, finished)
-        if waited is _GONE:
+        if isinstance(waited, _Gone):
             return Response(status_code=499)  # nobody reads it: the client has gone
-        entry = cast(RequestEntry | None, waited)
+        entry = waited
     else:
         entry = view.get(request_id)
     if entry is None:
