@@ -30,6 +30,7 @@ lint: $(STAMP)  ## ruff and mypy, as CI runs them
 bench: $(STAMP)  ## print performance figures (not part of the tests)
 	$(BIN)/python bench/bench_compose.py
 	$(BIN)/python bench/bench_affect.py
+	$(BIN)/python bench/bench_pipeline.py
 
 schemas: $(STAMP)  ## regenerate schemas/json after changing a model
 	$(BIN)/python -m schemas.export
