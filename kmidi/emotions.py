@@ -82,6 +82,8 @@ class Modifier:
     density_delta: float = 0.0
     register_shift: int = 0
     legato_delta: float = 0.0
+    keeps_major_home: bool = False
+    """A strongly negative feeling may keep a major home key (bittersweet, hopeful)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +108,8 @@ _TIMING_FEELS: frozenset[str] = frozenset(("behind", "on", "ahead"))
 TEMPO_RANGE: tuple[float, float] = (40.0, 240.0)
 """Tempi any preset may take; matches the bounds of ``TechnicalWishes.bpm``."""
 NEUTRAL_NAME = "neutral"
+UNSTABLE_HOME_MODES: frozenset[str] = frozenset(("locrian",))
+"""Modes no preset may draw as a home key (a technical wish may still ask for one)."""
 
 
 def _number(where: str, key: str, value: object) -> float:
@@ -138,6 +142,8 @@ def validate_preset(preset: EmotionPreset) -> None:
     for mode, weight in preset.mode_weights.items():
         if mode not in MODES:
             raise TaxonomyError(f"{where}: unknown mode {mode!r}; modes are {', '.join(MODES)}")
+        if mode in UNSTABLE_HOME_MODES:
+            raise TaxonomyError(f"{where}: {mode} cannot be a home key (its tonic is diminished)")
         _in_range(where, f"mode_weights[{mode}]", weight, 0.0, 1.0)
     total = sum(preset.mode_weights.values())
     if abs(total - 1.0) > 1e-6:
@@ -219,6 +225,11 @@ def _parse_modifier(raw: object, index: int) -> Modifier:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("name", "description"):
+            continue
+        if key == "keeps_major_home":
+            if not isinstance(value, bool):
+                raise TaxonomyError(f"{where}: keeps_major_home must be true or false")
+            values[key] = value
             continue
         if key == "register_shift":
             if isinstance(value, bool) or not isinstance(value, int):

@@ -16,6 +16,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from kmidi.form import FORMS
+
 COMPING_STYLES: tuple[str, ...] = (
     "sustain", "pulse", "eighths", "arpeggio", "ostinato", "offbeat", "stabs", "charleston",
     "strum",
@@ -23,6 +25,8 @@ COMPING_STYLES: tuple[str, ...] = (
 BASS_STYLES: tuple[str, ...] = (
     "pedal", "root", "root_fifth", "walking", "eighths", "syncopated", "octave_pulse",
 )  # fmt: skip
+VOICINGS: tuple[str, ...] = ("close", "power")
+"""How comping voices chords: close triads/sevenths, or root-fifth-octave power chords."""
 KICK, SNARE = 36, 38
 GRID_CHARS = frozenset("Xxo.")
 
@@ -56,6 +60,9 @@ class GenreSpec:
     drums_min_arousal: float
     comping: str
     bass_style: str
+    form: str
+    """Phrase plan: "song" (verse/chorus), "aaba", "through" (through-composed)."""
+    voicing: str
     swing: float
     """Delay of off-beat eighths in beats: 0 straight, 1/6 a triplet feel."""
     humanize: float
@@ -105,6 +112,8 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             drums_min_arousal=1.1 if drums is None else float(drums["min_arousal"]),
             comping=raw["comping"],
             bass_style=raw["bass_style"],
+            form=raw["form"],
+            voicing=raw.get("voicing", "close"),
             swing=float(raw["swing"]),
             humanize=float(raw["humanize"]),
             sevenths=bool(raw["sevenths"]),
@@ -116,6 +125,8 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
                 raise GenreDataError(f"{where}: unknown drum style {style!r}")
         if spec.comping not in COMPING_STYLES or spec.bass_style not in BASS_STYLES:
             raise GenreDataError(f"{where}: unknown comping or bass style")
+        if spec.form not in FORMS or spec.voicing not in VOICINGS:
+            raise GenreDataError(f"{where}: unknown form or voicing")
         if not 0.0 <= spec.swing <= 0.34:
             raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
         genres[name] = spec

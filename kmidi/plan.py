@@ -7,14 +7,16 @@ to the generation stage, so ``Plan.from_dict(plan.to_dict()) == plan`` exactly.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
-from itertools import pairwise
+from dataclasses import dataclass, fields, replace
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any
 
 from kmidi import emotions
 from kmidi.errors import TechnicalWishError
-from kmidi.genres import beat_groups, choose_genre, drum_style_for, get_genre
+from kmidi.form import Phrase, phrase_spans, plan_form
+from kmidi.genres import GenreSpec, beat_groups, choose_genre, drum_style_for, get_genre
 from kmidi.theory import (
+    MINOR_LIKE,
     MODE_STEPS,
     RULE_BREAKS,
     Chord,
@@ -30,9 +32,11 @@ from kmidi.theory import (
 
 if TYPE_CHECKING:
     from kmidi.affect import Affect
-    from schemas.intent import Intent
+    from schemas.intent import Intent, TechnicalWishes
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+"""2 added ``phrases`` (form and cadences) and ``Instrumentation.voicing``; a version-1
+plan still loads (one phrase per 4 bars, close voicings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,8 @@ class Instrumentation:
     drum_style: str | None
     comping: str
     bass_style: str
+    voicing: str = "close"
+    """"close" triads and sevenths, or "power" (root, fifth, octave)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,8 @@ class Plan:
     harmonic_rhythm: float
     progression: tuple[ChordSlot, ...]
     sections: tuple[Section, ...]
+    phrases: tuple[Phrase, ...]
+    """The form: phrases with their material label and the cadence that ends each."""
     groove: Groove
     dynamics: tuple[float, ...]
     """Loudness per bar, 0..1 of the MIDI velocity range."""
@@ -242,11 +250,16 @@ class Plan:
                     )
                     for s in data["sections"]
                 ),
+                phrases=_phrases(data),
                 groove=Groove(**{f.name: data["groove"][f.name] for f in fields(Groove)}),
                 dynamics=tuple(float(x) for x in data["dynamics"]),
                 dynamics_variance=float(data["dynamics_variance"]),
                 instrumentation=Instrumentation(
-                    **{f.name: data["instrumentation"][f.name] for f in fields(Instrumentation)}
+                    **{
+                        f.name: data["instrumentation"][f.name]
+                        for f in fields(Instrumentation)
+                        if f.name in data["instrumentation"] or f.name != "voicing"
+                    }
                 ),
                 registers=Registers(
                     **{f.name: data["registers"][f.name] for f in fields(Registers)}
@@ -264,6 +277,22 @@ class Plan:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed plan: {exc!r}") from exc
+
+
+def _phrases(data: dict[str, Any]) -> tuple[Phrase, ...]:
+    """The plan's phrases; a version-1 plan had none, so its 4-bar phrases are derived."""
+    if "phrases" not in data:
+        spans = phrase_spans(int(data["length_bars"]))
+        return tuple(Phrase(a, b, "A", "authentic") for a, b in spans)
+    return tuple(
+        Phrase(
+            start_bar=int(p["start_bar"]),
+            end_bar=int(p["end_bar"]),
+            label=str(p["label"]),
+            cadence=str(p["cadence"]),
+        )
+        for p in data["phrases"]
+    )
 
 
 def _to_plain(value: Any) -> Any:
@@ -293,6 +322,8 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
     "mixolydian": ((1, 7, 4, 1), (1, 5, 7, 4), (1, 7, 1, 4), (1, 4, 7, 1)),
     "locrian": ((1, 2, 1, 2), (1, 2, 7, 1), (1, 6, 2, 1), (1, 5, 2, 1)),
 }
+# Last chord of a half cadence where it is not V: phrygian asks on its bVII.
+_HALF_CADENCE: dict[str, int] = {"phrygian": 7}
 # Chord before the final tonic, by mode: the cadence each mode is known for.
 _CADENCE: dict[str, int] = {
     "ionian": 5, "lydian": 5, "mixolydian": 7, "aeolian": 5, "dorian": 4, "phrygian": 2,
@@ -351,19 +382,22 @@ def numeral_for(chord: Chord, key: Key) -> str | None:
     return text if parse_chord(text, key)[0] == chord else None
 
 
-def _pick_mode(weights: dict[str, float], intensity: float, rng: random.Random) -> str:
+def _pick_mode(
+    preset: emotions.EmotionPreset, intensity: float, mods: tuple[str, ...], rng: random.Random
+) -> str:
     """A mode drawn from the preset's weights, sharpened by intensity.
 
     A strongly felt emotion picks its most typical mode more often (weights are raised to
-    the power 1 + intensity before drawing).
+    the power 1 + intensity before drawing). A strongly felt negative emotion (intensity
+    0.7 and up) never gets a major home key unless a modifier keeps one (bittersweet).
     """
+    weights = preset.mode_weights
     modes = [m for m in MODE_STEPS if weights.get(m, 0.0) > 0]
+    keeps_major = any(emotions.MODIFIERS[m].keeps_major_home for m in mods)
+    if preset.valence < 0 and intensity >= 0.7 and not keeps_major:
+        modes = [m for m in modes if m in MINOR_LIKE] or modes
     power = 1.0 + max(0.0, min(1.0, intensity))
     return rng.choices(modes, weights=[weights[m] ** power for m in modes])[0]
-
-
-def _phrase_lengths(bars: int) -> int:
-    return 4 if bars >= 8 else max(1, bars // 2 or 1)
 
 
 def _sections(
@@ -451,48 +485,95 @@ def _slot_grid(
     return slots
 
 
+def _phrase_grid(
+    phrases: tuple[Phrase, ...], numerator: int, denominator: int, per_bar: float
+) -> list[list[tuple[int, float, float]]]:
+    """The chord slots of each phrase: no chord straddles a phrase boundary."""
+    return [
+        [
+            (phrase.start_bar + bar, beat, beats)
+            for bar, beat, beats in _slot_grid(phrase.bars, numerator, denominator, per_bar)
+        ]
+        for phrase in phrases
+    ]
+
+
+def _cadence_degrees(mode: str, cadence: str, count: int, opening: int) -> tuple[int, ...]:
+    """Scale degrees of the last one or two chords of a phrase ending on ``cadence``.
+
+    A two-chord phrase keeps its ``opening`` chord unless that is where it must end.
+    """
+    if cadence == "half":
+        end, before = _HALF_CADENCE.get(mode, 5), 4
+    elif cadence == "deceptive":
+        end, before = 6, 5
+    else:  # authentic, and open (the home chord, left tensed by the rule that asks)
+        end, before = 1, _CADENCE[mode]
+    if count == 1:
+        return (end,)
+    if count == 2 and opening != end:
+        return (opening, end)
+    return (before, end)
+
+
+def _phrase_degrees(
+    key: Key,
+    phrases: tuple[Phrase, ...],
+    counts: list[int],
+    rng: random.Random,
+) -> tuple[list[int], set[int]]:
+    """Degrees of every chord, phrase by phrase, and the slots that end on a cadence's V.
+
+    Each material draws its template once, so a returning phrase ("A'") has the same
+    chords as its first statement up to its own cadence.
+    """
+    templates = _TEMPLATES[key.mode]
+    weights = [1.0 / (1 + i) for i in range(len(templates))]
+    template_of: dict[str, tuple[int, ...]] = {}
+    degrees: list[int] = []
+    dominants: set[int] = set()
+    for phrase, count in zip(phrases, counts, strict=True):
+        if phrase.material not in template_of:
+            # New material gets a progression of its own while the mode has one left.
+            fresh = [i for i, t in enumerate(templates) if t not in template_of.values()]
+            pool = fresh or list(range(len(templates)))
+            pick = rng.choices(pool, weights=[weights[i] for i in pool])[0]
+            template_of[phrase.material] = templates[pick]
+        template = template_of[phrase.material]
+        body = [template[i % len(template)] for i in range(count)]
+        ending = _cadence_degrees(key.mode, phrase.cadence, count, body[0])
+        body[count - len(ending) :] = ending
+        first = len(degrees)
+        dominants.update(first + i for i in range(count - len(ending), count) if body[i] == 5)
+        degrees += body
+    return degrees, dominants
+
+
 def _generated_chords(
     key: Key,
-    count: int,
-    sections: tuple[Section, ...],
-    slot_bars: list[int],
+    phrases: tuple[Phrase, ...],
+    counts: list[int],
     rng: random.Random,
     *,
     sevenths: bool,
     valence: float,
     rules: set[str],
 ) -> list[Chord]:
-    templates = _TEMPLATES[key.mode]
-    # Negative valence leans on the darker templates (later ones carry iv and VI more).
-    weights = [1.0 / (1 + i) for i in range(len(templates))]
-    per_section: dict[str, tuple[int, ...]] = {}
-    for section in sections:
-        per_section[section.name] = rng.choices(templates, weights=weights)[0]
-    # Template of each bar's section (the first section holding the bar, as a search would).
-    template_of_bar: dict[int, tuple[int, ...]] = {}
-    for section in sections:
-        for bar in range(section.start_bar, section.end_bar):
-            template_of_bar.setdefault(bar, per_section[section.name])
-    degrees: list[int] = []
-    for i in range(count):
-        tpl = template_of_bar[slot_bars[i]]
-        degrees.append(tpl[i % len(tpl)])
-    if count >= 3:
-        degrees[-2] = _CADENCE[key.mode]
-        degrees[-1] = 1
+    """The chords of a generated progression: templates per material, cadences per phrase,
+    then the rule breaks' colour."""
+    degrees, dominants = _phrase_degrees(key, phrases, counts, rng)
+    count = len(degrees)
     # A progression uses a handful of degrees: build each chord once (Chord is immutable).
     by_degree = {d: diatonic_chord(key, d, seventh=sevenths) for d in dict.fromkeys(degrees)}
     chords = [by_degree[d] for d in degrees]
     if key.mode == "aeolian":
-        # Common-practice minor: the dominant before home is major (the raised seventh).
-        for i in range(count):
-            if degrees[i] == 5 and (i == count - 2 or i % 4 == 3):
-                root = (key.tonic_pc + 7) % 12
-                chords[i] = Chord(
-                    root,
-                    (0, 4, 7, 10) if sevenths else (0, 4, 7),
-                    root_name=key.spell_degree(5, root),
-                )
+        # Common-practice minor: a cadence's dominant is major (the raised seventh).
+        root = (key.tonic_pc + 7) % 12
+        major_v = Chord(
+            root, (0, 4, 7, 10) if sevenths else (0, 4, 7), root_name=key.spell_degree(5, root)
+        )
+        for i in dominants:
+            chords[i] = major_v
     parallel = Key(key.tonic, key.tonic_pc, "ionian" if key.is_minor_like else "aeolian")
     if "modal_interchange" in rules:
         # Borrow on the third chord of every other phrase: a shadow (or light) passing over.
@@ -501,18 +582,17 @@ def _generated_chords(
             chords[i] = diatonic_chord(parallel, borrowed_degree, seventh=sevenths)
         if count >= 4 and not key.is_minor_like:
             chords[-2] = diatonic_chord(parallel, 4)  # the minor iv before home
-    if "avoid_tonic_resolution" in rules and count >= 2:
-        # Phrase ends and the ending land on a stable chord that is not home.
+    ends = list(accumulate(counts))
+    deceptive = [end - 1 for end, p in zip(ends, phrases, strict=True) if p.cadence == "deceptive"]
+    if deceptive:
         # Minor modes stay minor-coloured away from home (iv, v); major ones go to vi or IV.
         if key.is_minor_like:
             prefer: tuple[int, ...] = (4, 5, 6)
         else:
             prefer = (6, 4) if valence < 0 else (4, 6)
         away = _stable_away(key, prefer, sevenths=sevenths, minor=key.is_minor_like)
-        for i in range(3, count, 4):
-            if degrees[i] == 1:
-                chords[i] = away
-        chords[-1] = away
+        for i in deceptive:
+            chords[i] = away
     if "unresolved_dissonance" in rules:
         # Added ninths, and a suspended ending that never resolves — all from the scale.
         scale = set(key.scale)
@@ -570,12 +650,13 @@ def _auto_rule_breaks(preset: emotions.EmotionPreset, affect: Affect) -> list[tu
     return list(seen.items())[:2]
 
 
-def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
-    """Decide everything about the piece; every technical wish is honoured or rejected."""
-    tech = intent.technical
-    rng = random.Random(seed)
-    why: list[str] = []
+# ---------------------------------------------------------------- the plan, part by part
 
+
+def _choose_preset(
+    affect: Affect, why: list[str]
+) -> tuple[emotions.EmotionPreset, tuple[str, ...]]:
+    """The preset for the reading, with its modifiers applied."""
     try:
         preset = emotions.get_preset(affect.primary)
     except KeyError:
@@ -588,51 +669,67 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         + (f", modifiers {', '.join(mods)}" if mods else "")
         + f": valence {affect.valence:+.2f}, arousal {affect.arousal:+.2f}."
     )
+    return preset, mods
 
-    # Key and mode.
+
+def _choose_key(
+    tech: TechnicalWishes,
+    preset: emotions.EmotionPreset,
+    affect: Affect,
+    mods: tuple[str, ...],
+    rng: random.Random,
+    why: list[str],
+) -> Key:
     if tech.key is not None:
         key = parse_key(tech.key)
         why.append(f"Key {key} as requested.")
-    else:
-        mode = _pick_mode(preset.mode_weights, affect.intensity, rng)
-        tonics = _TONICS[(preset.valence >= 0, preset.arousal >= 0)]
-        tonic = rng.choice(tonics)
-        key = parse_key(f"{tonic} {mode}")
-        weight = preset.mode_weights.get(mode, 0.0)
-        why.append(
-            f"Key {key}: {mode} carries {weight:.0%} of {preset.name}'s mode weight"
-            + (" (minor-leaning colour)." if key.is_minor_like else " (major-leaning colour).")
-        )
+        return key
+    mode = _pick_mode(preset, affect.intensity, mods, rng)
+    tonic = rng.choice(_TONICS[(preset.valence >= 0, preset.arousal >= 0)])
+    key = parse_key(f"{tonic} {mode}")
+    weight = preset.mode_weights.get(mode, 0.0)
+    why.append(
+        f"Key {key}: {mode} carries {weight:.0%} of {preset.name}'s mode weight"
+        + (" (minor-leaning colour)." if key.is_minor_like else " (major-leaning colour).")
+    )
+    return key
 
-    # Meter, tempo, length.
-    time_signature = tech.time_signature or "4/4"
-    num, den = parse_time_signature(time_signature)
-    beats_per_bar = num * 4 / den
+
+def _choose_tempo(
+    tech: TechnicalWishes, preset: emotions.EmotionPreset, rng: random.Random, why: list[str]
+) -> float:
     if tech.bpm is not None:
-        bpm = float(tech.bpm)
-        why.append(f"Tempo {bpm:g} bpm as requested.")
-    else:
-        jitter = rng.uniform(-0.04, 0.04) * preset.tempo_suggested
-        bpm = float(
-            round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested + jitter)))
-        )
-        why.append(
-            f"Tempo {bpm:g} bpm within {preset.name}'s {preset.tempo_min:g}–{preset.tempo_max:g}."
-        )
-    if tech.length_bars is not None:
-        bars = int(tech.length_bars)
-        why.append(f"{bars} bars as requested.")
-    else:
-        target_seconds = 60 + 30 * affect.intensity
-        bars = round(target_seconds * bpm / 60 / beats_per_bar / 4) * 4
-        bars = max(16, min(48, bars))
-        why.append(f"{bars} bars ≈ {bars * beats_per_bar * 60 / bpm:.0f} s at this tempo.")
+        why.append(f"Tempo {float(tech.bpm):g} bpm as requested.")
+        return float(tech.bpm)
+    jitter = rng.uniform(-0.04, 0.04) * preset.tempo_suggested
+    bpm = float(
+        round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested + jitter)))
+    )
+    why.append(
+        f"Tempo {bpm:g} bpm within {preset.name}'s {preset.tempo_min:g}–{preset.tempo_max:g}."
+    )
+    return bpm
 
-    # Rule breaks: requested ones first, then those the emotion asks for.
+
+def _choose_length(
+    tech: TechnicalWishes, intensity: float, bpm: float, beats_per_bar: float, why: list[str]
+) -> int:
+    if tech.length_bars is not None:
+        why.append(f"{int(tech.length_bars)} bars as requested.")
+        return int(tech.length_bars)
+    target_seconds = 60 + 30 * intensity
+    bars = round(target_seconds * bpm / 60 / beats_per_bar / 4) * 4
+    bars = max(16, min(48, bars))
+    why.append(f"{bars} bars ≈ {bars * beats_per_bar * 60 / bpm:.0f} s at this tempo.")
+    return bars
+
+
+def _choose_rule_breaks(
+    tech: TechnicalWishes, preset: emotions.EmotionPreset, affect: Affect, why: list[str]
+) -> list[RuleBreak]:
+    """Requested rule breaks first, then those the emotion asks for."""
     requested = validate_rule_breaks(tech.rule_breaks or [])
-    rule_list: list[RuleBreak] = [
-        RuleBreak(name, f"requested: {RULE_BREAKS[name]}") for name in requested
-    ]
+    rule_list = [RuleBreak(name, f"requested: {RULE_BREAKS[name]}") for name in requested]
     for name, reason in _auto_rule_breaks(preset, affect):
         if name in requested:
             continue
@@ -647,14 +744,12 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         "unresolved_dissonance",
     }:
         why.append("The requested progression is kept exactly; rule breaks shape the melody.")
+    return rule_list
 
-    # Arc and dynamics.
-    sections = _sections(
-        bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
-    )
-    dynamics = _dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling)
 
-    # Genre and instruments.
+def _choose_genre(
+    tech: TechnicalWishes, preset: emotions.EmotionPreset, rng: random.Random, why: list[str]
+) -> tuple[GenreSpec, str | None]:
     if tech.genre is not None:
         genre_name: str = tech.genre
         why.append(f"Genre {genre_name} as requested.")
@@ -664,9 +759,59 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     genre = get_genre(genre_name)
     drum_style = drum_style_for(genre, preset.arousal)
     why.append(f"Drums: {drum_style} groove." if drum_style else "No drums: the feeling wants air.")
-    sevenths = genre.sevenths or preset.dissonance >= 0.5
+    return genre, drum_style
 
-    # Progression.
+
+def _final_cadence(rules: set[str]) -> str:
+    if "unresolved_dissonance" in rules:
+        return "open"
+    if "avoid_tonic_resolution" in rules:
+        return "deceptive"
+    return "authentic"
+
+
+def _choose_form(
+    bars: int, genre: GenreSpec, rules: set[str], why: list[str]
+) -> tuple[Phrase, ...]:
+    """Phrases and cadences; a piece that must not come home deceives at every cadence."""
+    phrases = plan_form(bars, genre.form, final=_final_cadence(rules))
+    if "avoid_tonic_resolution" in rules:
+        phrases = tuple(
+            replace(p, cadence="deceptive") if p.cadence == "authentic" else p for p in phrases
+        )
+    labels = " ".join(p.label for p in phrases)
+    why.append(
+        f"Form {genre.form}: {labels}, phrases of {phrases[0].bars} bars; "
+        f"the piece ends on a {phrases[-1].cadence} cadence."
+    )
+    return phrases
+
+
+def _requested_cadence(chord: Chord, key: Key) -> str:
+    """What a requested progression's phrase end actually does."""
+    if chord.root == key.tonic_pc:
+        return "authentic"
+    if (chord.root - key.tonic_pc) % 12 == 7:
+        return "half"
+    return "open"
+
+
+def _progression(
+    tech: TechnicalWishes,
+    key: Key,
+    phrases: tuple[Phrase, ...],
+    meter: tuple[int, int],
+    harmonic_rhythm: float,
+    rng: random.Random,
+    *,
+    sevenths: bool,
+    valence: float,
+    rules: set[str],
+    why: list[str],
+) -> tuple[tuple[ChordSlot, ...], float, tuple[Phrase, ...]]:
+    """The chord slots (requested, or generated phrase by phrase), the harmonic rhythm, and
+    the phrases with the cadences a requested progression really makes."""
+    bars = phrases[-1].end_bar
     if tech.progression is not None:
         tokens = split_progression(tech.progression)
         parsed = [parse_chord(t, key) for t in tokens]
@@ -674,38 +819,54 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         numerals = [
             tokens[i % len(tokens)] if parsed[i % len(parsed)][1] else None for i in range(bars)
         ]
-        grid = [(bar, 0.0, beats_per_bar) for bar in range(bars)]
-        harmonic_rhythm = 1.0
+        grid = [(bar, 0.0, meter[0] * 4 / meter[1]) for bar in range(bars)]
+        phrases = tuple(
+            replace(p, cadence=_requested_cadence(chords[p.end_bar - 1], key)) for p in phrases
+        )
         why.append(
             f"Progression {' '.join(tokens)} as requested, one chord a bar, repeated to fill."
         )
+        harmonic_rhythm = 1.0
     else:
-        harmonic_rhythm = preset.harmonic_rhythm
-        grid = _slot_grid(bars, num, den, harmonic_rhythm)
+        per_phrase = _phrase_grid(phrases, *meter, harmonic_rhythm)
+        grid = [slot for slots in per_phrase for slot in slots]
         chords = _generated_chords(
             key,
-            len(grid),
-            sections,
-            [g[0] for g in grid],
+            phrases,
+            [len(slots) for slots in per_phrase],
             rng,
             sevenths=sevenths,
-            valence=preset.valence,
+            valence=valence,
             rules=rules,
         )
-        # numeral_for round-trips through the parser; chords repeat, so ask once per chord.
-        # It reads only root, intervals and bass (the fields Chord equality compares).
-        numeral_of: dict[tuple[int, tuple[int, ...], int | None], str | None] = {}
-        numerals = []
-        for c in chords:
-            shape = (c.root, c.intervals, c.bass)
-            if shape not in numeral_of:
-                numeral_of[shape] = numeral_for(c, key)
-            numerals.append(numeral_of[shape])
+        numerals = _numerals(chords, key)
         why.append(
             f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
             + (" with sevenths" if sevenths else "")
-            + "."
+            + ", each phrase closing on its cadence."
         )
+    symbols = _symbols(chords, key)
+    progression = tuple(
+        ChordSlot(bar=b, beat=o, beats=d, symbol=s, numeral=n)
+        for (b, o, d), s, n in zip(grid, symbols, numerals, strict=True)
+    )
+    return progression, float(harmonic_rhythm), phrases
+
+
+def _numerals(chords: list[Chord], key: Key) -> list[str | None]:
+    # numeral_for round-trips through the parser; chords repeat, so ask once per chord.
+    # It reads only root, intervals and bass (the fields Chord equality compares).
+    numeral_of: dict[tuple[int, tuple[int, ...], int | None], str | None] = {}
+    numerals: list[str | None] = []
+    for c in chords:
+        shape = (c.root, c.intervals, c.bass)
+        if shape not in numeral_of:
+            numeral_of[shape] = numeral_for(c, key)
+        numerals.append(numeral_of[shape])
+    return numerals
+
+
+def _symbols(chords: list[Chord], key: Key) -> list[str]:
     # Symbols depend on the spellings too, so they are cached by every field of the chord.
     symbol_of: dict[tuple[int, tuple[int, ...], int | None, str | None, str | None], str] = {}
     symbols = []
@@ -715,43 +876,78 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         if symbol is None:
             symbol = symbol_of[spelled] = c.symbol(key)
         symbols.append(symbol)
-    progression = tuple(
-        ChordSlot(bar=b, beat=o, beats=d, symbol=s, numeral=n)
-        for (b, o, d), s, n in zip(grid, symbols, numerals, strict=True)
+    return symbols
+
+
+def _registers(preset: emotions.EmotionPreset) -> Registers:
+    """Melody from the preset; harmony below the melody's centre, bass below the harmony."""
+    mel_low, mel_high = preset.register_low, preset.register_high
+    mel_centre = preset.register_centre
+    harm_low = max(45, min(60, mel_centre - 17))
+    # Accompaniment stays under the tune: its top sits below the melody's centre.
+    harm_high = max(harm_low + 12, min(harm_low + 19, mel_centre - 2))
+    bass_high = max(40, harm_low - 3)
+    bass_low = max(24, bass_high - 20)
+    return Registers(mel_low, mel_high, mel_centre, harm_low, harm_high, bass_low, bass_high)
+
+
+def _groove(
+    preset: emotions.EmotionPreset, genre: GenreSpec, rules: set[str], meter: tuple[int, int]
+) -> Groove:
+    num, den = meter
+    # A compound meter already divides its beat in three: swing on top would blur it.
+    compound = den == 8 and num % 3 == 0
+    return Groove(
+        timing_feel=preset.timing_feel,
+        feel_offset={"behind": 0.03, "on": 0.0, "ahead": -0.015}[preset.timing_feel],
+        swing=0.0 if compound else genre.swing,
+        humanize_timing=round(genre.humanize * (1.0 + 0.5 * preset.dynamics_variance), 4),
+        humanize_velocity=round(0.02 + 0.08 * preset.dynamics_variance, 4),
+        displacement=0.25 if "constant_displacement" in rules else 0.0,
     )
 
-    # Tempo drift.
+
+def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
+    """Decide everything about the piece; every technical wish is honoured or rejected."""
+    tech = intent.technical
+    rng = random.Random(seed)
+    why: list[str] = []
+    preset, mods = _choose_preset(affect, why)
+    key = _choose_key(tech, preset, affect, mods, rng, why)
+    time_signature = tech.time_signature or "4/4"
+    meter = parse_time_signature(time_signature)
+    bpm = _choose_tempo(tech, preset, rng, why)
+    bars = _choose_length(tech, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
+    rule_list = _choose_rule_breaks(tech, preset, affect, why)
+    rules = {rb.name for rb in rule_list}
+    sections = _sections(
+        bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
+    )
+    genre, drum_style = _choose_genre(tech, preset, rng, why)
+    phrases = _choose_form(bars, genre, rules, why)
+    progression, harmonic_rhythm, phrases = _progression(
+        tech,
+        key,
+        phrases,
+        meter,
+        preset.harmonic_rhythm,
+        rng,
+        sevenths=genre.sevenths or preset.dissonance >= 0.5,
+        valence=preset.valence,
+        rules=rules,
+        why=why,
+    )
     end_bpm = bpm
     if "tempo_drift" in rules and bars > 1:
         factor = 0.9 if preset.arousal < 0 else 1.07
         end_bpm = float(round(min(240.0, max(40.0, bpm * factor)), 2))
         why.append(f"Tempo drifts from {bpm:g} to {end_bpm:g} bpm.")
-
-    # Registers.
-    mel_low, mel_high = preset.register_low, preset.register_high
-    mel_centre = preset.register_centre
-    harm_low = max(45, min(60, mel_centre - 17))
-    harm_high = harm_low + 19
-    bass_high = max(40, harm_low - 3)
-    bass_low = max(24, bass_high - 20)
-    registers = Registers(mel_low, mel_high, mel_centre, harm_low, harm_high, bass_low, bass_high)
-
-    feel_offset = {"behind": 0.03, "on": 0.0, "ahead": -0.015}[preset.timing_feel]
-    groove = Groove(
-        timing_feel=preset.timing_feel,
-        feel_offset=feel_offset,
-        swing=genre.swing,
-        humanize_timing=round(genre.humanize * (1.0 + 0.5 * preset.dynamics_variance), 4),
-        humanize_velocity=round(0.02 + 0.08 * preset.dynamics_variance, 4),
-        displacement=0.25 if "constant_displacement" in rules else 0.0,
-    )
+    groove = _groove(preset, genre, rules, meter)
     why.append(
         f"Timing {preset.timing_feel} the beat; legato {preset.legato:.2f}, "
         f"density {preset.note_density:.2f}, space {preset.space:.2f}."
     )
-    for rb in rule_list:
-        why.append(f"Rule break {rb.name}: {rb.reason}.")
-
+    why += [f"Rule break {rb.name}: {rb.reason}." for rb in rule_list]
     return Plan(
         seed=seed,
         emotion=EmotionRef(
@@ -768,11 +964,12 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         tempo_end_bpm=end_bpm,
         time_signature=time_signature,
         length_bars=bars,
-        harmonic_rhythm=float(harmonic_rhythm),
+        harmonic_rhythm=harmonic_rhythm,
         progression=progression,
         sections=sections,
+        phrases=phrases,
         groove=groove,
-        dynamics=dynamics,
+        dynamics=_dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling),
         dynamics_variance=preset.dynamics_variance,
         instrumentation=Instrumentation(
             genre=genre.name,
@@ -784,8 +981,9 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
             drum_style=drum_style,
             comping=genre.comping,
             bass_style=genre.bass_style,
+            voicing=genre.voicing,
         ),
-        registers=registers,
+        registers=_registers(preset),
         note_density=preset.note_density,
         space=preset.space,
         legato=preset.legato,

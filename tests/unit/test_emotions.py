@@ -80,7 +80,7 @@ def test_original_six_keep_their_documented_ranges() -> None:
     assert (anxiety.tempo_min, anxiety.tempo_max, anxiety.tempo_suggested) == (100, 140, 120)
     assert anxiety.dissonance == 0.6
     assert anxiety.timing_feel == "ahead"
-    assert set(anxiety.mode_weights) == {"aeolian", "phrygian", "locrian", "dorian"}
+    assert set(anxiety.mode_weights) == {"aeolian", "phrygian", "dorian"}
     assert PRESETS["nostalgia"].tempo_suggested == 78
     assert PRESETS["anger"].dynamics_floor == 0.6
     assert PRESETS["anger"].dynamics_ceiling == 1.0
@@ -134,6 +134,8 @@ def test_get_preset_returns_a_private_copy_and_lists_names_on_error() -> None:
         (lambda p: p.pop("space"), "missing"),
         (lambda p: p.update(colour="blue"), "unknown"),
         (lambda p: p.update(valence="sad"), "number"),
+        # A diminished tonic chord cannot be home: no preset may draw locrian.
+        (lambda p: p["mode_weights"].update(locrian=0.0), "cannot be a home key"),
     ],
 )
 def test_bad_data_fails_loudly(mutate: Any, message: str) -> None:
@@ -158,6 +160,10 @@ def test_bad_documents_fail_loudly() -> None:
     bad_mod["modifiers"][0]["tempo_scale"] = -1
     with pytest.raises(TaxonomyError, match="tempo_scale"):
         load_taxonomy(json.dumps(bad_mod))
+    bad_flag = _raw()
+    bad_flag["modifiers"][0]["keeps_major_home"] = 1
+    with pytest.raises(TaxonomyError, match="keeps_major_home"):
+        load_taxonomy(json.dumps(bad_flag))
 
 
 def test_intensity_half_is_identity() -> None:
