@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from kmidi.form import Phrase
 from kmidi.genres import beat_groups, drum_pattern
 from kmidi.plan import ChordSlot, Plan
 from kmidi.smf_tracks import SettledTrack, conductor_chunk, midi_file, settle, track_chunk
@@ -555,64 +556,95 @@ def _broken_chord(
 # ---------------------------------------------------------------- bass
 
 
-def _bass(score: _Score, bass: _Part) -> None:
-    """The bass line: the style's pattern on each chord's root, quieter bars on roots only."""
-    plan = score.plan
-    key, regs, style = score.key, plan.registers, plan.instrumentation.bass_style
-    low, high = regs.bass_low, regs.bass_high
+def _bass_roots(score: _Score) -> tuple[list[int], list[int]]:
+    """Each slot's bass note (its chord's root or written bass) and the note that leads
+    into the next slot's: a scale step beside it, from the side the line comes from, or
+    the fifth when the chord does not change."""
+    plan, key = score.plan, score.key
+    low, high = plan.registers.bass_low, plan.registers.bass_high
     centre = (low + high) // 2
-    bpb, sw = score.bpb, score.swing.get
-    onset = score.feel * 0.5
-    roots: list[int] = []
-    for i, slot in enumerate(score.slots):
-        chord = score.chords[i]
-        if score.section[slot.bar] in ("intro", "release") and chord.bass is None:
-            # A tonic pedal in the quiet outer sections: the key is felt before it is heard.
-            roots.append(_place((key.tonic_pc,), centre, low, high))
+    roots = [_place((chord.bass_pc,), centre, low, high) for chord in score.chords]
+    approaches: list[int] = []
+    for i, root in enumerate(roots):
+        nxt = _place((score.chords[(i + 1) % len(roots)].bass_pc,), root, low, high)
+        if nxt == root:
+            approaches.append(root + 7 if root + 7 <= high else root - 5)
         else:
-            roots.append(_place((chord.bass_pc,), centre, low, high))
+            side = -1 if nxt > root else 1
+            approaches.append(_place(key.scale, nxt + 2 * side, nxt - 2, nxt + 2))
+    return roots, approaches
+
+
+def _bass_pattern(score: _Score, style: str) -> list[tuple[float, float, int, int, float]]:
+    """One bar of a patterned bass style: (beat, length, interval above the root, role,
+    accent); role 1 plays the fifth, role 2 the note leading into the next chord (in the
+    chord's last bar only; elsewhere the root)."""
+    bpb, beats, eighths = score.bpb, score.beat_starts, score.eighths
+    if style == "root_fifth":
+        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
+        return [(0.0, mid * 0.9, 0, 0, 1.0), (mid, (bpb - mid) * 0.9, 0, 1, 0.85)]
+    if style == "eighths":
+        # Driving eighths on the root, an octave lift before the bar's middle beat, and
+        # the last eighth walking into the next chord.
+        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
+        return [
+            (
+                x,
+                0.42,
+                12 if abs(x - (mid - 0.5)) < _EPS else 0,
+                2 if x == eighths[-1] else 0,
+                1.0 if x in beats else 0.8,
+            )
+            for x in eighths
+        ]
+    if style == "octave_pulse":
+        return [(x, 0.3, 12 if x % 1 else 0, 0, 0.9 if x % 1 else 1.0) for x in eighths]
+    if len(beats) != 4 or bpb != 4:
+        # Syncopation for other meters follows their own beat groups: the root on each
+        # felt beat, the octave on the eighth before the next, a lead-in at the end.
+        rows = [(x, 0.4, 0, 0, 1.0) for x in beats]
+        rows += [(b - 0.5, 0.22, 12, 0, 0.8) for b in beats[1:] if b - 0.5 > 0]
+        return [*sorted(rows), (bpb - 0.5, 0.22, 0, 2, 0.8)]
+    funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
+    return [(x, 0.22 if iv else 0.4, iv, 0, 0.8 if iv else 1.0) for x, iv in funk]
+
+
+def _bass(score: _Score, bass: _Part) -> None:
+    """The bass line: each chord's root in the style's pattern, walking or held, moving
+    into the next chord, and a held root under the last chord of the piece."""
+    plan = score.plan
+    high, style = plan.registers.bass_high, plan.instrumentation.bass_style
+    sw = score.swing.get
+    onset = score.feel * 0.5
+    roots, approaches = _bass_roots(score)
+    final_bar = score.bars - 1
     rows: list[Row] = []
-    patterned: list[tuple[int, float, float, float, float]] = []  # (slot, start, lo, hi, vel)
+    patterned: list[tuple[int, float, float, float, float, bool]] = []
     for i, b, bar_start, lo, hi in score.slot_bars:
         velocity = score.level(b, 0.9)
         now = "root" if score.energy[b] < 0.2 and style not in ("pedal", "root") else style
         on = bar_start + sw(lo, lo) + onset
+        slot_start, slot_end = score.slot_spans[i]
         if now == "pedal":
             # One note held across the whole chord, however many bars it lasts.
             if b == score.slots[i].bar:
-                slot_start, slot_end = score.slot_spans[i]
                 rows.append((on, slot_end - slot_start - 0.05, slot_end, velocity, roots[i]))
+        elif b == final_bar and bar_start + hi >= slot_end - _EPS:
+            # The last chord: its root, held to the end.
+            rows.append((on, hi - lo - 0.05, bar_start + hi, velocity, roots[i]))
         elif now == "root":
             hold = (hi - lo) * (0.8 + 0.19 * plan.legato)
             rows.append((on, hold, bar_start + hi, velocity, roots[i]))
         elif now == "walking":
             rows += _walking_bar(score, i, roots[i], bar_start, lo, hi, velocity)
         else:
-            patterned.append((i, bar_start, lo, hi, velocity))
+            last_of_slot = bar_start + hi >= slot_end - _EPS
+            patterned.append((i, bar_start, lo, hi, velocity, last_of_slot))
     bass.add_rows(rows, timing=score.kj * 0.7, dynamics=score.kv)
     if not patterned:
         return
-    # (beat, length, interval above the root, play the fifth instead, accent)
-    pattern: list[tuple[float, float, int, bool, float]]
-    if style == "root_fifth":
-        beats = score.beat_starts
-        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
-        pattern = [(0.0, mid * 0.9, 0, False, 1.0), (mid, (bpb - mid) * 0.9, 0, True, 0.85)]
-    elif style == "eighths":
-        pattern = [
-            (x, 0.42, 0, False, 1.0 if x in score.beat_starts else 0.8) for x in score.eighths
-        ]
-    elif style == "octave_pulse":
-        pattern = [
-            (x, 0.3, 12 if x % 1 else 0, False, 0.9 if x % 1 else 1.0) for x in score.eighths
-        ]
-    else:  # syncopated
-        funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
-        pattern = [
-            (x, 0.22 if iv else 0.4, iv, False, 0.8 if iv else 1.0) for x, iv in funk if x < bpb
-        ]
-    ids, starts, los, his, levels = _columns(patterned)
-    xs, holds, intervals, fifth, accents = _columns(pattern)
+    ids, starts, los, his, levels, leads = _columns(patterned)
+    xs, holds, intervals, roles, accents = _columns(_bass_pattern(score, style))
     swung = np.array([sw(x, x) for x in xs.tolist()])
     row, hit = _grid(los, his, xs)
     root = np.array(roots, dtype=np.int64)[ids[row]]
@@ -620,7 +652,9 @@ def _bass(score: _Score, bass: _Part) -> None:
     # A leap that would climb over an octave above the bass register plays the root instead.
     pitch = np.where(pitch <= high + 12, pitch, root)
     fifths = np.where(root + 7 <= high, root + 7, root - 5)
-    pitch = np.where(fifth[hit], fifths, pitch)
+    pitch = np.where(roles[hit] == 1, fifths, pitch)
+    lead_in = (roles[hit] == 2) & leads[row]
+    pitch = np.where(lead_in, np.array(approaches, dtype=np.int64)[ids[row]], pitch)
     bass.add(
         starts[row] + swung[hit] + onset,
         holds[hit],
@@ -678,136 +712,249 @@ def _walking_bar(
 # ---------------------------------------------------------------- melody
 
 
-def _melody(score: _Score, part: _Part) -> None:
-    """A melody that follows the chords: chord tones on strong beats, steps between."""
-    plan = score.plan
-    key = score.key
-    regs = plan.registers
-    bpb = score.bpb
-    low, high, centre = regs.melody_low, regs.melody_high, regs.melody_centre
-    scale_pcs = set(key.scale)
-    scale_notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
-    if len(scale_notes) < 3:
-        return
-    index_of = {p: i for i, p in enumerate(scale_notes)}
-    rand = score.rng.random
-    rows: list[Row] = []
-    add = rows.append
-    onset = score.feel + plan.groove.displacement
-    sw = score.swing.get
-    beat_starts = score.beat_starts
-    total_beats = score.total_beats
-    gate = 0.35 + 0.63 * plan.legato
-    density = plan.note_density
-    # Preferred note length: ~3 beats when sparse, a sixteenth-triplet-ish third when busy.
-    pref = 2 ** (1.6 - 3.2 * density)
+MotifNote = tuple[float, float, int]
+"""(beat from the start of its motif bar, length in beats, scale steps from the anchor)."""
+
+# Per new material, in order of first appearance: how the motif is developed and where
+# it sits (scale steps above the opening's anchor). A is the motif itself; B answers it
+# upside down and higher (a chorus or bridge lifts); C stretches its head in time; D
+# runs it backwards. Later materials cycle through these a step higher each round.
+_DEVELOPMENTS: tuple[tuple[str, int], ...] = (
+    ("statement", 0),
+    ("inversion", 2),
+    ("augmentation", 1),
+    ("retrograde", -1),
+)
+# Pitch classes a phrase's last note prefers, as scale degrees (0-based), by cadence.
+_CADENCE_TONES: dict[str, tuple[int, ...]] = {
+    "authentic": (0, 2, 4),
+    "half": (4, 1, 6),
+    "deceptive": (0, 2),
+    "open": (1, 4),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """What the melody's phrases share: the scale in range, the motif, the rhythm helpers."""
+
+    notes: list[int]
+    """Scale notes inside the melody register, low to high."""
+    anchor: int
+    """Index in ``notes`` of the tonic nearest the register centre."""
+    motif: list[list[MotifNote]]
+    """The motif, bar by bar (one or two bars)."""
+    cut: float
+    """Felt beat where a cadence bar's held last note starts."""
+    bpb: float
+
+
+def _melody_rhythm(score: _Score) -> Callable[[], list[tuple[float, float]]]:
+    """A generator of one bar of (onset, length) pairs: long notes on felt beats, short
+    ones off them, lengths around the preset's preferred one."""
+    plan, bpb, rand = score.plan, score.bpb, score.rng.random
+    pref = 2 ** (1.6 - 3.2 * plan.note_density)
     lengths = [x for x in (4.0, 3.0, 2.0, 1.5, 1.0, 0.5, 0.25) if x <= bpb]
     weights = [math.exp(-((math.log2(x) - math.log2(pref)) ** 2) / 0.9) for x in lengths]
-    strong = set(beat_starts)
-
-    # ``lengths`` runs long to short, so every option set below is a tail of it: the notes
-    # that fit the room left, narrowed (unless none are left) to the short ones off the beat.
+    strong = set(score.beat_starts)
     count = len(lengths)
     short_from = next((i for i, x in enumerate(lengths) if x <= 1.0), count)
-    # rng.choices(lengths[i:], weights=weights[i:]) without its per-call set-up: each tail's
-    # running sums are worked out once, then the same single draw and bisect pick the same.
     tail_sums = [list(accumulate(weights[i:])) for i in range(count)]
 
     def bar_rhythm() -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
         pos = 0.0
-        while pos < bpb - 1e-9:
-            room = bpb - pos
+        while pos < bpb - _EPS:
             first = 0
-            while first < count and lengths[first] > room + 1e-9:
+            while first < count and lengths[first] > bpb - pos + _EPS:
                 first += 1
             if first == count:
                 break
-            # Long notes start on felt beats; off-beat starts take short values.
             if pos not in strong and short_from < count:
                 first = max(first, short_from)
             sums = tail_sums[first]
-            x = lengths[first + bisect(sums, rand() * (sums[-1] + 0.0), 0, len(sums) - 1)]
+            x = lengths[first + bisect(sums, rand() * sums[-1], 0, len(sums) - 1)]
             out.append((pos, x))
             pos += x
         return out
 
-    bars = plan.length_bars
-    motifs: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
-    for s in plan.sections:
-        motifs[s.name] = (bar_rhythm(), bar_rhythm())
-    phrase = 4 if bars >= 8 else max(1, bars)
-    avoid_tonic = plan.has_rule_break("avoid_tonic_resolution")
-    hanging = plan.has_rule_break("unresolved_dissonance")
-    span = high - low
-    prev = _place((key.tonic_pc,), centre, low, high)
-    tonic_pcs = (key.tonic_pc,)
-    tonic_triad = {key.scale[0], key.scale[2]}
-    top = len(scale_notes) - 1
-    chord_pcs, chord_at = score.chord_pcs, score.chord_at
-    for b in range(bars):
-        name = score.section[b]
-        energy = score.energy[b]
-        a, bb = motifs.get(name, motifs[next(iter(motifs))])
-        pos_in_phrase = b % phrase
-        rhythm = bb if pos_in_phrase == 2 else a
-        t = (pos_in_phrase + 0.5) / phrase
-        # Arch contour per phrase, lifted by the section's energy.
-        target = centre + span * (0.28 * math.sin(math.pi * t) + 0.35 * (energy - 0.5))
-        phrase_end = pos_in_phrase == phrase - 1 or b == bars - 1
-        rest_p = plan.space * (1.35 - 0.7 * energy)
-        bar_start = b * bpb
-        vbase = score.level(b, 1.0)
-        last_bar = b == bars - 1
-        last_n = len(rhythm) - 1
-        # A bar that holds one chord needs no search for the chord under each note.
-        only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
-        for n, (x, length) in enumerate(rhythm):
-            is_last = n == last_n
-            if phrase_end and is_last:
-                # Breathe at the phrase end: the last note holds or is left out.
-                if not last_bar and rand() < 0.5:
-                    continue
-            elif n > 0 and rand() < rest_p:
+    return bar_rhythm
+
+
+def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
+    """A one- or two-bar motif: a rhythm and a contour that rises then falls, mostly by step,
+    with rests where the feeling wants space (never on the downbeat)."""
+    rand = score.rng.random
+    rhythm = _melody_rhythm(score)
+    rest_p = score.plan.space * 0.8
+    strong = set(score.beat_starts)
+    step = 0
+    motif: list[list[MotifNote]] = []
+    for m in range(bars):
+        bar: list[MotifNote] = []
+        for x, length in rhythm():
+            if x > 0 and x not in strong and rand() < rest_p:
                 continue
-            pcs = chord_pcs[only if only >= 0 else chord_at(b, x)]
-            if last_bar and is_last:
-                if hanging:
-                    pitch = _place((key.scale[1],), prev, low, high)
-                elif avoid_tonic:
-                    pitch = _place((key.scale[2], key.scale[4]), prev, low, high)
-                else:
-                    pitch = _place(tonic_pcs, prev, low, high)
-            elif phrase_end and is_last:
-                # Phrase ends lean on the tonic triad when the chord allows: the mode speaks.
-                home = tuple(pc for pc in pcs if pc in tonic_triad) or pcs
-                pitch = _place(home, prev, low, high)
-            elif x in strong or n == 0:
-                aim = round(prev + (target - prev) * 0.5 + (rand() - rand()) * 3.67)
-                pitch = _place(pcs, aim, low, high)
+            bar.append((x, length, step))
+            rising = m * score.bpb + x < bars * score.bpb / 2
+            direction = 1 if rising else -1
+            if rand() < 0.3:
+                direction = -direction
+            size = 1 if rand() < 0.7 else (2 if rand() < 0.7 else 3)
+            step = max(-4, min(5, step + direction * size))
+        motif.append(bar)
+    return motif
+
+
+def _developed(line: _Line, development: str) -> list[list[MotifNote]]:
+    """The motif transformed: inverted, augmented (its first bar at half speed), reversed."""
+    motif = line.motif
+    if development == "inversion":
+        return [[(x, d, -s) for x, d, s in bar] for bar in motif]
+    if development == "augmentation":
+        head = [(2 * x, 2 * d, s) for x, d, s in motif[0]]
+        bpb = line.bpb
+        return [
+            [(x - k * bpb, d, s) for x, d, s in head if k * bpb <= x < (k + 1) * bpb]
+            for k in range(len(motif))
+        ]
+    if development == "retrograde":
+        return [
+            [(x, d, s) for (x, d, _), (_, _, s) in zip(bar, reversed(bar), strict=True)]
+            for bar in motif
+        ]
+    return motif
+
+
+def _phrase_shape(
+    line: _Line, development: str, anchor: int, sequence: int, bars: int
+) -> list[list[MotifNote]]:
+    """The notes of each bar of a phrase before its cadence bar: the developed motif, then
+    the motif again a ``sequence`` of scale steps away, and so on."""
+    developed = _developed(line, development)
+    size = len(developed)
+    return [
+        [(x, d, anchor + s + (k // size) * sequence) for x, d, s in developed[k % size]]
+        for k in range(bars)
+    ]
+
+
+def _melody(score: _Score, part: _Part) -> None:
+    """A melody grown from one motif: each phrase states or develops it, phrases with the
+    same material repeat it, and every phrase lands on its cadence's tone."""
+    plan, key = score.plan, score.key
+    regs = plan.registers
+    low, high = regs.melody_low, regs.melody_high
+    scale_pcs = set(key.scale)
+    notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
+    if len(notes) < 3:
+        return
+    centre = _place((key.tonic_pc,), regs.melody_centre, low, high)
+    anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
+    motif_bars = 2 if plan.phrases[0].bars >= 4 else 1
+    half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
+    line = _Line(notes, anchor, _motif(score, motif_bars), half, score.bpb)
+    shapes: dict[str, tuple[str, int, int]] = {}
+    rows: list[Row] = []
+    prev = centre
+    for phrase in plan.phrases:
+        if phrase.material not in shapes:
+            development, lift = _DEVELOPMENTS[len(shapes) % len(_DEVELOPMENTS)]
+            lift += 2 * (len(shapes) // len(_DEVELOPMENTS))
+            sequence = score.rng.choice((1, -1, 2, -2))
+            shapes[phrase.material] = (development, anchor + lift, sequence)
+        development, at, sequence = shapes[phrase.material]
+        body = _phrase_shape(line, development, at, sequence, phrase.bars)
+        prev = _phrase_rows(score, line, phrase, body, prev, rows)
+    part.add_rows(rows, timing=score.kj, dynamics=score.kv)
+
+
+def _phrase_rows(
+    score: _Score,
+    line: _Line,
+    phrase: Phrase,
+    body: list[list[MotifNote]],
+    prev: int,
+    rows: list[Row],
+) -> int:
+    """Realise one phrase against its chords; returns the last pitch written.
+
+    Notes on felt beats are chord tones (nearest the line), others stay on the scale; the
+    last bar keeps the notes before its middle beat and then holds the cadence's tone.
+    Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
+    """
+    plan, key = score.plan, score.key
+    regs = plan.registers
+    low, high = regs.melody_low, regs.melody_high
+    scale_pcs = set(key.scale)
+    strong = set(score.beat_starts)
+    gate = 0.35 + 0.63 * plan.legato
+    onset = score.feel + plan.groove.displacement
+    top = len(line.notes) - 1
+    sw = score.swing.get
+    for k, bar_notes in enumerate(body):
+        b = phrase.start_bar + k
+        bar_start = b * score.bpb
+        last = k == len(body) - 1
+        t = (k + 0.5) / len(body)
+        # A velocity arc per phrase: the middle of the phrase leans in.
+        vbase = score.level(b, 0.9 + 0.16 * math.sin(math.pi * t))
+        only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
+        for x, length, step in bar_notes:
+            if last and x >= line.cut - _EPS and x > 0:
+                break
+            pcs = score.chord_pcs[only if only >= 0 else score.chord_at(b, x)]
+            pitch = line.notes[min(top, max(0, step))]
+            if x in strong or x == 0:
+                pitch = _place(pcs, pitch, low, high)
             else:
-                i = index_of.get(prev)
-                if i is None:
-                    i = min(range(len(scale_notes)), key=lambda k: abs(scale_notes[k] - prev))
-                pull = abs(target - prev) / 6
-                if pull > 1.0:
-                    pull = 1.0
-                up = 0.5 + 0.4 * (1 if target > prev else -1) * pull
-                step = 1 if rand() < 0.8 else 2
-                i = i + step if rand() < up else i - step
-                i = 0 if i < 0 else (top if i > top else i)
-                pitch = scale_notes[i]
-                # Borrowed chord tones (the raised seventh over V in minor) replace the
-                # scale note a semitone away, so the line never rubs against its chord.
                 for alt in (pitch + 1, pitch - 1):
+                    # A borrowed chord tone (the raised seventh over V in minor) replaces
+                    # the scale note a semitone away, so the line never rubs its chord.
                     if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
                         pitch = alt
                         break
-            dur = length * max(gate, 0.9) if phrase_end and is_last else length * gate
+            if last and x + length > line.cut + _EPS and line.cut > 0:
+                length = line.cut - x
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
-            add((bar_start + sw(x, x) + onset, dur, total_beats, vbase * accent + 6, pitch))
+            rows.append(
+                (
+                    bar_start + sw(x, x) + onset,
+                    length * gate,
+                    score.total_beats,
+                    vbase * accent + 6,
+                    pitch,
+                )
+            )
             prev = pitch
-    part.add_rows(rows, timing=score.kj, dynamics=score.kv)
+        if last:
+            prev = _cadence_note(score, phrase, b, line.cut, prev, vbase, rows)
+    return prev
+
+
+def _cadence_note(
+    score: _Score,
+    phrase: Phrase,
+    bar: int,
+    at: float,
+    prev: int,
+    velocity: float,
+    rows: list[Row],
+) -> int:
+    """The phrase's held last note: a tone of the cadence that the chord under it holds."""
+    plan, key = score.plan, score.key
+    regs = plan.registers
+    pcs = score.chord_pcs[score.chord_at(bar, at)]
+    wanted = [key.scale[d] for d in _CADENCE_TONES[phrase.cadence]]
+    # The cadence's most telling tone that the chord holds (the tonic over I, the fifth
+    # degree over V), else the chord tone nearest the line.
+    choice = tuple(pc for pc in wanted if pc in pcs)[:1] or pcs
+    pitch = _place(choice, prev, regs.melody_low, regs.melody_high)
+    bar_start = bar * score.bpb
+    hold = (score.bpb - at) * max(0.9, 0.35 + 0.63 * plan.legato)
+    onset = bar_start + score.swing.get(at, at) + score.feel + plan.groove.displacement
+    rows.append((onset, hold, score.total_beats, velocity * 0.96 + 6, pitch))
+    return pitch
 
 
 # ---------------------------------------------------------------- drums
