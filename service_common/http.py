@@ -141,6 +141,12 @@ def request_id_of(request: Request) -> str:
     return value or request_id_var.get() or uuid.uuid4().hex
 
 
+async def current_request_id(request: Request) -> str:
+    """``request_id_of`` as a dependency: ``async``, so FastAPI calls it on the event loop
+    instead of handing it to its thread pool."""
+    return request_id_of(request)
+
+
 def error_response(
     request_id: str,
     status_code: int,

@@ -36,18 +36,21 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 router = APIRouter()
 log = logging.getLogger(__name__)
 
+# The dependencies are ``async def`` although none awaits: FastAPI sends a plain ``def``
+# dependency to its thread pool, which costs more than reading app.state.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_view(request: Request) -> ResultsView:
+async def get_view(request: Request) -> ResultsView:
     view: ResultsView = request.app.state.view
     return view
 
 
-def get_consumer(request: Request) -> ResultsConsumer:
+async def get_consumer(request: Request) -> ResultsConsumer:
     consumer: ResultsConsumer = request.app.state.consumer
     return consumer
 
