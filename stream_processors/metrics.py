@@ -11,6 +11,11 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 STAGE_EVENTS_IN = Counter(
     "kmidi_stage_events_in_total", "Messages a stage took from its input topic.", ["stage"]
 )
+STAGE_SKIPPED = Counter(
+    "kmidi_stage_events_skipped_total",
+    "Messages a stage left alone because an earlier stage already did its work, by reason.",
+    ["stage", "reason"],
+)
 STAGE_EVENTS_OUT = Counter(
     "kmidi_stage_events_out_total",
     "Records a stage published (acknowledged by the broker).",

@@ -3,6 +3,13 @@
 Rendering is deterministic for a plan, so a replayed plan yields byte-identical MIDI and
 the result, keyed by request ID, is an idempotent effect. A plan the renderer crashes on
 is dead-lettered and answered with a ``failed`` result (``generation_failed``).
+
+The interrogation stage renders the plans it makes itself (one hop fewer: no second
+parse of the plan, no second faust event before the result) and marks them with the
+``kmidi-rendered`` header; this stage skips those without parsing them. It renders every
+other plan: one written by another system or replayed from the dead-letter topic, and one
+whose rendering failed in the interrogation stage (published unmarked, so the failure is
+dead-lettered here with the plan's own bytes, as before).
 """
 
 from __future__ import annotations
@@ -10,11 +17,11 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from schemas.events import GenerationResult, PlanReady
 from service_common.logging import bound_request_id
-from stream_processors import domain
+from stream_processors import domain, metrics
 from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
@@ -32,10 +39,40 @@ STAGE: Final = "generation"
 GENERATION_FAILED: Final = "generation_failed"
 _NOT_PLAN_FIELDS: Final = frozenset({"seed_source"})
 """Keys the interrogation stage adds to the plan document for people, not the renderer."""
+RENDERED_HEADER: Final = "kmidi-rendered"
+"""Header on a plan whose result the interrogation stage already published (value: the
+stage's name). Any other plan is rendered here."""
+
+
+def completed_result(
+    event: PlanReady | None,
+    piece: domain.RenderedPiece,
+    **fields: Any,
+) -> GenerationResult:
+    """The ``completed`` result of a rendered piece; ``fields`` as in ``GenerationResult``."""
+    if event is not None:
+        fields = {
+            "request_id": event.request_id,
+            "affect": event.affect,
+            "plan": event.plan,
+            "seed": event.seed,
+            "submitted_at": event.submitted_at,
+            **fields,
+        }
+    return GenerationResult(
+        status="completed",
+        midi_base64=base64.b64encode(piece.midi).decode(),
+        duration_seconds=piece.duration_seconds,
+        completed_at=datetime.now(UTC),
+        **fields,
+    )
 
 
 async def process_plan(record: InputRecord, publisher: Publisher) -> None:
     """Handle one message of ``kmidi.plans.v1``; never raises for a bad message."""
+    if record.headers.get(RENDERED_HEADER):
+        metrics.STAGE_SKIPPED.labels(STAGE, "rendered_upstream").inc()
+        return
     await run_stage(
         STAGE, GENERATION_FAILED, record, publisher, lambda: _process(record, publisher)
     )
@@ -68,15 +105,4 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
         if piece is None:
             return
 
-        result = GenerationResult(
-            request_id=event.request_id,
-            status="completed",
-            midi_base64=base64.b64encode(piece.midi).decode(),
-            affect=event.affect,
-            plan=event.plan,
-            seed=event.seed,
-            duration_seconds=piece.duration_seconds,
-            submitted_at=event.submitted_at,
-            completed_at=datetime.now(UTC),
-        )
-        await publish_result(publisher, result, record, stage=STAGE)
+        await publish_result(publisher, completed_result(event, piece), record, stage=STAGE)

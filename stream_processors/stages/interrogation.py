@@ -1,5 +1,11 @@
 """Interrogation stage: ``IntentSubmitted`` → affect + musical plan → ``PlanReady``.
 
+It also renders the plan and publishes the ``GenerationResult`` itself, together with the
+plan (marked ``kmidi-rendered``, which the generation stage skips): one hop fewer per
+request. The plan still goes to ``kmidi.plans.v1`` for the results view and downstream
+consumers. Rendering is deterministic, so the bytes are those the generation stage would
+have produced.
+
 A technical wish kmidi cannot honour is the requester's error, not a poison message: it
 becomes a ``failed`` result and is not dead-lettered. A message that cannot be read is
 dead-lettered, and also answered with a ``failed`` result when its request ID is readable.
@@ -7,6 +13,7 @@ dead-lettered, and also answered with a ``failed`` result when its request ID is
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from datetime import UTC, datetime
@@ -16,6 +23,7 @@ from schemas.events import IntentSubmitted, PlanReady
 from schemas.topics import PLANS
 from service_common.logging import bound_request_id
 from stream_processors import domain
+from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
@@ -25,6 +33,8 @@ from stream_processors.stages.common import (
     reject_poison,
     run_stage,
 )
+from stream_processors.stages.generation import RENDERED_HEADER, completed_result
+from stream_processors.stages.generation import STAGE as GENERATION_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +109,29 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             submitted_at=event.submitted_at,
             planned_at=datetime.now(UTC),
         )
-        await publisher.publish_event(
-            PLANS,
-            event.request_id,
-            ready,
-            output_headers(event.request_id, record.headers.get("traceparent")),
-            stage=STAGE,
-        )
+        piece = _render(plan)
+        plan_headers = output_headers(event.request_id, record.headers.get("traceparent"))
+        if piece is None:
+            # The generation stage renders an unmarked plan, and dead-letters it with the
+            # plan's own bytes if the renderer fails there too.
+            await publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE)
+        else:
+            plan_headers.append((RENDERED_HEADER, STAGE.encode()))
+            result = completed_result(
+                None,
+                piece,
+                request_id=event.request_id,
+                affect=ready.affect,
+                plan=plan_dict,
+                seed=seed,
+                submitted_at=event.submitted_at,
+            )
+            # Both acknowledged before the intent's offset can be committed; in parallel,
+            # so the request waits for one round trip to the broker, not two.
+            await asyncio.gather(
+                publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE),
+                publish_result(publisher, result, record, stage=GENERATION_STAGE),
+            )
         log.info(
             "plan published",
             extra={
@@ -113,5 +139,15 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
                 "emotion": affect.primary,
                 "seed": seed,
                 "seed_source": seed_source,
+                "rendered": piece is not None,
             },
         )
+
+
+def _render(plan: domain.Plan) -> domain.RenderedPiece | None:
+    """The plan's piece, or None when the renderer fails (the generation stage retries)."""
+    try:
+        return domain.render_midi(plan)
+    except Exception as exc:  # the generation stage dead-letters it with the plan's bytes
+        log.warning("rendering failed; leaving the plan to the generation stage: %r", exc)
+        return None
