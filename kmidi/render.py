@@ -17,7 +17,7 @@ from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import accumulate, repeat
+from itertools import accumulate, pairwise, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from kmidi.form import Phrase
 from kmidi.genres import beat_groups, drum_pattern
+from kmidi.mix import track_controls
 from kmidi.plan import ChordSlot, Plan
 from kmidi.smf_tracks import SettledTrack, conductor_chunk, midi_file, settle, track_chunk
 from kmidi.theory import Chord, Key, parse_chord_symbol, voice_lead
@@ -32,7 +33,9 @@ from kmidi.theory import Chord, Key, parse_chord_symbol, voice_lead
 PPQ = 480
 """Ticks per quarter note."""
 CHANNELS: dict[str, int] = {"harmony": 0, "bass": 1, "melody": 2, "pad": 3, "drums": 9}
-_CRASH, _KICK = 49, 36
+_CRASH, _KICK, _SNARE = 49, 36, 38
+_TOMS = (50, 48, 47, 45, 43, 41)
+"""General MIDI toms, high to low: a fill falls through them."""
 _DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
 _TRI = 6**0.5
 _EPS = 1e-9
@@ -405,7 +408,8 @@ def render_midi(plan: Plan) -> RenderedPiece:
     for name, part, program in tracks:
         notes = part.settled(end_tick)
         settled.append((name, notes))
-        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick))
+        controls = track_controls(plan, name, program, PPQ)
+        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick, controls))
     return RenderedPiece(
         midi=midi_file(chunks, PPQ),
         duration_seconds=bar_secs[-1],
@@ -424,13 +428,22 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     regs = plan.registers
     legato, sw, feel = plan.legato, score.swing.get, score.feel
     rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
-    voicings = voice_lead(
-        score.chords,
-        regs.harmony_low,
-        regs.harmony_high,
-        voices=3 if rhythmic else 4,
-        centre=(regs.harmony_low + regs.harmony_high) // 2,
-    )
+    if inst.voicing == "power":
+        # Root, fifth and octave, the root kept low in the harmony register: what an
+        # overdriven guitar plays (a third would turn to mud under the distortion).
+        lowest = regs.harmony_low + 2
+        voicings: list[tuple[int, ...]] = []
+        for chord in score.chords:
+            root = _place((chord.root,), lowest, regs.harmony_low, lowest + 11)
+            voicings.append((root, root + _fifth(chord), root + 12))
+    else:
+        voicings = voice_lead(
+            score.chords,
+            regs.harmony_low,
+            regs.harmony_high,
+            voices=3 if rhythmic else 4,
+            centre=(regs.harmony_low + regs.harmony_high) // 2,
+        )
     pattern = _comp_pattern(inst.comping, score, legato)
     widest = max(len(v) for v in voicings)
     table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
@@ -482,14 +495,22 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             spread=_STRUM_SPREAD if inst.comping == "strum" else 0.0,
         )
     if pad is not None:
-        # The pad holds each chord's upper voices an octave up, from slot start to end.
+        # The pad holds each chord's upper voices an octave up where that stays under the
+        # melody's centre (else in place), from slot start to end.
+        top = regs.melody_centre - 2
         held: list[Row] = []
         for i, (slot_start, slot_end) in enumerate(score.slot_spans):
             velocity = score.level(score.slots[i].bar, 0.55)
             held += [
-                (slot_start + feel, math.inf, slot_end, velocity, p + 12) for p in voicings[i][1:]
+                (slot_start + feel, math.inf, slot_end, velocity, p + 12 if p + 12 < top else p)
+                for p in voicings[i][1:]
             ]
         pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
+
+
+def _fifth(chord: Chord) -> int:
+    """The chord's own fifth above its root (diminished or augmented where it has one)."""
+    return next((iv for iv in (7, 6, 8) if iv in chord.intervals), 7)
 
 
 def _comp_pattern(
@@ -960,8 +981,32 @@ def _cadence_note(
 # ---------------------------------------------------------------- drums
 
 
+def _fill_bars(score: _Score) -> set[int]:
+    """Bars that lead into a new section or new material with a fill."""
+    plan = score.plan
+    starts = set(score.section_starts)
+    starts |= {p.start_bar for q, p in pairwise(plan.phrases) if p.material != q.material}
+    return {b - 1 for b in starts if 0 < b < score.bars}
+
+
+def _fill(score: _Score, bar: int, level: float) -> tuple[float, list[Row]]:
+    """A fill over the bar's last felt beat: snare then toms falling, getting louder;
+    returns where it starts (beats into the bar) and its notes."""
+    start = score.beat_starts[-1] if len(score.beat_starts) > 1 else score.bpb / 2
+    step = 0.25 if score.plan.tempo_bpm <= 140 else 0.5
+    count = max(1, round((score.bpb - start) / step))
+    bar_start = bar * score.bpb
+    rows: list[Row] = []
+    for k in range(count):
+        note = _SNARE if k == 0 else _TOMS[min(len(_TOMS) - 1, (k - 1) * len(_TOMS) // count)]
+        velocity = level * (0.75 + 0.3 * k / count)
+        rows.append((bar_start + start + k * step, 0.2, math.inf, velocity, note))
+    return start, rows
+
+
 def _drums(score: _Score, drums: _Part) -> None:
-    """The genre's drum pattern every bar, hats only in sparse bars, crashes at climaxes."""
+    """The genre's drum pattern every bar, hats only in sparse bars, a fill into each new
+    section or material and a crash on its downbeat, a crash on the last bar."""
     plan = score.plan
     pattern = drum_pattern(plan.instrumentation.drum_style or "", *plan.meter)
     step = score.bpb / pattern.steps
@@ -976,34 +1021,45 @@ def _drums(score: _Score, drums: _Part) -> None:
         if ch != "."
     ]
     bars = score.bars
-    crashes: list[Row] = []
+    fills = _fill_bars(score)
+    extra: list[Row] = []  # crashes and fills
     starts: list[float] = []
     levels: list[float] = []
     sparse: list[bool] = []
+    fill_from: list[float] = []
     for b in range(bars):
         name = score.section[b]
         bar_start = b * score.bpb
         level = score.level(b, 0.95)
-        if b in score.section_starts and name in ("climax", "build") and b > 0:
-            crashes.append((bar_start, 1.5, math.inf, level, _CRASH))
+        quiet = (name == "intro" and bars >= 8) or score.energy[b] < 0.2
+        if b - 1 in fills and not quiet:
+            extra.append((bar_start, 1.5, math.inf, level, _CRASH))
+        cut = score.bpb + 1
+        if b in fills and not quiet:
+            cut, fill = _fill(score, b, level)
+            extra += fill
         starts.append(bar_start)
         levels.append(level)
-        sparse.append((name == "intro" and bars >= 8) or score.energy[b] < 0.2)
+        sparse.append(quiet)
+        fill_from.append(cut)
     if bars >= 4:
         last = (bars - 1) * score.bpb
-        crashes.append((last, 1.5, math.inf, score.level(bars - 1, 0.9), _CRASH))
-    drums.add_rows(crashes, timing=0.0, dynamics=0.0)
+        extra.append((last, 1.5, math.inf, score.level(bars - 1, 0.9), _CRASH))
+    drums.add_rows(extra, timing=0.0, dynamics=score.kv * 0.3)
     if not hits:
         return
     swung, accents, notes, hat = _columns(hits)
-    quiet = np.array(sparse)
-    # Sparse bars keep only the hats, softer.
-    row, hit = np.nonzero(~quiet[:, None] | hat[None, :])
+    hushed = np.array(sparse)
+    # Sparse bars keep only the hats, softer; a fill replaces the groove under it.
+    keep = (~hushed[:, None] | hat[None, :]) & (
+        swung[None, :] < np.array(fill_from)[:, None] - _EPS
+    )
+    row, hit = np.nonzero(keep)
     drums.add(
         np.array(starts)[row] + swung[hit],
         0.2,
         math.inf,
-        np.array(levels)[row] * accents[hit] * np.where(quiet[row], 0.7, 1.0),
+        np.array(levels)[row] * accents[hit] * np.where(hushed[row], 0.7, 1.0),
         notes[hit],
         timing=score.kj * 0.5,
         dynamics=score.kv * 0.6,

@@ -5,9 +5,11 @@ too-short notes and impossible pitches, let a re-struck pitch end the previous o
 velocities) and ``track_chunk`` encodes the kept notes; both work on whole columns, with a
 Python loop only for the rare pitch where a re-strike comes too soon and must be dropped.
 
-Events are ordered as packed ints ``(tick << 15) | (on << 14) | (pitch << 7) | velocity``
-sorted ascending: by tick, then offs before ons at the same tick (a re-struck pitch is
-released first), then pitch, then velocity. Ticks must stay below ``2**47``.
+Events are ordered as packed ints ``(tick << 16) | (kind << 14) | (data1 << 7) | data2``
+sorted ascending: by tick, then note-offs (kind 0) before controller changes (kind 1)
+before note-ons (kind 2) at the same tick (a re-struck pitch is released first, and a
+controller set at a note's tick already applies to it), then pitch or controller number,
+then velocity or value. Ticks must stay below ``2**46``.
 
 ``conductor_chunk`` writes the tempo map, time and key signature, and ``midi_file`` puts
 the chunks together as a format-1 file.
@@ -26,11 +28,21 @@ Ticks = NDArray[np.int64]
 
 _HALF = 12
 """Notes shorter than this many ticks (a fortieth of a beat at 480 PPQ) are dropped."""
-_TICK_LIMIT = 1 << 47
-"""Ticks must stay below this: packed events keep 15 bits below the tick in an int64."""
+_TICK_LIMIT = 1 << 46
+"""Ticks must stay below this: packed events keep 16 bits below the tick in an int64."""
+_SHIFT = 16
+_OFF, _CONTROL, _ON = 0, 1 << 14, 2 << 14
 
 _LEAD_BYTE = np.array([0xFF, *range(0x81, 0xFF)], dtype=np.uint8)
 """Delta >> 7 → the leading byte of its 2-byte VLQ, for deltas below 0x3F80; 0xFF for none."""
+
+
+class Controls(NamedTuple):
+    """Controller changes of one track (CC number and value 0..127 at a tick)."""
+
+    tick: Ticks
+    number: Ticks
+    value: Ticks
 
 
 class SettledTrack(NamedTuple):
@@ -117,36 +129,47 @@ def settle(start: Ticks, end: Ticks, pitch: Ticks, velocity: Ticks, end_tick: in
 
 
 def track_chunk(
-    name: str, channel: int, program: int | None, notes: SettledTrack, end_tick: int
+    name: str,
+    channel: int,
+    program: int | None,
+    notes: SettledTrack,
+    end_tick: int,
+    controls: Controls | None = None,
 ) -> bytes:
-    """The MTrk chunk of one track: its name, its program if any, and its settled notes.
+    """The MTrk chunk of one track: its name, its program if any, its controller changes
+    and its settled notes.
 
-    Every event is written as delta VLQ + status + pitch + velocity (no running status);
+    Every event is written as delta VLQ + status + two data bytes (no running status);
     a note-off has velocity 64.
     """
     head = b"\x00" + _meta_bytes("track_name", name=name)
     if program is not None:
         head += bytes((0x00, 0xC0 | channel, program))
     count = len(notes.start)
+    extra = 0 if controls is None else len(controls.tick)
     last = 0
     body = b""
-    if count:
-        events = np.empty(2 * count, dtype=np.int64)
-        ons, offs = events[:count], events[count:]
-        np.left_shift(notes.start, 15, out=ons)
-        np.left_shift(notes.end, 15, out=offs)
+    if count + extra:
+        events = np.empty(2 * count + extra, dtype=np.int64)
+        ons, offs = events[:count], events[count : 2 * count]
+        np.left_shift(notes.start, _SHIFT, out=ons)
+        np.left_shift(notes.end, _SHIFT, out=offs)
         keys = notes.pitch << 7
         offs |= keys
         keys |= notes.velocity
-        keys |= 0x4000
+        keys |= _ON
         ons |= keys
-        events.sort(kind="stable")  # timsort: two nearly sorted runs, faster than quicksort
-        ticks = events >> 15
+        if controls is not None:
+            events[2 * count :] = (
+                (controls.tick << _SHIFT) | _CONTROL | (controls.number << 7) | controls.value
+            )
+        events.sort(kind="stable")  # timsort: nearly sorted runs, faster than quicksort
+        ticks = events >> _SHIFT
         last = int(ticks[-1])
         deltas = ticks.copy()
         deltas[1:] -= ticks[:-1]
         # Each event's last delta byte and its 3 message bytes, as one little-endian word.
-        words = _message_words(channel).take(events & 0x7FFF)
+        words = _message_words(channel).take(events & 0xFFFF)
         longest = int(deltas.max())
         if longest < 0x80:  # every delta fits in one byte (dense parts)
             words |= deltas
@@ -155,7 +178,7 @@ def track_chunk(
             words |= deltas & 0x7F
             # Rows of a leading byte then the word; 0xFF marks a row without one, and as no
             # other byte written can be 0xFF (messages are < 0xA0), deleting it compacts.
-            rows = np.empty(2 * count, dtype=_row_type(1))
+            rows = np.empty(len(events), dtype=_row_type(1))
             rows["word"] = words
             rows["lead"][:, 0] = _LEAD_BYTE.take(deltas >> 7)
             body = rows.tobytes().translate(None, b"\xff")
@@ -166,15 +189,15 @@ def track_chunk(
             lead = 1
             while longest >> (7 * (lead + 1)):
                 lead += 1
-            rows = np.empty(2 * count, dtype=_row_type(lead))
+            rows = np.empty(len(events), dtype=_row_type(lead))
             rows["word"] = words
-            used = np.ones((2 * count, lead + 4), dtype=np.bool_)
+            used = np.ones((len(events), lead + 4), dtype=np.bool_)
             leading = rows["lead"]
             for column in range(lead):
                 shift = 7 * (lead - column)
                 leading[:, column] = (deltas >> shift) | 0x80  # the cast keeps the low 8 bits
                 used[:, column] = deltas >= 1 << shift
-            body = rows.view(np.uint8).reshape(2 * count, lead + 4)[used].tobytes()
+            body = rows.view(np.uint8).reshape(len(events), lead + 4)[used].tobytes()
     tail = _vlq_bytes(end_tick - last) + b"\xff\x2f\x00"
     size = len(head) + len(body) + len(tail)
     return b"MTrk" + size.to_bytes(4, "big") + head + body + tail
@@ -232,14 +255,14 @@ def _vlq_bytes(value: int) -> bytes:
 
 @lru_cache(maxsize=16)
 def _message_words(channel: int) -> Ticks:
-    """Packed event bits (on, pitch, velocity: the low 15) → that event's status, pitch
-    and velocity bytes on ``channel`` in bytes 1..3 of a little-endian word; byte 0 is
-    left for the delta's last VLQ byte."""
-    low = np.arange(0x8000, dtype=np.int64)
-    on = low >> 14
-    velocity = np.where(on == 1, low & 0x7F, 0x40)  # an off's velocity is 64
-    status = 0x80 | channel | (on << 4)
-    words: Ticks = (status << 8) | (((low >> 7) & 0x7F) << 16) | (velocity << 24)
+    """Packed event bits (kind, data1, data2: the low 16) → that event's status and data
+    bytes on ``channel`` in bytes 1..3 of a little-endian word; byte 0 is left for the
+    delta's last VLQ byte."""
+    low = np.arange(3 << 14, dtype=np.int64)
+    kind = low >> 14
+    data2 = np.where(kind == 0, 0x40, low & 0x7F)  # an off's velocity is 64
+    status = np.choose(kind, (0x80, 0xB0, 0x90)) | channel
+    words: Ticks = (status << 8) | (((low >> 7) & 0x7F) << 16) | (data2 << 24)
     words.setflags(write=False)  # shared by every call: take() copies out of it
     return words
 
