@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system tools kmidi needs when they are missing: Java 17+ and Maven (the
-# embedded Apache Kafka broker) and, with --test, the independent checkers the tests use:
-# midicsv (MIDI parser), timidity + a GM soundfont (MIDI renderer), kcat (Kafka client),
-# promtool (Prometheus metrics linter). Debian/Ubuntu only; elsewhere it says what to install.
+# embedded Apache Kafka broker), FluidSynth + a GM soundfont (audio output, kmidi.audio) and,
+# with --test, the independent checkers the tests use: midicsv (MIDI parser), timidity (MIDI
+# renderer), ffmpeg (audio decoder and loudness meter), kcat (Kafka client), promtool
+# (Prometheus metrics linter). Debian/Ubuntu only; elsewhere it says what to install.
 set -euo pipefail
 
 want_test_tools=false
@@ -11,10 +12,12 @@ want_test_tools=false
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
+[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 if $want_test_tools; then
   command -v midicsv >/dev/null 2>&1 || missing+=(midicsv)
   command -v timidity >/dev/null 2>&1 || missing+=(timidity)
-  [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+  command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 fi

@@ -3,8 +3,10 @@
     kmidi compose "I am feeling grief" -o grief.mid --seed 7 --json grief.json
 
 ``-o PATH`` writes the MIDI; ``--json PATH`` writes the document (affect, plan, notes,
-seed, duration), ``--json -`` prints it. With neither, the MIDI goes to
-``kmidi-<seed>.mid``. The seed is always printed to stderr so the piece can be replayed.
+seed, duration), ``--json -`` prints it; ``--audio PATH`` renders audio with FluidSynth
+(``.ogg`` Vorbis, ``.opus`` or ``.wav``, chosen by the suffix; see docs/audio.md). With none
+of them, the MIDI goes to ``kmidi-<seed>.mid``. The seed is always printed to stderr so the
+piece can be replayed.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from kmidi.compose import MAX_SEED, compose, new_seed
+from kmidi.compose import MAX_SEED, Composition, compose, new_seed
 from kmidi.errors import TechnicalWishError
 from schemas.intent import GENRES, Intent
 
+EXIT_AUDIO_FAILED = 1
 EXIT_BAD_WISH = 2
 _TIME_SIGNATURES = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
 
@@ -37,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--json",
         metavar="PATH",
         help='write the document (affect, plan, notes, seed) to PATH, or "-" for stdout',
+    )
+    parser.add_argument(
+        "--audio",
+        type=Path,
+        metavar="PATH",
+        help="also render audio with FluidSynth: .ogg (Vorbis), .opus or .wav",
     )
     parser.add_argument("--seed", type=int, help=f"0..{MAX_SEED}; same seed, same piece")
     parser.add_argument("--key", help='e.g. "F#", "Bb minor", "D dorian"')
@@ -88,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return _fail(f"{where}: {first['msg']}")
+    if args.audio is not None:
+        # Checked before composing so a typo fails at once, not after the work.
+        from kmidi.audio import format_for_path
+
+        try:
+            format_for_path(args.audio)
+        except ValueError as exc:
+            return _fail(f"--audio: {exc}")
     seed = args.seed if args.seed is not None else new_seed()
     if not 0 <= seed <= MAX_SEED:
         return _fail(f"--seed must be in 0..{MAX_SEED}")
@@ -97,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{exc.code}: {exc.message}")
     print(f"seed: {seed}", file=sys.stderr)
     output = args.output
-    if output is None and args.json is None:
+    if output is None and args.json is None and args.audio is None:
         output = Path(f"kmidi-{seed}.mid")
     if output is not None:
         output.write_bytes(result.piece.midi)
@@ -114,4 +132,31 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text + "\n")
         else:
             Path(args.json).write_text(text + "\n", encoding="utf-8")
+    if args.audio is not None:
+        return _write_audio(result, args.audio)
+    return 0
+
+
+def _write_audio(result: Composition, path: Path) -> int:
+    """Render the piece's audio to ``path``; 1 with the reason when that is impossible."""
+    # Imported here: scipy and libsndfile are loaded only when audio is asked for.
+    from kmidi.audio import DESCRIPTIONS, AudioRenderError, format_for_path, render
+
+    print("rendering audio with FluidSynth…", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        audio = render(result.piece.midi, format=format_for_path(path))
+    except AudioRenderError as exc:
+        print(f"kmidi compose: audio: {exc}", file=sys.stderr)
+        return EXIT_AUDIO_FAILED
+    path.write_bytes(audio.data)
+    limited = ", held down by the -1 dBTP peak ceiling" if audio.peak_limited else ""
+    print(
+        f"wrote {path}: {DESCRIPTIONS[audio.format]}, {audio.sample_rate / 1000:g} kHz, "
+        f"{audio.channels} channels, {audio.duration_seconds:.1f} s, "
+        f"{audio.result.lufs:.1f} LUFS (gain {audio.gain_db:+.1f} dB{limited}), "
+        f"true peak {audio.result.true_peak_dbtp:.1f} dBTP, "
+        f"rendered in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
