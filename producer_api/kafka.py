@@ -64,7 +64,7 @@ class EventPublisher:
             client_id=settings.kafka_client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            linger_ms=settings.kafka_linger_ms,
             # A request outliving the HTTP wait would only deliver after the client got 503.
             request_timeout_ms=int(max(1.0, settings.publish_timeout_seconds) * 1000),
             compression_type=None,

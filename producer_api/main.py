@@ -17,6 +17,7 @@ from producer_api.replies import ReplyWaiter
 from producer_api.routes import emotions, generate, health, interrogate
 from service_common.http import install_http_observability
 from service_common.logging import configure_logging
+from service_common.runtime import freeze_startup_objects
 
 SERVICE = "producer_api"
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     replies: ReplyWaiter = app.state.replies
     await publisher.start()
     replies.start()
+    freeze_startup_objects()
     log.info("producer_api started", extra={"kafka_connected": publisher.started})
     try:
         yield

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8001",
         description="Base URL of the results service, for status_url and result_url.",
     )
+    kafka_linger_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=0,
+        description="How long the producer holds a record to batch it with others. 0: a "
+        "request waits for no timer; records that arrive while a request to the broker is "
+        "in flight are still batched together.",
+    )
     publish_timeout_seconds: PositiveSeconds = Field(
         default=5.0, description="Longest wait for the broker's acknowledgement (then 503)."
     )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Header, Response
-
-from producer_api.deps import PublisherDep, RequestIdDep, SettingsDep
 from producer_api.intents import check_technical, submit_intent
 from producer_api.limits import generate_limit
 from producer_api.openapi import error_responses
 from schemas.events import IntentSubmitted
 from schemas.http import GenerateAccepted, GenerateRequest
+from service_common.http import request_id_of
 from service_common.tracing import child_traceparent
 
 router = APIRouter(tags=["generation"])
@@ -37,7 +35,6 @@ _DOC = {
     "status_code": 202,
     "response_model": GenerateAccepted,
     "responses": {202: _ACCEPTED, **error_responses(413, 415, 422, 429, 503)},
-    "dependencies": [Depends(generate_limit)],
 }
 
 
@@ -57,24 +54,30 @@ _DOC = {
     description="The seed service's path; same body and answers as `POST /v1/generate`.",
     **_DOC,  # type: ignore[arg-type]
 )
-async def generate(
-    body: GenerateRequest,
-    response: Response,
-    publisher: PublisherDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
-    traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> GenerateAccepted:
+async def generate(body: GenerateRequest, request: Request) -> Response:
+    # Settings, publisher and request ID are read from the app and the request here rather
+    # than declared as dependencies: on this hot path FastAPI's dependency solving cost
+    # more than validating, publishing and answering together (docs/performance.md). The
+    # 202 body is serialised once, not validated again as a response model.
+    state = request.app.state
+    await generate_limit(request)
     check_technical(body.intent)
     event = IntentSubmitted(
-        request_id=request_id,
+        request_id=request_id_of(request),
         intent=body.intent,
         seed=body.seed,
         output_format=body.output_format,
         source="producer_api",
     )
     accepted = await submit_intent(
-        publisher, settings, event, traceparent=child_traceparent(traceparent)
+        state.publisher,
+        state.settings,
+        event,
+        traceparent=child_traceparent(request.headers.get("traceparent")),
     )
-    response.headers["Location"] = accepted.status_url
-    return accepted
+    return Response(
+        accepted.model_dump_json().encode(),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": accepted.status_url},
+    )
