@@ -177,7 +177,8 @@ def midi_length(midi: bytes) -> float:
     try:
         return float(mido.MidiFile(file=io.BytesIO(midi)).length)
     except (OSError, ValueError, EOFError, KeyError) as exc:
-        raise AudioRenderError(f"cannot read the MIDI file: {exc}") from exc
+        reason = str(exc) or "not a complete Standard MIDI File"
+        raise AudioRenderError(f"cannot read the MIDI file: {reason}") from exc
 
 
 def synthesize(

@@ -253,6 +253,12 @@ def test_a_file_that_is_no_soundfont_fails_with_fluidsynths_words(
         audio.render(midi, soundfont=fake)
 
 
+@pytest.mark.parametrize("data", [b"", b"not midi", b"MThd\x00\x00\x00\x06\x00\x01"])
+def test_bytes_that_are_no_midi_file_are_refused_in_words(data: bytes) -> None:
+    with pytest.raises(audio.AudioRenderError, match=r"cannot read the MIDI file: \w"):
+        audio.render(data)
+
+
 def test_format_follows_the_suffix() -> None:
     assert audio.format_for_path("a.ogg") == "ogg"
     assert audio.format_for_path(Path("b.OPUS")) == "opus"
