@@ -98,6 +98,9 @@ class Instrumentation:
     bass_style: str
     voicing: str = "close"
     """"close" triads and sevenths, or "power" (root, fifth, octave)."""
+    tonic_pedal: bool = False
+    """A modal key's tonic anchored: held above every chord (close voicings) or chugged
+    by the bass between power chords. Never under a requested progression."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +261,8 @@ class Plan:
                     **{
                         f.name: data["instrumentation"][f.name]
                         for f in fields(Instrumentation)
-                        if f.name in data["instrumentation"] or f.name != "voicing"
+                        if f.name in data["instrumentation"]
+                        or f.name not in ("voicing", "tonic_pedal")
                     }
                 ),
                 registers=Registers(
@@ -322,6 +326,8 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
     "mixolydian": ((1, 7, 4, 1), (1, 5, 7, 4), (1, 7, 1, 4), (1, 4, 7, 1)),
     "locrian": ((1, 2, 1, 2), (1, 2, 7, 1), (1, 6, 2, 1), (1, 5, 2, 1)),
 }
+# Modes that share their notes with a major or minor key and need their tonic anchored.
+_MODAL = frozenset(("dorian", "phrygian", "lydian", "mixolydian", "locrian"))
 # Last chord of a half cadence where it is not V: phrygian asks on its bVII.
 _HALF_CADENCE: dict[str, int] = {"phrygian": 7}
 # Chord before the final tonic, by mode: the cadence each mode is known for.
@@ -488,14 +494,22 @@ def _slot_grid(
 def _phrase_grid(
     phrases: tuple[Phrase, ...], numerator: int, denominator: int, per_bar: float
 ) -> list[list[tuple[int, float, float]]]:
-    """The chord slots of each phrase: no chord straddles a phrase boundary."""
-    return [
-        [
-            (phrase.start_bar + bar, beat, beats)
-            for bar, beat, beats in _slot_grid(phrase.bars, numerator, denominator, per_bar)
-        ]
-        for phrase in phrases
-    ]
+    """The chord slots of each phrase: no chord straddles a phrase boundary, and a phrase
+    of two bars or more has room for its opening chord and a two-chord cadence (the last
+    long chord gives up its last bar: harmony quickens into a cadence)."""
+    grids = []
+    bar_beats = numerator * 4 / denominator
+    for phrase in phrases:
+        slots = _slot_grid(phrase.bars, numerator, denominator, per_bar)
+        while len(slots) < min(3, phrase.bars):
+            i = max(k for k, (_, _, beats) in enumerate(slots) if beats > bar_beats)
+            bar, beat, beats = slots[i]
+            slots[i : i + 1] = [
+                (bar, beat, beats - bar_beats),
+                (bar + round(beats / bar_beats) - 1, 0.0, bar_beats),
+            ]
+        grids.append([(phrase.start_bar + bar, beat, beats) for bar, beat, beats in slots])
+    return grids
 
 
 def _cadence_degrees(mode: str, cadence: str, count: int, opening: int) -> tuple[int, ...]:
@@ -982,6 +996,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
             comping=genre.comping,
             bass_style=genre.bass_style,
             voicing=genre.voicing,
+            tonic_pedal=tech.progression is None and key.mode in _MODAL,
         ),
         registers=_registers(preset),
         note_density=preset.note_density,

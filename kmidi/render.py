@@ -421,13 +421,11 @@ def render_midi(plan: Plan) -> RenderedPiece:
 # ---------------------------------------------------------------- harmony
 
 
-def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
-    """Comping (or arpeggios) on the voice-led chords, and the pad's held chords."""
+def _voicings(score: _Score) -> list[tuple[int, ...]]:
+    """Each slot's chord as pitches: voice-led close chords or power chords, with the
+    tonic held over every chord in a modal key."""
     plan = score.plan
-    inst = plan.instrumentation
-    regs = plan.registers
-    legato, sw, feel = plan.legato, score.swing.get, score.feel
-    rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
+    inst, regs = plan.instrumentation, plan.registers
     if inst.voicing == "power":
         # Root, fifth and octave, the root kept low in the harmony register: what an
         # overdriven guitar plays (a third would turn to mud under the distortion).
@@ -437,6 +435,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             root = _place((chord.root,), lowest, regs.harmony_low, lowest + 11)
             voicings.append((root, root + _fifth(chord), root + 12))
     else:
+        rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
         voicings = voice_lead(
             score.chords,
             regs.harmony_low,
@@ -444,6 +443,26 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             voices=3 if rhythmic else 4,
             centre=(regs.harmony_low + regs.harmony_high) // 2,
         )
+    tonic = score.key.tonic_pc
+    if not inst.tonic_pedal or inst.voicing == "power":
+        return voicings
+    # A mode shares its notes with a major key; an inverted pedal (the tonic held above
+    # every chord) keeps its own home in the ear.
+    return [
+        v
+        if any(p % 12 == tonic for p in v)
+        else (*v, _place((tonic,), max(v) + 1, max(v) + 1, max(v) + 12))
+        for v in voicings
+    ]
+
+
+def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
+    """Comping (or arpeggios) on the voice-led chords, and the pad's held chords."""
+    plan = score.plan
+    inst = plan.instrumentation
+    regs = plan.registers
+    legato, sw, feel = plan.legato, score.swing.get, score.feel
+    voicings = _voicings(score)
     pattern = _comp_pattern(inst.comping, score, legato)
     widest = max(len(v) for v in voicings)
     table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
@@ -676,6 +695,12 @@ def _bass(score: _Score, bass: _Part) -> None:
     pitch = np.where(roles[hit] == 1, fifths, pitch)
     lead_in = (roles[hit] == 2) & leads[row]
     pitch = np.where(lead_in, np.array(approaches, dtype=np.int64)[ids[row]], pitch)
+    if plan.instrumentation.voicing == "power" and plan.instrumentation.tonic_pedal:
+        # Power chords have no third to name the mode: the bass chugs the low tonic on
+        # the off-beats between the chords' roots (a pedal riff), and the key is heard.
+        chug = _place((score.key.tonic_pc,), plan.registers.bass_low, plan.registers.bass_low, high)
+        offbeat = (xs[hit] % 1 != 0) & (roles[hit] == 0) & (intervals[hit] == 0)
+        pitch = np.where(offbeat, chug, pitch)
     bass.add(
         starts[row] + swung[hit] + onset,
         holds[hit],

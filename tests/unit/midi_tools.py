@@ -48,6 +48,8 @@ class ParsedMidi:
     time_signatures: list[tuple[int, int, int]] = field(default_factory=list)
     key_signatures: list[tuple[int, int, str]] = field(default_factory=list)
     programs: dict[str, int] = field(default_factory=dict)
+    controls: list[tuple[str, int, int, int]] = field(default_factory=list)
+    """(track name, tick, controller number, value) of every control change."""
     track_ends: dict[int, int] = field(default_factory=dict)
     unterminated: int = 0
 
@@ -67,6 +69,15 @@ class ParsedMidi:
 
     def track(self, name: str) -> list[CsvNote]:
         return [n for n in self.notes if n.track == name]
+
+    def controller(self, track: str, number: int) -> list[tuple[int, int]]:
+        """(tick, value) of one track's changes of controller ``number``, in file order."""
+        return [(t, v) for name, t, n, v in self.controls if name == track and n == number]
+
+    @property
+    def bar_ticks(self) -> int:
+        _, num, den = self.time_signatures[0]
+        return self.division * 4 * num // den
 
 
 def midicsv(midi: bytes) -> ParsedMidi:
@@ -94,6 +105,9 @@ def midicsv(midi: bytes) -> ParsedMidi:
             parsed.key_signatures.append((tick, int(row[3]), row[4]))
         elif kind == "Program_c":
             parsed.programs[parsed.track_names.get(trk, str(trk))] = int(row[4])
+        elif kind == "Control_c":
+            name = parsed.track_names.get(trk, str(trk))
+            parsed.controls.append((name, tick, int(row[4]), int(row[5])))
         elif kind == "End_track":
             parsed.track_ends[trk] = tick
         elif kind in ("Note_on_c", "Note_off_c"):

@@ -51,6 +51,38 @@ def test_malformed_plan_is_a_value_error() -> None:
         Plan.from_dict(data)
 
 
+def test_a_version_1_plan_still_loads() -> None:
+    """Plans written before form and voicing (version 1) are read, not dead-lettered."""
+    data = plan_for(length_bars=10).to_dict()
+    for name in ("phrases", "version"):
+        del data[name]
+    for name in ("voicing", "tonic_pedal"):
+        del data["instrumentation"][name]
+    plan = Plan.from_dict(data)
+    assert [(p.start_bar, p.end_bar) for p in plan.phrases] == [(0, 4), (4, 10)]
+    assert plan.instrumentation.voicing == "close"
+    assert not plan.instrumentation.tonic_pedal
+
+
+def test_strong_negative_feelings_get_a_minor_home_unless_bittersweet() -> None:
+    for seed in range(30):
+        grief = build_plan(Intent(emotional_intent="x"), affect("grief", 0.9), seed=seed)
+        assert grief.key.is_minor_like, seed
+    sweet = {
+        build_plan(
+            Intent(emotional_intent="x"), affect("grief", 0.9, ("bittersweet",)), seed=seed
+        ).key_mode
+        for seed in range(60)
+    }
+    assert "ionian" in sweet  # the modifier keeps grief's major colour possible
+
+
+def test_no_preset_draws_a_locrian_home() -> None:
+    for name in ("fear", "anger", "anxiety", "tension_building", "dissociation"):
+        modes = {plan_for(name, seed=seed).key_mode for seed in range(40)}
+        assert "locrian" not in modes, name
+
+
 def test_explicit_wishes_are_honoured() -> None:
     plan = plan_for(
         "grief", key="Bb minor", bpm=133.0, time_signature="6/8", length_bars=11,
