@@ -1,0 +1,1112 @@
+"""Independent music audit: compose the blind sentences and measure the MIDI bytes.
+
+    .venv/bin/python bench/music_audit.py [--seeds 1,2,3] [--json out.json] [--audio --limit N]
+
+Every figure is measured from the Standard MIDI File bytes with parsers that are not
+kmidi's own (mido for events, pretty_midi for the pitch-class histogram, a
+Krumhansl-Schmuckler key finder written here). The plan is read only for what was
+*claimed*: tonic and mode, chord symbols and where they sit, length, meter, sections,
+phrases, genre and rule breaks. docs/music_audit.md explains each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import io
+import itertools
+import json
+import math
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mido
+import numpy as np
+
+from kmidi.compose import compose
+from kmidi.errors import TechnicalWishError
+from schemas.intent import Intent, TechnicalWishes
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SENTENCES = HERE / "music_audit_sentences.jsonl"
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+ROLES_BY_CHANNEL = {0: "harmony", 1: "bass", 2: "melody", 3: "pad", 9: "drums"}
+KICKS = frozenset({35, 36})
+SNARES = frozenset({38, 40})
+TOMS = frozenset({41, 43, 45, 47, 48, 50})
+EXEMPT_ENDINGS = frozenset({"avoid_tonic_resolution", "unresolved_dissonance"})
+MAJOR_LIKE = frozenset({"ionian", "lydian", "mixolydian"})
+# Degree of each mode's tonic in its parent major scale (D dorian -> 2 above C).
+MODE_DEGREE = {
+    "ionian": 0,
+    "major": 0,
+    "dorian": 2,
+    "phrygian": 4,
+    "lydian": 5,
+    "mixolydian": 7,
+    "aeolian": 9,
+    "minor": 9,
+    "locrian": 11,
+}
+NOTE_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# Krumhansl-Kessler key profiles (Krumhansl 1990), index 0 = tonic.
+KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+PC_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_CHORD = re.compile(r"^([A-G])([#b]?)([^/]*)(?:/([A-G][#b]?))?$")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One sounding note: absolute ticks, from note-on to its matching note-off."""
+
+    role: str
+    channel: int
+    pitch: int
+    start: int
+    end: int
+    velocity: int
+
+
+@dataclass(slots=True)
+class Midi:
+    """What the audit needs from one Standard MIDI File, read with mido."""
+
+    tpb: int
+    numerator: int
+    denominator: int
+    time_signatures: int
+    key_signature: str | None
+    notes: dict[str, list[Note]]
+    controls: dict[str, set[int]]
+    programs: dict[str, int]
+
+    @property
+    def bar_ticks(self) -> int:
+        return self.numerator * self.tpb * 4 // self.denominator
+
+    @property
+    def compound(self) -> bool:
+        return self.denominator == 8 and self.numerator in (6, 9, 12)
+
+    @property
+    def beat_ticks(self) -> int:
+        """The felt beat: a dotted quarter in compound meters, else a quarter (half in x/2)."""
+        if self.compound:
+            return self.tpb * 3 // 2
+        return self.tpb * 2 if self.denominator == 2 else self.tpb
+
+    def pitched(self) -> list[Note]:
+        return [n for role, ns in self.notes.items() if role != "drums" for n in ns]
+
+
+def parse_midi(data: bytes) -> Midi:
+    """Read notes, CCs, programs, meter and key signature from the bytes with mido."""
+    mf = mido.MidiFile(file=io.BytesIO(data))
+    notes: dict[str, list[Note]] = {}
+    controls: dict[str, set[int]] = {}
+    programs: dict[str, int] = {}
+    numerator, denominator, n_ts = 4, 4, 0
+    key_sig: str | None = None
+    for track in mf.tracks:
+        name: str | None = None
+        tick = 0
+        pending: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        found: list[tuple[int, int, int, int, int]] = []
+        ccs: set[int] = set()
+        program: int | None = None
+        channels: set[int] = set()
+        for msg in track:
+            tick += int(msg.time)
+            kind = str(msg.type)
+            if kind == "track_name" and name is None:
+                name = str(msg.name)
+            elif kind == "time_signature":
+                n_ts += 1
+                if n_ts == 1:
+                    numerator, denominator = int(msg.numerator), int(msg.denominator)
+            elif kind == "key_signature" and key_sig is None:
+                key_sig = str(msg.key)
+            elif kind == "note_on" and int(msg.velocity) > 0:
+                channels.add(int(msg.channel))
+                pending.setdefault((int(msg.channel), int(msg.note)), []).append(
+                    (tick, int(msg.velocity))
+                )
+            elif kind in ("note_off", "note_on"):
+                stack = pending.get((int(msg.channel), int(msg.note)))
+                if stack:
+                    start, vel = stack.pop(0)
+                    found.append((int(msg.channel), int(msg.note), start, tick, vel))
+            elif kind == "control_change":
+                channels.add(int(msg.channel))
+                ccs.add(int(msg.control))
+            elif kind == "program_change":
+                channels.add(int(msg.channel))
+                program = int(msg.program)
+        if not found and not ccs and program is None:
+            continue
+        role = name if name in ROLES_BY_CHANNEL.values() else None
+        if role is None:
+            first = min(channels) if channels else -1
+            role = ROLES_BY_CHANNEL.get(first, name or f"track{first}")
+        notes.setdefault(role, []).extend(
+            Note(role, ch, p, s, e, v) for ch, p, s, e, v in sorted(found, key=lambda x: x[2])
+        )
+        controls.setdefault(role, set()).update(ccs)
+        if program is not None:
+            programs[role] = program
+    return Midi(
+        tpb=int(mf.ticks_per_beat),
+        numerator=numerator,
+        denominator=denominator,
+        time_signatures=n_ts,
+        key_signature=key_sig,
+        notes=notes,
+        controls=controls,
+        programs=programs,
+    )
+
+
+def pretty_midi_view(data: bytes) -> tuple[list[float], int]:
+    """pretty_midi's duration-weighted pitch-class histogram and its pitched-note count."""
+    pretty_midi = importlib.import_module("pretty_midi")
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    hist = [float(x) for x in pm.get_pitch_class_histogram(use_duration=True)]
+    count = sum(len(inst.notes) for inst in pm.instruments if not inst.is_drum)
+    return hist, int(count)
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def note_pc(name: str) -> int:
+    """Pitch class of a note name such as "F#", "Bb", "Cb"."""
+    pc = NOTE_PC[name[0].upper()]
+    for accidental in name[1:]:
+        pc += 1 if accidental == "#" else -1 if accidental == "b" else 0
+    return pc % 12
+
+
+def parse_chord(symbol: str) -> tuple[int, frozenset[int], int | None] | None:
+    """(root PC, chord-tone PCs, slash-bass PC) of a chord symbol, or None if unreadable."""
+    m = _CHORD.match(symbol.strip())
+    if m is None:
+        return None
+    root = note_pc(m.group(1) + m.group(2))
+    q = m.group(3)
+    if q.startswith(("maj", "M")):
+        ivs = {0, 4, 7, 11} if "7" in q or "9" in q else {0, 4, 7}
+    elif q.startswith(("m7b5", "ø")):
+        ivs = {0, 3, 6, 10}
+    elif q.startswith("dim"):
+        ivs = {0, 3, 6, 9} if "7" in q else {0, 3, 6}
+    elif q.startswith(("aug", "+")):
+        ivs = {0, 4, 8}
+    elif q.startswith("sus2"):
+        ivs = {0, 2, 7}
+    elif q.startswith("sus"):
+        ivs = {0, 5, 7}
+    elif q == "5":
+        ivs = {0, 7}
+    elif q.startswith(("m", "-")):
+        ivs = {0, 3, 7}
+    else:
+        ivs = {0, 4, 7}
+    if not q.startswith(("maj", "M", "m7b5", "dim")):
+        if "7" in q or q.endswith("9"):
+            ivs.add(10)
+        if "6" in q:
+            ivs.add(9)
+    if "9" in q or "add2" in q:
+        ivs.add(2)
+    slash = note_pc(m.group(4)) if m.group(4) else None
+    return root, frozenset((root + i) % 12 for i in ivs), slash
+
+
+def key_candidates(hist: Sequence[float]) -> list[tuple[float, int, str]]:
+    """Krumhansl-Schmuckler: correlation of the histogram with all 24 rotated profiles."""
+    h = np.asarray(hist, dtype=float)
+    if not np.any(h):
+        return []
+    out: list[tuple[float, int, str]] = []
+    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        base = np.asarray(profile, dtype=float)
+        for tonic in range(12):
+            r = float(np.corrcoef(h, np.roll(base, tonic))[0, 1])
+            out.append((r, tonic, mode))
+    return sorted(out, reverse=True)
+
+
+def signature_pc(tonic: int, mode: str) -> int:
+    """Pitch class of the relative major, i.e. which key signature the key uses."""
+    return (tonic - MODE_DEGREE.get(mode, 0)) % 12
+
+
+def key_meta_signature(key: str) -> int:
+    """Relative-major PC of a mido key_signature value such as "F#m" or "Bb"."""
+    if key.endswith("m"):
+        return (note_pc(key[:-1]) + 3) % 12
+    return note_pc(key)
+
+
+def estimate_root(weights: dict[int, float], bass_pc: int | None) -> int | None:
+    """Root of a sounding PC set: best-matching major/minor/diminished triad template."""
+    if not weights:
+        return None
+    best: tuple[float, int] | None = None
+    total = sum(weights.values())
+    for root in range(12):
+        for third, fifth in ((4, 7), (3, 7), (3, 6)):
+            tmpl = {root, (root + third) % 12, (root + fifth) % 12}
+            inside = sum(w for pc, w in weights.items() if pc in tmpl)
+            score = inside - 0.5 * (total - inside)
+            score += 0.25 * total if bass_pc == root else 0.0
+            score += 0.1 * weights.get(root, 0.0)
+            if best is None or score > best[0]:
+                best = (score, root)
+    return None if best is None else best[1]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def median(xs: Iterable[float]) -> float | None:
+    vals = list(xs)
+    return statistics.median(vals) if vals else None
+
+
+def mean(xs: Iterable[float]) -> float | None:
+    vals = list(xs)
+    return statistics.fmean(vals) if vals else None
+
+
+def share(flags: Iterable[bool]) -> tuple[int, int]:
+    vals = list(flags)
+    return sum(vals), len(vals)
+
+
+def quantise(tick: int, grid: int) -> int:
+    return round(tick / grid) * grid
+
+
+def lowest_at(notes: Sequence[Note], tick: int, tol: int) -> Note | None:
+    """Lowest note starting within ±tol of tick, else the lowest one held across it."""
+    starting = [n for n in notes if abs(n.start - tick) <= tol]
+    if starting:
+        return min(starting, key=lambda n: n.pitch)
+    held = [n for n in notes if n.start < tick < n.end]
+    return min(held, key=lambda n: n.pitch) if held else None
+
+
+def longest_run(values: Sequence[int | None]) -> int:
+    best = run = 0
+    prev: int | None = None
+    for v in values:
+        run = run + 1 if v is not None and v == prev else (1 if v is not None else 0)
+        prev = v
+        best = max(best, run)
+    return best
+
+
+def chord_slots(plan: dict[str, Any], midi: Midi) -> list[tuple[int, str]]:
+    """(onset tick, symbol) of every progression slot the plan claims, in order."""
+    slots = []
+    for slot in plan.get("progression", []):
+        tick = int(slot["bar"]) * midi.bar_ticks + round(float(slot["beat"]) * midi.tpb)
+        slots.append((tick, str(slot["symbol"])))
+    return sorted(slots)
+
+
+def chord_at(slots: Sequence[tuple[int, str]], tick: int) -> str | None:
+    current: str | None = None
+    for onset, symbol in slots:
+        if onset > tick:
+            break
+        current = symbol
+    return current
+
+
+def valence_label(x: float) -> str:
+    return "positive" if x > 0.15 else "negative" if x < -0.15 else "neutral"
+
+
+def arousal_label(x: float) -> str:
+    return "high" if x > 0.15 else "low" if x < -0.15 else "mid"
+
+
+# --------------------------------------------------------------------------- metrics
+
+BarSig = tuple[tuple[int, int], ...]
+BarBlock = tuple[BarSig, BarSig]
+ShapeBlock = tuple[tuple[int, int, int], ...]
+
+
+@dataclass(slots=True)
+class Piece:
+    """Every per-piece figure; None where the figure does not apply to this piece."""
+
+    id: str
+    seed: int
+    row: dict[str, Any]
+    plan: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def analyse(row: dict[str, Any], seed: int, plan: dict[str, Any], data: bytes) -> Piece:
+    midi = parse_midi(data)
+    piece = Piece(id=str(row["id"]), seed=seed, row=row, plan=plan)
+    f = piece.figures
+    f["midi_sha1"] = hashlib.sha1(data).hexdigest()
+    tech: dict[str, Any] = row.get("technical") or {}
+    bar = midi.bar_ticks
+    grid = max(1, midi.tpb // 4)
+    tol = max(1, midi.tpb // 8)
+    n_bars = int(plan["length_bars"])
+    tonic = note_pc(str(plan["key_tonic"]))
+    mode = str(plan["key_mode"])
+    rule_breaks = {str(r["name"]) if isinstance(r, dict) else str(r) for r in plan["rule_breaks"]}
+    melody = midi.notes.get("melody", [])
+    bass = midi.notes.get("bass", [])
+    harmony = midi.notes.get("harmony", [])
+    pad = midi.notes.get("pad", [])
+    drums = midi.notes.get("drums", [])
+    slots = chord_slots(plan, midi)
+    pitched = midi.pitched()
+
+    def bar_of(n: Note) -> int:
+        return quantise(n.start, grid) // bar
+
+    # 0. claims against the blind labels and the requests
+    emo = plan["emotion"]
+    f["preset"] = emo["preset"]
+    f["plan_valence"] = emo["valence"]
+    f["plan_arousal"] = emo["arousal"]
+    f["valence_agrees"] = valence_label(float(emo["valence"])) == row["expect_valence"]
+    f["arousal_agrees"] = arousal_label(float(emo["arousal"])) == row["expect_arousal"]
+    f["meter_in_file"] = f"{midi.numerator}/{midi.denominator}"
+    f["meter_matches_plan"] = f["meter_in_file"] == plan["time_signature"]
+    last_onset_bar = max((bar_of(n) for ns in midi.notes.values() for n in ns), default=-1)
+    f["bars_in_file"] = last_onset_bar + 1
+    f["length_matches_plan"] = last_onset_bar + 1 == n_bars
+    f["requests"] = {}
+    if "time_signature" in tech:
+        f["requests"]["meter"] = f["meter_in_file"] == tech["time_signature"]
+    if "length_bars" in tech:
+        f["requests"]["length"] = f["bars_in_file"] == tech["length_bars"]
+    if "genre" in tech:
+        f["requests"]["genre"] = plan["instrumentation"]["genre"] == tech["genre"]
+    if "key" in tech:
+        parts = str(tech["key"]).split()
+        want_mode = parts[1].lower() if len(parts) > 1 else None
+        ok = note_pc(parts[0]) == tonic
+        if want_mode is not None:
+            ok = ok and MODE_DEGREE.get(want_mode, -1) == MODE_DEGREE.get(mode, -2)
+        f["requests"]["key"] = ok
+    if "progression" in tech:
+        asked = [t for t in re.split(r"[-\s,]+", str(tech["progression"])) if t]
+        got = [
+            str(s["numeral"] if asked[0][0] in "iIvV" else s["symbol"]) for s in plan["progression"]
+        ]
+        f["requests"]["progression"] = bool(got) and all(
+            g == asked[i % len(asked)] for i, g in enumerate(got)
+        )
+    if midi.key_signature is not None:
+        f["key_meta_matches_mode"] = key_meta_signature(midi.key_signature) == signature_pc(
+            tonic, mode
+        )
+
+    # 1. motif and form
+    sigs: list[BarSig] = []
+    for b in range(n_bars):
+        sigs.append(
+            tuple(
+                sorted(
+                    (quantise(n.start, grid) - b * bar, n.pitch) for n in melody if bar_of(n) == b
+                )
+            )
+        )
+
+    def block(i: int) -> tuple[BarBlock, ShapeBlock] | None:
+        if i + 1 >= n_bars or len(sigs[i]) + len(sigs[i + 1]) < 2:
+            return None
+        exact = (sigs[i], sigs[i + 1])
+        flat = [(0, pos, p) for pos, p in sigs[i]] + [(1, pos, p) for pos, p in sigs[i + 1]]
+        p0 = flat[0][2]
+        return exact, tuple((k, pos, p - p0) for k, pos, p in flat)
+
+    blocks = [block(i) for i in range(n_bars)]
+    if n_bars >= 16:
+        rep_exact = rep_any = False
+        for i in range(n_bars):
+            for j in range(i + 2, n_bars):
+                bi, bj = blocks[i], blocks[j]
+                if bi is None or bj is None:
+                    continue
+                rep_exact |= bi[0] == bj[0]
+                rep_any |= bi[1] == bj[1]
+        f["block_repeats_exact"] = rep_exact
+        f["block_repeats_any"] = rep_any
+        first = next((b for b in range(n_bars) if sigs[b]), None)
+        ret_exact = ret_any = False
+        if first is not None and blocks[first] is not None:
+            b0 = blocks[first]
+            assert b0 is not None
+            for j in range(first + 2, n_bars):
+                bj = blocks[j]
+                if bj is not None:
+                    ret_exact |= b0[0] == bj[0]
+                    ret_any |= b0[1] == bj[1]
+        f["opening_returns_exact"] = ret_exact
+        f["opening_returns_any"] = ret_any
+    f["distinct_melody_bars_ratio"] = len({s for s in sigs if s}) / n_bars if n_bars else None
+    phrases = [(int(p["start_bar"]), int(p["end_bar"])) for p in plan.get("phrases", [])]
+    if not phrases:
+        phrases = [(s, min(s + 4, n_bars)) for s in range(0, n_bars, 4)]
+    finals: list[int | None] = []
+    for start, end in phrases:
+        inside = [n for n in melody if start <= bar_of(n) < end]
+        finals.append(max(inside, key=lambda n: (n.start, n.pitch)).pitch if inside else None)
+    f["phrase_final_pitches"] = finals
+    f["phrase_final_same_run"] = longest_run(finals)
+
+    # 2. bass
+    bass_hits: list[dict[str, Any]] = []
+    for onset, symbol in slots:
+        if onset >= n_bars * bar:
+            continue
+        chord = parse_chord(symbol)
+        low = lowest_at(bass, onset, tol)
+        if chord is None:
+            continue
+        target = chord[2] if chord[2] is not None else chord[0]
+        bass_hits.append(
+            {
+                "tick": onset,
+                "symbol": symbol,
+                "bass": None if low is None else low.pitch,
+                "on_root": low is not None and low.pitch % 12 == target,
+            }
+        )
+    f["bass_on_root"] = share(h["on_root"] for h in bass_hits)
+    f["requested_progression"] = "progression" in tech
+    pedal = pedal_bars = 0
+    for b in range(n_bars):
+        bar_symbol = chord_at(slots, b * bar)
+        chord = parse_chord(bar_symbol) if bar_symbol else None
+        if chord is None or chord[0] == tonic:
+            continue
+        low = lowest_at(bass, b * bar, tol)
+        if low is None:
+            continue
+        pedal_bars += 1
+        pedal += low.pitch % 12 == tonic
+    f["pedal_bars"] = (pedal, pedal_bars)
+    f["bass_repeat_share"] = (
+        sum(a.pitch == b.pitch for a, b in itertools.pairwise(bass)) / (len(bass) - 1)
+        if len(bass) > 1
+        else None
+    )
+    final_symbol = slots[-1][1] if slots else None
+    final_chord = parse_chord(final_symbol) if final_symbol else None
+    if bass and final_chord is not None:
+        last_bass = max(bass, key=lambda n: (n.start, -n.pitch))
+        f["last_bass_on_final_root"] = last_bass.pitch % 12 == final_chord[0]
+
+    # 3. tonal anchoring
+    hist, pm_count = pretty_midi_view(data)
+    f["pretty_midi_note_count_agrees"] = pm_count == len(pitched)
+    cands = key_candidates(hist)
+    f["key_candidates"] = [f"{PC_NAMES[t]} {m} {r:.2f}" for r, t, m in cands[:3]]
+    f["mode"] = mode
+    f["modal"] = mode not in ("ionian", "aeolian", "major", "minor")
+    if cands:
+        _, top_tonic, top_mode = cands[0]
+        f["finder_tonic_matches"] = top_tonic == tonic
+        f["finder_tonic_in_top3"] = any(t == tonic for _, t, _ in cands[:3])
+        f["finder_signature_matches"] = signature_pc(top_tonic, top_mode) == signature_pc(
+            tonic, mode
+        )
+    f["negative_intense_major_like"] = (
+        row["expect_valence"] == "negative" and bool(row["intense"]) and mode in MAJOR_LIKE
+    )
+
+    # 4. expression and mix
+    pitched_roles = [r for r, ns in midi.notes.items() if r != "drums" and ns]
+    f["cc7_cc10_every_pitched_track"] = bool(pitched_roles) and all(
+        {7, 10} <= midi.controls.get(r, set()) for r in pitched_roles
+    )
+    f["cc11_anywhere"] = any(11 in cc for cc in midi.controls.values())
+    sustain_roles = [r for r in pitched_roles if r == "pad" or 0 <= midi.programs.get(r, -1) <= 7]
+    f["sustain_roles"] = sustain_roles
+    if sustain_roles:
+        f["cc64_on_piano_pad"] = all(64 in midi.controls.get(r, set()) for r in sustain_roles)
+    ranges: list[int] = []
+    for r in pitched_roles:
+        by_bar: dict[int, list[int]] = {}
+        for n in midi.notes[r]:
+            by_bar.setdefault(bar_of(n), []).append(n.velocity)
+        ranges.extend(max(v) - min(v) for v in by_bar.values() if len(v) > 1)
+    f["bar_velocity_ranges"] = ranges
+    f["mean_velocity"] = mean(n.velocity for n in pitched)
+    above = above_bars = 0
+    for b in range(n_bars):
+        mel = [n.pitch for n in melody if bar_of(n) == b]
+        others = [[n.pitch for n in ns if bar_of(n) == b] for ns in (harmony, pad) if ns]
+        others = [o for o in others if o]
+        if not mel or not others:
+            continue
+        above_bars += 1
+        above += all(statistics.fmean(mel) > statistics.fmean(o) for o in others)
+    f["melody_above_bars"] = (above, above_bars)
+
+    # 5. idiom
+    f["compound"] = midi.compound
+    f["plan_swing"] = plan.get("groove", {}).get("swing")
+    if midi.compound:
+        eighth = midi.tpb // 2
+        beat = midi.beat_ticks
+        hist12 = [0] * 12
+        off = off_grid = 0
+        devs: list[int] = []
+        for n in pitched + drums:
+            pos = n.start % beat
+            hist12[min(11, pos * 12 // beat)] += 1
+            dist0 = min(pos, beat - pos)
+            if dist0 <= tol:
+                continue
+            off += 1
+            dev = min(abs(pos - eighth), abs(pos - 2 * eighth))
+            devs.append(dev)
+            off_grid += dev > tol
+        f["beat_onset_histogram"] = hist12
+        f["offbeat_displaced"] = (off_grid, off)
+        f["offbeat_mean_deviation_ticks"] = mean(devs)
+        if midi.numerator == 6 and drums:
+            kicks = {n.start for n in drums if n.pitch in KICKS}
+            snares = {n.start for n in drums if n.pitch in SNARES}
+            f["kick_snare_together"] = bool(kicks & snares)
+    if drums:
+        fills = boundaries = 0
+        for section in plan.get("sections", []):
+            s = int(section["start_bar"])
+            if s <= 0 or s >= n_bars:
+                continue
+            boundaries += 1
+            lo, hi = s * bar - midi.beat_ticks - tol, s * bar - tol
+            hits = sum(1 for n in drums if n.pitch in TOMS | SNARES and lo <= n.start < hi)
+            fills += hits >= 4
+        f["fills"] = (fills, boundaries)
+    if plan["instrumentation"]["genre"] == "rock" and harmony:
+        groups: dict[int, list[int]] = {}
+        for n in harmony:
+            groups.setdefault(quantise(n.start, grid), []).append(n.pitch)
+        chords = [g for g in groups.values() if len(g) >= 2]
+        power = sum(1 for g in chords if {(p - min(g)) % 12 for p in g} == {0, 7})
+        f["power_chord_share"] = power / len(chords) if chords else None
+
+    # 7. ending
+    if melody and final_chord is not None:
+        last_mel = max(melody, key=lambda n: (n.start, n.pitch))
+        f["final_melody_in_planned_chord"] = last_mel.pitch % 12 in final_chord[1]
+    last_bar = n_bars - 1
+    source = harmony or pad
+    in_last = [n for n in source if bar_of(n) == last_bar or n.start < last_bar * bar < n.end]
+    if in_last:
+        weights: dict[int, float] = {}
+        for n in in_last:
+            weights[n.pitch % 12] = weights.get(n.pitch % 12, 0.0) + (n.end - n.start)
+        last_low = [n for n in bass if bar_of(n) == last_bar or n.start < last_bar * bar < n.end]
+        bass_pc = min(last_low, key=lambda n: n.pitch).pitch % 12 if last_low else None
+        root = estimate_root(weights, bass_pc)
+        f["final_sounding_root"] = None if root is None else PC_NAMES[root]
+        f["final_root_is_tonic"] = root == tonic
+        f["ending_exempt"] = bool(rule_breaks & EXEMPT_ENDINGS)
+        if melody:
+            last_mel = max(melody, key=lambda n: (n.start, n.pitch))
+            f["final_melody_in_sounding_chord"] = last_mel.pitch % 12 in weights
+    f["rule_breaks"] = sorted(rule_breaks)
+    return piece
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def render_audio(data: bytes, workdir: Path) -> dict[str, Any]:
+    """Render with FluidSynth's defaults; clipped samples, peak dBFS, loudness."""
+    mid, wav = workdir / "in.mid", workdir / "out.wav"
+    mid.write_bytes(data)
+    subprocess.run(
+        ["fluidsynth", "-ni", "-F", str(wav), "-r", "44100", str(SOUNDFONT), str(mid)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    with wave.open(str(wav), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise RuntimeError(f"expected 16-bit output, got {8 * w.getsampwidth()}-bit")
+        channels, rate = w.getnchannels(), w.getframerate()
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int32)
+    samples = raw.reshape(-1, channels)
+    peak = int(np.max(np.abs(samples))) if samples.size else 0
+    out: dict[str, Any] = {
+        "clipped_samples": int(np.count_nonzero(np.abs(samples) >= 32767)),
+        "peak_dbfs": 20 * math.log10(peak / 32768) if peak else -math.inf,
+    }
+    try:
+        pyln = importlib.import_module("pyloudnorm")
+        meter = pyln.Meter(rate)
+        out["loudness_lufs"] = float(meter.integrated_loudness(samples / 32768.0))
+    except ImportError:
+        rms = float(np.sqrt(np.mean((samples / 32768.0) ** 2))) if samples.size else 0.0
+        out["rms_dbfs"] = 20 * math.log10(rms) if rms else -math.inf
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt_share(pair: tuple[int, int]) -> str:
+    k, n = pair
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "n/a (0 cases)"
+
+
+def fmt_num(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def pooled(pieces: Sequence[Piece], key: str) -> tuple[int, int]:
+    k = n = 0
+    for p in pieces:
+        v = p.figures.get(key)
+        if v is not None:
+            k += int(v[0])
+            n += int(v[1])
+    return k, n
+
+
+def flags(
+    pieces: Sequence[Piece], key: str, where: Callable[[Piece], bool] | None = None
+) -> tuple[int, int]:
+    return share(
+        bool(p.figures[key])
+        for p in pieces
+        if p.figures.get(key) is not None and (where is None or where(p))
+    )
+
+
+def summarise(
+    pieces: Sequence[Piece], failures: Sequence[dict[str, Any]]
+) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+
+    def add(section: str, metric: str, value: str) -> None:
+        rows.append((section, metric, value))
+
+    fig = [p.figures for p in pieces]
+    add(
+        "0 claims",
+        "pieces composed / wishes rejected or failed",
+        f"{len(pieces)} / {len(failures)}",
+    )
+    by_bytes: dict[tuple[int, str], set[str]] = {}
+    keys_by_seed: dict[int, set[str]] = {}
+    for p in pieces:
+        by_bytes.setdefault((p.seed, str(p.figures["midi_sha1"])), set()).add(p.id)
+        if "key" not in (p.row.get("technical") or {}):
+            keys_by_seed.setdefault(p.seed, set()).add(
+                f"{p.plan['key_tonic']} {p.plan['key_mode']}"
+            )
+    twins = sum(1 for p in pieces if len(by_bytes[(p.seed, str(p.figures["midi_sha1"]))]) > 1)
+    add(
+        "0 claims",
+        "pieces byte-identical to another sentence's piece (same seed)",
+        fmt_share((twins, len(pieces))),
+    )
+    add(
+        "0 claims",
+        "distinct planned keys per seed, sentences without a key wish",
+        ", ".join(f"seed {s}: {len(k)}" for s, k in sorted(keys_by_seed.items())),
+    )
+    add(
+        "0 claims",
+        "plan valence sign agrees with blind label",
+        fmt_share(flags(pieces, "valence_agrees")),
+    )
+    add(
+        "0 claims",
+        "plan arousal band agrees with blind label",
+        fmt_share(flags(pieces, "arousal_agrees")),
+    )
+    for req in ("key", "progression", "genre", "meter", "length"):
+        add(
+            "0 claims",
+            f"requested {req} honoured in the file/plan",
+            fmt_share(share(bool(f["requests"][req]) for f in fig if req in f["requests"])),
+        )
+    add("0 claims", "meter in file = plan meter", fmt_share(flags(pieces, "meter_matches_plan")))
+    add(
+        "0 claims",
+        "bars with note onsets = plan length",
+        fmt_share(flags(pieces, "length_matches_plan")),
+    )
+    add(
+        "0 claims",
+        "key_signature meta = plan tonic+mode's signature",
+        fmt_share(flags(pieces, "key_meta_matches_mode")),
+    )
+    add(
+        "0 claims",
+        "pretty_midi and mido count the same pitched notes",
+        fmt_share(flags(pieces, "pretty_midi_note_count_agrees")),
+    )
+
+    add(
+        "1 form",
+        "≥16 bars: a 2-bar melody block repeats, exact",
+        fmt_share(flags(pieces, "block_repeats_exact")),
+    )
+    add(
+        "1 form",
+        "≥16 bars: a 2-bar melody block repeats, exact or transposed",
+        fmt_share(flags(pieces, "block_repeats_any")),
+    )
+    add(
+        "1 form",
+        "≥16 bars: opening 2 bars return, exact",
+        fmt_share(flags(pieces, "opening_returns_exact")),
+    )
+    add(
+        "1 form",
+        "≥16 bars: opening 2 bars return, exact or transposed",
+        fmt_share(flags(pieces, "opening_returns_any")),
+    )
+    add(
+        "1 form",
+        "median distinct melody bars / bars",
+        fmt_num(
+            median(
+                f["distinct_melody_bars_ratio"]
+                for f in fig
+                if f["distinct_melody_bars_ratio"] is not None
+            )
+        ),
+    )
+    runs = [int(f["phrase_final_same_run"]) for f in fig]
+    add(
+        "1 form",
+        "phrase-final notes on one pitch: longest run (max; median)",
+        f"{max(runs, default=0)}; {fmt_num(median(runs), 1)}",
+    )
+    add(
+        "1 form",
+        "pieces with ≥3 consecutive phrase endings on one pitch",
+        fmt_share(share(r >= 3 for r in runs)),
+    )
+
+    asked = [p for p in pieces if p.figures["requested_progression"]]
+    add(
+        "2 bass",
+        "requested progressions: chords with bass on root at onset",
+        fmt_share(pooled(asked, "bass_on_root")),
+    )
+    add(
+        "2 bass",
+        "all pieces: chords with bass on root at onset",
+        fmt_share(pooled(pieces, "bass_on_root")),
+    )
+    add(
+        "2 bass",
+        "bars on a non-tonic chord where the bass plays the tonic (pedal)",
+        fmt_share(pooled(pieces, "pedal_bars")),
+    )
+    add(
+        "2 bass",
+        "median share of bass notes repeating the previous pitch",
+        fmt_num(median(f["bass_repeat_share"] for f in fig if f["bass_repeat_share"] is not None)),
+    )
+    add(
+        "2 bass",
+        "last bass note = root of the final planned chord",
+        fmt_share(flags(pieces, "last_bass_on_final_root")),
+    )
+
+    add("3 tonal", "pieces in locrian", f"{sum(f['mode'] == 'locrian' for f in fig)}/{len(fig)}")
+    for label, modal in (("ionian/aeolian", False), ("modal", True)):
+
+        def sel(p: Piece, modal: bool = modal) -> bool:
+            return bool(p.figures["modal"]) == modal
+
+        add(
+            "3 tonal",
+            f"{label}: finder's top key has the plan's tonic",
+            fmt_share(flags(pieces, "finder_tonic_matches", sel)),
+        )
+        add(
+            "3 tonal",
+            f"{label}: plan's tonic among finder's top 3",
+            fmt_share(flags(pieces, "finder_tonic_in_top3", sel)),
+        )
+        add(
+            "3 tonal",
+            f"{label}: finder's top key has the plan's key signature",
+            fmt_share(flags(pieces, "finder_signature_matches", sel)),
+        )
+    neg = [p for p in pieces if p.row["expect_valence"] == "negative" and p.row["intense"]]
+    add(
+        "3 tonal",
+        "negative+intense pieces in a major-like mode",
+        fmt_share(flags(neg, "negative_intense_major_like")),
+    )
+
+    add(
+        "4 mix",
+        "CC7 and CC10 on every pitched track",
+        fmt_share(flags(pieces, "cc7_cc10_every_pitched_track")),
+    )
+    add("4 mix", "CC11 anywhere", fmt_share(flags(pieces, "cc11_anywhere")))
+    add(
+        "4 mix",
+        "CC64 on every piano/pad track (pieces having one)",
+        fmt_share(flags(pieces, "cc64_on_piano_pad")),
+    )
+    add(
+        "4 mix",
+        "median velocity range within a bar (per track)",
+        fmt_num(median(r for f in fig for r in f["bar_velocity_ranges"]), 1),
+    )
+    for v in ("negative", "neutral", "positive"):
+        cells = []
+        for a in ("low", "mid", "high"):
+            m = mean(
+                float(p.figures["mean_velocity"])
+                for p in pieces
+                if p.row["expect_valence"] == v
+                and p.row["expect_arousal"] == a
+                and p.figures["mean_velocity"] is not None
+            )
+            cells.append(f"{a} {fmt_num(m, 0)}")
+        add("4 mix", f"mean velocity, {v} (by arousal)", ", ".join(cells))
+    add(
+        "4 mix",
+        "bars with melody mean pitch above harmony and pad",
+        fmt_share(pooled(pieces, "melody_above_bars")),
+    )
+
+    comp = [p for p in pieces if p.figures["compound"]]
+    add(
+        "5 idiom",
+        "6/8, 9/8, 12/8 pieces: off-beat onsets off the eighth grid",
+        fmt_share(pooled(comp, "offbeat_displaced")),
+    )
+    add(
+        "5 idiom",
+        "6/8, 9/8, 12/8 pieces with any displaced off-beats (>10%)",
+        fmt_share(
+            share(
+                (p.figures["offbeat_displaced"][0] > 0.1 * p.figures["offbeat_displaced"][1])
+                for p in comp
+                if p.figures["offbeat_displaced"][1]
+            )
+        ),
+    )
+    hist = [0] * 12
+    for p in comp:
+        hist = [a + b for a, b in zip(hist, p.figures["beat_onset_histogram"], strict=True)]
+    tot = sum(hist) or 1
+    add(
+        "5 idiom",
+        "compound onset histogram, 12 bins per dotted quarter (%)",
+        " ".join(f"{100 * h / tot:.0f}" for h in hist),
+    )
+    add(
+        "5 idiom",
+        "6/8 pieces with drums: kick and snare on the same tick",
+        fmt_share(flags(pieces, "kick_snare_together")),
+    )
+    fills = pooled(pieces, "fills")
+    add("5 idiom", "drum fills before section starts (count / boundaries)", fmt_share(fills))
+    rock = [p for p in pieces if p.figures.get("power_chord_share") is not None]
+    add(
+        "5 idiom",
+        "rock pieces whose harmony is ≥80% power chords",
+        fmt_share(share(float(p.figures["power_chord_share"]) >= 0.8 for p in rock)),
+    )
+    add(
+        "5 idiom",
+        "rock: mean share of harmony chords that are power chords",
+        fmt_num(mean(float(p.figures["power_chord_share"]) for p in rock)),
+    )
+
+    audio = [p.figures["audio"] for p in pieces if "audio" in p.figures]
+    if audio:
+        ok = [a for a in audio if "error" not in a]
+        clips = [int(a["clipped_samples"]) for a in ok]
+        peaks = [float(a["peak_dbfs"]) for a in ok]
+        add("6 audio", "pieces rendered (errors)", f"{len(ok)} ({len(audio) - len(ok)})")
+        add(
+            "6 audio",
+            "pieces with clipped samples",
+            fmt_share(share(a["clipped_samples"] > 0 for a in ok)),
+        )
+        add(
+            "6 audio",
+            "clipped samples per piece (median; max)",
+            f"{fmt_num(median(clips), 0)}; {max(clips, default=0)}",
+        )
+        add(
+            "6 audio",
+            "peak dBFS (median; max)",
+            f"{fmt_num(median(peaks), 1)}; {fmt_num(max(peaks, default=None), 1)}",
+        )
+        lufs = [
+            a["loudness_lufs"]
+            for a in ok
+            if "loudness_lufs" in a and math.isfinite(a["loudness_lufs"])
+        ]
+        if lufs:
+            add(
+                "6 audio",
+                "integrated loudness LUFS (median; min; max)",
+                f"{fmt_num(median(lufs), 1)}; {min(lufs):.1f}; {max(lufs):.1f}",
+            )
+        rms = [a["rms_dbfs"] for a in ok if "rms_dbfs" in a]
+        if rms:
+            add("6 audio", "RMS dBFS, no pyloudnorm (median)", fmt_num(median(rms), 1))
+    else:
+        add("6 audio", "not run", "pass --audio")
+
+    add(
+        "7 ending",
+        "final melody note is a tone of the final planned chord",
+        fmt_share(flags(pieces, "final_melody_in_planned_chord")),
+    )
+    add(
+        "7 ending",
+        "final melody note is among the last bar's harmony PCs",
+        fmt_share(flags(pieces, "final_melody_in_sounding_chord")),
+    )
+    add(
+        "7 ending",
+        "last-bar harmony rooted on the planned tonic (no rule break)",
+        fmt_share(
+            flags(pieces, "final_root_is_tonic", lambda p: not p.figures.get("ending_exempt"))
+        ),
+    )
+    add(
+        "7 ending",
+        "same, pieces asking to avoid resolution / keep dissonance",
+        fmt_share(
+            flags(pieces, "final_root_is_tonic", lambda p: bool(p.figures.get("ending_exempt")))
+        ),
+    )
+    return rows
+
+
+def print_table(rows: Sequence[tuple[str, str, str]], out: Any = sys.stdout) -> None:
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    print(f"| {'section':<{w1}} | {'metric':<{w2}} | value |", file=out)
+    print(f"|{'-' * (w1 + 2)}|{'-' * (w2 + 2)}|-------|", file=out)
+    for a, b, c in rows:
+        print(f"| {a:<{w1}} | {b:<{w2}} | {c} |", file=out)
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sentences", type=Path, default=DEFAULT_SENTENCES)
+    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write every per-piece figure")
+    parser.add_argument("--audio", action="store_true", help="render with FluidSynth (slow)")
+    parser.add_argument("--limit", type=int, help="render at most N pieces with --audio")
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    rows = load_rows(args.sentences)
+    if args.audio and (shutil.which("fluidsynth") is None or not SOUNDFONT.exists()):
+        parser.error("--audio needs fluidsynth and fluid-soundfont-gm (apt-get install)")
+    kmidi_mod = importlib.import_module("kmidi")
+    began = time.perf_counter()
+    pieces: list[Piece] = []
+    failures: list[dict[str, Any]] = []
+    rendered = 0
+    with tempfile.TemporaryDirectory(prefix="music_audit_") as tmp:
+        for row in rows:
+            technical = TechnicalWishes.model_validate(row.get("technical") or {})
+            intent = Intent(emotional_intent=row["text"], technical=technical)
+            for seed in seeds:
+                try:
+                    result = compose(intent, seed=seed)
+                except TechnicalWishError as exc:
+                    failures.append(
+                        {"id": row["id"], "seed": seed, "rejected": f"{exc.code}: {exc.message}"}
+                    )
+                    continue
+                except Exception as exc:  # the audit reports a crash, it does not stop on one
+                    failures.append({"id": row["id"], "seed": seed, "crashed": repr(exc)})
+                    continue
+                piece = analyse(row, seed, result.plan.to_dict(), result.midi)
+                if args.audio and (args.limit is None or rendered < args.limit):
+                    try:
+                        piece.figures["audio"] = render_audio(result.midi, Path(tmp))
+                    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                        piece.figures["audio"] = {"error": repr(exc)}
+                    rendered += 1
+                pieces.append(piece)
+    elapsed = time.perf_counter() - began
+    table = summarise(pieces, failures)
+    print(
+        f"music audit: {len(rows)} sentences x seeds {seeds}, kmidi from "
+        f"{Path(str(kmidi_mod.__file__)).parent}, {elapsed:.1f} s"
+    )
+    print_table(table)
+    for failure in failures:
+        print(f"not composed: {failure}")
+    if args.json is not None:
+        doc = {
+            "seeds": seeds,
+            "sentences": str(args.sentences),
+            "summary": [{"section": a, "metric": b, "value": c} for a, b, c in table],
+            "failures": failures,
+            "pieces": [
+                {
+                    "id": p.id,
+                    "seed": p.seed,
+                    "plan_key": f"{p.plan['key_tonic']} {p.plan['key_mode']}",
+                    "genre": p.plan["instrumentation"]["genre"],
+                    "meter": p.plan["time_signature"],
+                    "length_bars": p.plan["length_bars"],
+                    **p.figures,
+                }
+                for p in pieces
+            ],
+        }
+        args.json.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
