@@ -28,6 +28,17 @@ MODES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class RuleBreakCue:
+    """A deliberate rule break an emotion asks for once it is felt strongly enough."""
+
+    name: str
+    """One of ``kmidi.theory.RULE_BREAKS``."""
+    reason: str
+    """Why, in words the plan's explanations repeat."""
+    min_intensity: float = 0.35
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionPreset:
     """Musical parameters of one named emotion."""
 
@@ -63,6 +74,8 @@ class EmotionPreset:
     """Probability that a melodic slot is a rest, 0..1."""
     legato: float
     """0 (staccato) .. 1 (fully connected notes)."""
+    rule_breaks: tuple[RuleBreakCue, ...] = ()
+    """Rule breaks this emotion asks for, in order of preference."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +97,8 @@ class Modifier:
     legato_delta: float = 0.0
     keeps_major_home: bool = False
     """A strongly negative feeling may keep a major home key (bittersweet, hopeful)."""
+    rule_breaks: tuple[RuleBreakCue, ...] = ()
+    """Rule breaks the modifier asks for, after the preset's own."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +180,7 @@ def _parse_preset(raw: object, index: int) -> EmotionPreset:
     if not isinstance(raw, dict):
         raise TaxonomyError(f"presets[{index}] must be an object")
     where = f"preset {raw.get('name', index)!r}"
-    missing = [key for key in _PRESET_FIELDS if key not in raw]
+    missing = [key for key in _PRESET_FIELDS if key not in raw and key != "rule_breaks"]
     unknown = sorted(set(raw) - set(_PRESET_FIELDS))
     if missing or unknown:
         raise TaxonomyError(f"{where}: missing fields {missing}, unknown fields {unknown}")
@@ -206,9 +221,29 @@ def _parse_preset(raw: object, index: int) -> EmotionPreset:
         dynamics_variance=num("dynamics_variance"),
         space=num("space"),
         legato=num("legato"),
+        rule_breaks=_parse_cues(where, raw.get("rule_breaks", [])),
     )
     validate_preset(preset)
     return preset
+
+
+def _parse_cues(where: str, raw: object) -> tuple[RuleBreakCue, ...]:
+    if not isinstance(raw, list):
+        raise TaxonomyError(f"{where}: rule_breaks must be a list")
+    cues = []
+    for cue in raw:
+        if not isinstance(cue, dict) or not {"name", "reason"} <= set(cue) <= {
+            "name",
+            "reason",
+            "min_intensity",
+        }:
+            raise TaxonomyError(f"{where}: a rule break needs name, reason (and min_intensity)")
+        if not isinstance(cue["name"], str) or not isinstance(cue["reason"], str):
+            raise TaxonomyError(f"{where}: rule break name and reason must be strings")
+        minimum = _number(where, "min_intensity", cue.get("min_intensity", 0.35))
+        _in_range(where, "min_intensity", minimum, 0.0, 1.0)
+        cues.append(RuleBreakCue(cue["name"], cue["reason"], minimum))
+    return tuple(cues)
 
 
 def _parse_modifier(raw: object, index: int) -> Modifier:
@@ -225,6 +260,9 @@ def _parse_modifier(raw: object, index: int) -> Modifier:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("name", "description"):
+            continue
+        if key == "rule_breaks":
+            values[key] = _parse_cues(where, value)
             continue
         if key == "keeps_major_home":
             if not isinstance(value, bool):

@@ -639,29 +639,17 @@ def _stable_away(key: Key, prefer: tuple[int, ...], *, sevenths: bool, minor: bo
     return diatonic_chord(key, 4)
 
 
-def _auto_rule_breaks(preset: emotions.EmotionPreset, affect: Affect) -> list[tuple[str, str]]:
-    if affect.intensity < 0.35:
-        return []
-    name, mods = preset.name, set(affect.modifiers)
-    out: list[tuple[str, str]] = []
-    if name in ("grief", "loneliness", "numbness"):
-        out.append(("avoid_tonic_resolution", f"{name} does not resolve: no return home"))
-    if name == "grief" and affect.intensity >= 0.6:
-        out.append(("tempo_drift", "grief slows as it goes: a ritardando across the piece"))
-    if name in ("melancholy", "nostalgia", "awe") or "bittersweet" in mods:
-        out.append(("modal_interchange", "borrowed chords for a bittersweet light-and-shadow"))
-    if name == "dissociation" or "dissociation" in mods:
-        out.append(("constant_displacement", "the melody floats off the beat: detachment"))
-        out.append(("unresolved_dissonance", "tensions left hanging: nothing quite lands"))
-    if name == "anxiety":
-        out.append(("constant_displacement", "anxiety never sits on the beat"))
-        out.append(("tempo_drift", "anxiety presses forward: a creeping accelerando"))
-    if name in ("fear", "tension_building") or "intrusion" in mods:
-        out.append(("unresolved_dissonance", f"{name}: dissonance that is never released"))
-    seen: dict[str, str] = {}
-    for rule, reason in out:
-        seen.setdefault(rule, reason)
-    return list(seen.items())[:2]
+def _emotion_rule_breaks(
+    preset: emotions.EmotionPreset, mods: tuple[str, ...], intensity: float
+) -> list[tuple[str, str]]:
+    """The rule breaks the emotions data asks for at this intensity: the preset's, then
+    its modifiers', at most two."""
+    cues = [*preset.rule_breaks, *(c for m in mods for c in emotions.MODIFIERS[m].rule_breaks)]
+    chosen: dict[str, str] = {}
+    for cue in cues:
+        if intensity >= cue.min_intensity:
+            chosen.setdefault(cue.name, cue.reason)
+    return list(chosen.items())[:2]
 
 
 # ---------------------------------------------------------------- the plan, part by part
@@ -739,12 +727,16 @@ def _choose_length(
 
 
 def _choose_rule_breaks(
-    tech: TechnicalWishes, preset: emotions.EmotionPreset, affect: Affect, why: list[str]
+    tech: TechnicalWishes,
+    preset: emotions.EmotionPreset,
+    mods: tuple[str, ...],
+    affect: Affect,
+    why: list[str],
 ) -> list[RuleBreak]:
     """Requested rule breaks first, then those the emotion asks for."""
     requested = validate_rule_breaks(tech.rule_breaks or [])
     rule_list = [RuleBreak(name, f"requested: {RULE_BREAKS[name]}") for name in requested]
-    for name, reason in _auto_rule_breaks(preset, affect):
+    for name, reason in _emotion_rule_breaks(preset, mods, affect.intensity):
         if name in requested:
             continue
         if name == "tempo_drift" and tech.bpm is not None:
@@ -932,7 +924,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     meter = parse_time_signature(time_signature)
     bpm = _choose_tempo(tech, preset, rng, why)
     bars = _choose_length(tech, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
-    rule_list = _choose_rule_breaks(tech, preset, affect, why)
+    rule_list = _choose_rule_breaks(tech, preset, mods, affect, why)
     rules = {rb.name for rb in rule_list}
     sections = _sections(
         bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance

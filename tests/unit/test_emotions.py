@@ -25,6 +25,7 @@ from kmidi.emotions import (
     load_taxonomy,
     validate_preset,
 )
+from kmidi.theory import RULE_BREAKS
 
 REQUIRED = [
     "grief",
@@ -64,7 +65,8 @@ def test_required_presets_and_modifiers_exist() -> None:
 def test_every_preset_is_valid_and_complete() -> None:
     names = {f.name for f in fields(EmotionPreset)}
     for raw in _raw()["presets"]:
-        assert set(raw) == names, raw["name"]
+        # Every parameter is written out; rule breaks only where the emotion asks for one.
+        assert set(raw) - {"rule_breaks"} == names - {"rule_breaks"}, raw["name"]
     for preset in PRESETS.values():
         validate_preset(preset)
         assert set(preset.mode_weights) <= set(MODES)
@@ -228,3 +230,17 @@ def test_catalogue_lists_presets_and_modifiers_as_json() -> None:
     for entry in presets:
         for key in ("name", "family", "description", "valence", "arousal", "tempo_suggested"):
             assert key in entry
+
+
+def test_rule_break_cues_are_data_and_name_known_rule_breaks() -> None:
+    cues = [c for p in PRESETS.values() for c in p.rule_breaks]
+    cues += [c for m in MODIFIERS.values() for c in m.rule_breaks]
+    assert {c.name for c in cues} <= set(RULE_BREAKS)
+    assert {c.name for c in PRESETS["grief"].rule_breaks} == {
+        "avoid_tonic_resolution",
+        "tempo_drift",
+    }
+    bad = _raw()
+    bad["presets"][0]["rule_breaks"] = [{"name": "tempo_drift"}]
+    with pytest.raises(TaxonomyError, match="needs name, reason"):
+        load_taxonomy(json.dumps(bad))
