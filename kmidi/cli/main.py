@@ -1,7 +1,7 @@
 """The ``kmidi`` command: local broker, topics, and the local stack.
 
 Services are started as processes, never imported: ``kmidi`` may import only the
-stdlib, mido and ``schemas`` (DESIGN.md), so e.g. topic creation runs
+stdlib, mido and ``schemas`` (docs/architecture.md), so e.g. topic creation runs
 ``python -m stream_processors.topics`` in a subprocess.
 """
 
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kmidi", description="kmidi: emotional intent in, playable MIDI out."
     )
+    parser.add_argument("--version", action="version", version=f"kmidi {installed_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_broker(subparsers)
     _add_topics(subparsers)
@@ -53,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     compose.register(subparsers)
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed ``kmidi`` distribution (pyproject.toml's, once installed)."""
+    try:
+        return metadata.version("kmidi")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def default_port() -> int:

@@ -14,12 +14,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from stream_processors.probe import main as probe_main
 
@@ -657,3 +658,27 @@ def test_configmap_and_topics_job() -> None:
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:4] == ["python", "-m", "stream_processors.topics", "create"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
+
+
+# -- release metadata ---------------------------------------------------------------------
+
+
+def test_kmidi_version_is_the_installed_distributions() -> None:
+    # The console script pip installed, as a user runs it; the version comes from
+    # pyproject.toml through the installed metadata, not from a copy in the code.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    script = Path(sys.executable).with_name("kmidi")
+    assert script.exists(), f"{script} missing: run make (pip install -e '.[dev]')"
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"kmidi {pyproject['project']['version']}"
+
+
+def test_dev_extras_declare_what_the_tests_import() -> None:
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]["dev"]
+    names = {re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower() for requirement in dev}
+    assert {"pyyaml", "types-pyyaml", "jsonschema"} <= names
