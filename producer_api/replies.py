@@ -122,7 +122,9 @@ class ReplyWaiter:
             auto_offset_reset="latest",
             # Replies are awaited by a person; the default 500 ms would add to every turn
             # only on brokers that do not wake waiting fetches, so keep it short anyway.
-            fetch_max_wait_ms=100,
+            # Kafka answers a waiting fetch as soon as a reply arrives: this only bounds
+            # how often an idle ingress asks.
+            fetch_max_wait_ms=1000,
             request_timeout_ms=int(max(5.0, self._settings.publish_timeout_seconds) * 1000),
         )
 

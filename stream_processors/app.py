@@ -19,6 +19,7 @@ import faust
 from schemas.topics import INTENTS, INTERROGATIONS, PLANS, TOPICS, TopicSpec
 from service_common.kafka_headers import KafkaHeaders
 from service_common.logging import configure_logging
+from service_common.runtime import freeze_startup_objects
 from stream_processors import metrics
 from stream_processors.config import WorkerSettings, get_settings
 from stream_processors.driver import make_transport
@@ -69,6 +70,9 @@ class KmidiApp(faust.App):
             broker_commit_interval=1.0,
             producer_acks=-1,
             producer_linger_ms=0,
+            # Results carry base64 MIDI and the plan as JSON: lz4 (built into Kafka; cramjam
+            # on this side) takes 40-50% off, so fewer bytes for the broker to write and serve.
+            producer_compression_type=settings.producer_compression_type or None,
             producer_max_request_size=4 * 1024 * 1024,  # kmidi.results.v1 allows 4 MiB
             stream_buffer_maxsize=1024,
             web_enabled=settings.faust_web_enabled,
@@ -105,6 +109,7 @@ class KmidiApp(faust.App):
             },
         )
         await super().on_first_start()
+        freeze_startup_objects()
 
 
 def json_logging_config(level: str) -> dict[str, Any]:

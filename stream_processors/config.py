@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,10 +57,14 @@ class WorkerSettings(BaseSettings):
         default=5.0, description="Longest back-off between two publish attempts, seconds."
     )
     fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = Field(
-        default=500,
+        default=1000,
         description="Longest wait of a fetch for new data (aiokafka's default); replaces "
         "faust's hard-coded 1500 ms. Kafka answers a waiting fetch as soon as data arrives, "
         "so this bounds idle polling, not latency (docs/worker.md has the figures).",
+    )
+    producer_compression_type: Literal["lz4", "zstd", "gzip", ""] = Field(
+        default="lz4",
+        description="Compression of the records the worker writes; empty for none.",
     )
     broker_rebalance_timeout: Annotated[float, Field(ge=6, le=600)] = Field(
         default=20.0,

@@ -405,6 +405,10 @@ class EmbeddedKafka:
             f"-Xmx{self._heap}",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
+            # C1 only: C2 kept compiling for minutes after start, 3-4% of a core with
+            # nothing to do and a third of the broker's CPU during the first drain; a
+            # local broker on a small machine gains more from that than from C2's code.
+            "-XX:TieredStopAtLevel=1",
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
         ]

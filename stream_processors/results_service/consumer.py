@@ -29,8 +29,9 @@ from stream_processors.results_service.store import Applied, Outcome, ResultsVie
 log = logging.getLogger(__name__)
 
 VIEW_TOPICS: tuple[str, ...] = (INTENTS, PLANS, RESULTS)
-_FETCH_MAX_WAIT_MS = 200
-"""Short, because a long-poll is answered only when the result reaches this consumer."""
+_FETCH_MAX_WAIT_MS = 1000
+"""Kafka answers a waiting fetch as soon as data arrives (fetch.min.bytes = 1), so this
+bounds only how often an idle consumer asks, not how soon a long-poll is answered."""
 _MAX_PARTITION_FETCH_BYTES = 5 * 1024 * 1024
 """Above the results topic's max.message.bytes (4 MiB), so one big result never stalls."""
 _PROBE_TIMEOUT_SECONDS = 10.0

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from schemas.headers import HTTP_REQUEST_ID
 from service_common.http import install_http_observability
+from service_common.runtime import freeze_startup_objects
 from stream_processors.results_service import metrics
 from stream_processors.results_service.config import Settings, get_settings
 from stream_processors.results_service.consumer import ResultsConsumer
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # while the view catches up, instead of refusing connections.
         consumer.start()
         metrics.WAITERS.set_function(view.waiter_count)
+        freeze_startup_objects()
         try:
             yield
         finally:
