@@ -509,6 +509,12 @@ def _phrase_grid(
                 (bar + round(beats / bar_beats) - 1, 0.0, bar_beats),
             ]
         grids.append([(phrase.start_bar + bar, beat, beats) for bar, beat, beats in slots])
+    last = grids[-1]
+    if len(last) >= 3 and last[-1][0] == last[-2][0]:
+        # The piece's last bar holds its final chord whole: the cadence arrives on the
+        # downbeat, and its approach takes the slot before.
+        bar, _, _ = last.pop()
+        last[-1] = (bar, 0.0, bar_beats)
     return grids
 
 

@@ -427,12 +427,12 @@ def _voicings(score: _Score) -> list[tuple[int, ...]]:
     plan = score.plan
     inst, regs = plan.instrumentation, plan.registers
     if inst.voicing == "power":
-        # Root, fifth and octave, the root kept low in the harmony register: what an
+        # Root, fifth and octave, the octave no higher than the harmony's top: what an
         # overdriven guitar plays (a third would turn to mud under the distortion).
-        lowest = regs.harmony_low + 2
+        top = regs.harmony_high - 12
         voicings: list[tuple[int, ...]] = []
         for chord in score.chords:
-            root = _place((chord.root,), lowest, regs.harmony_low, lowest + 11)
+            root = _place((chord.root,), top - 3, top - 7, top)
             voicings.append((root, root + _fifth(chord), root + 12))
     else:
         rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
@@ -795,6 +795,15 @@ class _Line:
     bpb: float
 
 
+def _melody_range(plan: Plan) -> tuple[int, int]:
+    """The melody's lowest and highest pitch: the preset's register, kept above the
+    accompaniment's top (a whole step of overlap at most, and never above the centre's
+    fifth below)."""
+    regs = plan.registers
+    low = max(regs.melody_low, min(regs.harmony_high - 2, regs.melody_centre - 7))
+    return low, regs.melody_high
+
+
 def _melody_rhythm(score: _Score) -> Callable[[], list[tuple[float, float]]]:
     """A generator of one bar of (onset, length) pairs: long notes on felt beats, short
     ones off them, lengths around the preset's preferred one."""
@@ -889,13 +898,12 @@ def _melody(score: _Score, part: _Part) -> None:
     """A melody grown from one motif: each phrase states or develops it, phrases with the
     same material repeat it, and every phrase lands on its cadence's tone."""
     plan, key = score.plan, score.key
-    regs = plan.registers
-    low, high = regs.melody_low, regs.melody_high
+    low, high = _melody_range(plan)
     scale_pcs = set(key.scale)
     notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
     if len(notes) < 3:
         return
-    centre = _place((key.tonic_pc,), regs.melody_centre, low, high)
+    centre = _place((key.tonic_pc,), plan.registers.melody_centre, low, high)
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
     motif_bars = 2 if plan.phrases[0].bars >= 4 else 1
     half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
@@ -930,8 +938,7 @@ def _phrase_rows(
     Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
     """
     plan, key = score.plan, score.key
-    regs = plan.registers
-    low, high = regs.melody_low, regs.melody_high
+    low, high = _melody_range(plan)
     scale_pcs = set(key.scale)
     strong = set(score.beat_starts)
     gate = 0.35 + 0.63 * plan.legato
@@ -989,13 +996,12 @@ def _cadence_note(
 ) -> int:
     """The phrase's held last note: a tone of the cadence that the chord under it holds."""
     plan, key = score.plan, score.key
-    regs = plan.registers
     pcs = score.chord_pcs[score.chord_at(bar, at)]
     wanted = [key.scale[d] for d in _CADENCE_TONES[phrase.cadence]]
     # The cadence's most telling tone that the chord holds (the tonic over I, the fifth
     # degree over V), else the chord tone nearest the line.
     choice = tuple(pc for pc in wanted if pc in pcs)[:1] or pcs
-    pitch = _place(choice, prev, regs.melody_low, regs.melody_high)
+    pitch = _place(choice, prev, *_melody_range(plan))
     bar_start = bar * score.bpb
     hold = (score.bpb - at) * max(0.9, 0.35 + 0.63 * plan.legato)
     onset = bar_start + score.swing.get(at, at) + score.feel + plan.groove.displacement
@@ -1017,8 +1023,14 @@ def _fill_bars(score: _Score) -> set[int]:
 def _fill(score: _Score, bar: int, level: float) -> tuple[float, list[Row]]:
     """A fill over the bar's last felt beat: snare then toms falling, getting louder;
     returns where it starts (beats into the bar) and its notes."""
-    start = score.beat_starts[-1] if len(score.beat_starts) > 1 else score.bpb / 2
-    step = 0.25 if score.plan.tempo_bpm <= 140 else 0.5
+    beats = score.beat_starts
+    fast = score.plan.tempo_bpm > 140
+    # A fill lasts about a second: the last felt beat in sixteenths, or the last two in
+    # eighths when the tempo is fast.
+    start = (
+        (beats[-2] if fast and len(beats) > 2 else beats[-1]) if len(beats) > 1 else score.bpb / 2
+    )
+    step = 0.5 if fast else 0.25
     count = max(1, round((score.bpb - start) / step))
     bar_start = bar * score.bpb
     rows: list[Row] = []
@@ -1052,15 +1064,18 @@ def _drums(score: _Score, drums: _Part) -> None:
     levels: list[float] = []
     sparse: list[bool] = []
     fill_from: list[float] = []
+    hushed = [
+        (score.section[b] == "intro" and bars >= 8) or score.energy[b] < 0.2 for b in range(bars)
+    ]
     for b in range(bars):
-        name = score.section[b]
         bar_start = b * score.bpb
         level = score.level(b, 0.95)
-        quiet = (name == "intro" and bars >= 8) or score.energy[b] < 0.2
+        quiet = hushed[b]
         if b - 1 in fills and not quiet:
             extra.append((bar_start, 1.5, math.inf, level, _CRASH))
         cut = score.bpb + 1
-        if b in fills and not quiet:
+        # A quiet bar fills too when the band comes in after it (the drummer's entrance).
+        if b in fills and not (quiet and (b + 1 >= bars or hushed[b + 1])):
             cut, fill = _fill(score, b, level)
             extra += fill
         starts.append(bar_start)
@@ -1074,9 +1089,9 @@ def _drums(score: _Score, drums: _Part) -> None:
     if not hits:
         return
     swung, accents, notes, hat = _columns(hits)
-    hushed = np.array(sparse)
+    quiet_bars = np.array(sparse)
     # Sparse bars keep only the hats, softer; a fill replaces the groove under it.
-    keep = (~hushed[:, None] | hat[None, :]) & (
+    keep = (~quiet_bars[:, None] | hat[None, :]) & (
         swung[None, :] < np.array(fill_from)[:, None] - _EPS
     )
     row, hit = np.nonzero(keep)
@@ -1084,7 +1099,7 @@ def _drums(score: _Score, drums: _Part) -> None:
         np.array(starts)[row] + swung[hit],
         0.2,
         math.inf,
-        np.array(levels)[row] * accents[hit] * np.where(hushed[row], 0.7, 1.0),
+        np.array(levels)[row] * accents[hit] * np.where(quiet_bars[row], 0.7, 1.0),
         notes[hit],
         timing=score.kj * 0.5,
         dynamics=score.kv * 0.6,
