@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     results_max_entries: int = Field(
         default=100_000, ge=1, description="Requests kept in memory; least recently used go first."
     )
+    results_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bound on the view's estimated memory (deflated MIDI and plan plus ~2 KB "
+        "an entry); least recently used requests go first.",
+    )
     long_poll_max_seconds: float = Field(default=60.0, ge=0, le=3600)
     sse_max_seconds: float = Field(
         default=600.0, gt=0, description="An event stream ends after this long; clients reconnect."

@@ -18,10 +18,17 @@ from stream_processors.results_service.routes import SERVICE, VERSION, router
 from stream_processors.results_service.store import ResultsView
 
 
+def new_view(settings: Settings) -> ResultsView:
+    """The view bounded as ``settings`` say."""
+    return ResultsView(
+        max_entries=settings.results_max_entries, max_bytes=settings.results_max_bytes
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """An app whose lifespan runs the Kafka consumer that feeds its view."""
     settings = settings or get_settings()
-    view = ResultsView(max_entries=settings.results_max_entries)
+    view = new_view(settings)
     consumer = ResultsConsumer(
         view,
         bootstrap_servers=settings.kafka_bootstrap_servers,

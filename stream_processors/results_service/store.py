@@ -19,16 +19,31 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from pydantic import ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.events import ErrorInfo, GenerationResult, IntentSubmitted, PlanReady
+from schemas.events import (
+    ErrorInfo,
+    GenerationResult,
+    IntentSubmitted,
+    PlanReady,
+    RequestId,
+    Seed,
+)
 from schemas.headers import is_valid_request_id
 from schemas.http import RequestStatus
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.kafka_headers import headers_to_dict, request_id_from_headers
 
+_RENDERED_HEADER: Final = "kmidi-rendered"
+"""Set by the interrogation stage on a plan whose result it publishes at the same time
+(``stream_processors.stages.generation.RENDERED_HEADER``; not imported, so the view
+does not load the music engine)."""
+ENTRY_OVERHEAD_BYTES: Final = 2048
+"""Memory of an entry besides its payload (the entry, its affect dict, the map's slot):
+about 1.7 KB measured for kmidi's results, rounded up."""
 TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed"})
 _STAGE_RANK: Final[dict[str, int]] = {"accepted": 0, "processing": 1, "completed": 2, "failed": 2}
 
@@ -65,7 +80,8 @@ class RequestEntry:
     # Kept as deflated JSON, not as dicts: a parsed plan costs several times its JSON size
     # in Python objects, and only ?format=json ever needs it (deflate takes ~3x off).
     plan_zlib: bytes | None = None
-    midi: bytes | None = None
+    # Deflated too (level 1 halves kmidi's MIDI in ~30 us); inflated for each download.
+    midi_zlib: bytes | None = None
     midi_sha256: str | None = None
     version: int = 0
     """Bumped on every visible change, so a stream can tell it has already sent a state."""
@@ -82,9 +98,19 @@ class RequestEntry:
         return parsed
 
     @property
+    def midi(self) -> bytes | None:
+        """The finished piece's MIDI bytes."""
+        return None if self.midi_zlib is None else zlib.decompress(self.midi_zlib)
+
+    @property
     def payload_bytes(self) -> int:
         """Bytes of MIDI and plan held for this request (the bulk of its memory)."""
-        return len(self.midi or b"") + len(self.plan_zlib or b"")
+        return len(self.midi_zlib or b"") + len(self.plan_zlib or b"")
+
+    @property
+    def memory_bytes(self) -> int:
+        """Estimated memory of the entry: its payload and a fixed per-entry overhead."""
+        return self.payload_bytes + ENTRY_OVERHEAD_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +132,40 @@ class Applied:
 def _encode_plan(plan: dict[str, Any] | None) -> bytes | None:
     if plan is None:
         return None
-    return zlib.compress(json.dumps(plan, separators=(",", ":")).encode(), 1)
+    # orjson: the plan is the largest part of every plan and result record, and
+    # json.dumps of it was half the cost of applying one (docs/performance.md).
+    return zlib.compress(orjson.dumps(plan), 1)
+
+
+class _PlanStatus(BaseModel):
+    """What the view takes from a ``PlanReady`` whose result carries the same plan.
+
+    A plan marked ``kmidi-rendered`` is published together with its result, which holds
+    the same plan document; the view skips the plan (and the intent) inside it instead of
+    building Python objects for them. Other plans are read whole (``PlanReady``).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_: Literal["kmidi.plan.v1"] = Field(alias="schema")
+    request_id: RequestId
+    seed: Seed
+    affect: dict[str, Any]
+    submitted_at: datetime
+    planned_at: datetime
 
 
 @dataclass(slots=True)
 class ResultsView:
-    """Requests by ID, least recently used first, bounded by ``max_entries``."""
+    """Requests by ID, least recently used first, bounded by ``max_entries`` and ``max_bytes``.
+
+    ``max_bytes`` bounds the estimated memory of all entries (payload plus
+    ``ENTRY_OVERHEAD_BYTES`` each), so the view does not grow with the topics' history
+    whatever the size of the pieces; the newest entry is always kept.
+    """
 
     max_entries: int
+    max_bytes: int | None = None
     _entries: OrderedDict[str, RequestEntry] = field(default_factory=OrderedDict)
     _waiters: dict[str, set[asyncio.Event]] = field(default_factory=dict)
     payload_bytes: int = 0
@@ -122,6 +174,8 @@ class ResultsView:
     def __post_init__(self) -> None:
         if self.max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        if self.max_bytes is not None and self.max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -156,11 +210,14 @@ class ResultsView:
             return Applied(topic, Outcome.IGNORED, reason="unknown_topic")
         if value is None:
             return self._apply_tombstone(topic, key)
-        header_id = request_id_from_headers(headers_to_dict(headers))
+        header_dict = headers_to_dict(headers)
+        header_id = request_id_from_headers(header_dict)
         try:
             if topic == INTENTS:
                 return self._apply_intent(IntentSubmitted.model_validate_json(value))
             if topic == PLANS:
+                if _RENDERED_HEADER in header_dict:
+                    return self._apply_plan(_PlanStatus.model_validate_json(value))
                 return self._apply_plan(PlanReady.model_validate_json(value))
             return self._apply_result(GenerationResult.model_validate_json(value))
         except ValidationError as exc:
@@ -194,7 +251,7 @@ class ResultsView:
         outcome = Outcome.DUPLICATE if entry.status == "accepted" else Outcome.STALE
         return self._unchanged(INTENTS, entry, outcome)
 
-    def _apply_plan(self, event: PlanReady) -> Applied:
+    def _apply_plan(self, event: PlanReady | _PlanStatus) -> Applied:
         entry, created = self._entry(event.request_id, "processing")
         previous = None if created else entry.status
         if entry.submitted_at is None:
@@ -202,7 +259,7 @@ class ResultsView:
         if entry.seed is None:
             entry.seed = event.seed
         # A result's plan is the one that was played; a plan event only fills a gap.
-        if entry.plan_zlib is None:
+        if entry.plan_zlib is None and isinstance(event, PlanReady):
             self.payload_bytes -= entry.payload_bytes
             entry.plan_zlib = _encode_plan(event.plan)
             self.payload_bytes += entry.payload_bytes
@@ -242,7 +299,7 @@ class ResultsView:
         entry.affect = event.affect if event.affect is not None else entry.affect
         if event.plan is not None:
             entry.plan_zlib = _encode_plan(event.plan)
-        entry.midi = midi
+        entry.midi_zlib = None if midi is None else zlib.compress(midi, 1)
         entry.midi_sha256 = digest
         self.payload_bytes += entry.payload_bytes
         return self._changed(RESULTS, entry, previous, first_result=first)
@@ -258,9 +315,23 @@ class ResultsView:
         self._entries[request_id] = entry
         return entry, True
 
+    @property
+    def memory_bytes(self) -> int:
+        """Estimated memory of all entries (what ``max_bytes`` bounds)."""
+        return self.payload_bytes + len(self._entries) * ENTRY_OVERHEAD_BYTES
+
+    def _over_bounds(self) -> bool:
+        if len(self._entries) > self.max_entries:
+            return True
+        return (
+            self.max_bytes is not None
+            and len(self._entries) > 1
+            and self.memory_bytes > self.max_bytes
+        )
+
     def _evict(self) -> int:
         evicted = 0
-        while len(self._entries) > self.max_entries:
+        while self._over_bounds():
             request_id, entry = self._entries.popitem(last=False)
             self.payload_bytes -= entry.payload_bytes
             self._notify(request_id)
