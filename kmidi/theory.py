@@ -96,6 +96,11 @@ def _accidental(text: str) -> int:
     return {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(text, 0)
 
 
+@lru_cache(maxsize=128)  # a piece asks for its scale thousands of times
+def _scale(tonic_pc: int, mode: str) -> tuple[int, ...]:
+    return tuple((tonic_pc + s) % 12 for s in MODE_STEPS[mode])
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     """A tonic and a mode, with the spelling the person used."""
@@ -108,7 +113,7 @@ class Key:
     @property
     def scale(self) -> tuple[int, ...]:
         """Pitch classes of the scale, tonic first."""
-        return tuple((self.tonic_pc + s) % 12 for s in MODE_STEPS[self.mode])
+        return _scale(self.tonic_pc, self.mode)
 
     @property
     def is_minor_like(self) -> bool:
