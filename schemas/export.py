@@ -1,6 +1,8 @@
-"""Write the JSON Schema of every event to ``schemas/json/`` for other systems.
+"""Write the event contracts for other systems: the JSON Schema of every event to
+``schemas/json/`` and the AsyncAPI document of every topic to ``schemas/asyncapi/``.
 
-Run ``python -m schemas.export`` after changing a model; a test fails while the files are stale.
+Run ``python -m schemas.export`` (``make schemas``) after changing a model or a topic; tests
+fail while the files are stale.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import sys
 from pathlib import Path
 
 from schemas.events import EVENT_MODELS
+from schemas.export_asyncapi import ASYNCAPI_FILE, render_asyncapi
 
 JSON_DIR = Path(__file__).with_name("json")
+ASYNCAPI_DIR = Path(__file__).with_name("asyncapi")
 
 
 def render_schemas() -> dict[str, str]:
@@ -30,6 +34,9 @@ def main() -> int:
     for file_name, text in render_schemas().items():
         (JSON_DIR / file_name).write_text(text, encoding="utf-8")
         print(JSON_DIR / file_name)
+    ASYNCAPI_DIR.mkdir(exist_ok=True)
+    (ASYNCAPI_DIR / ASYNCAPI_FILE).write_text(render_asyncapi(), encoding="utf-8")
+    print(ASYNCAPI_DIR / ASYNCAPI_FILE)
     return 0
 
 
