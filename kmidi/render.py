@@ -248,6 +248,8 @@ class _Score:
     section: list[str]
     """Section name per bar."""
     section_starts: set[int]
+    arc: list[float]
+    """Each bar's place in its phrase as a loudness factor: phrases swell to the middle."""
     swing: dict[float, float]
     """Sixteenth position in a bar → its swung position."""
     feel: float
@@ -267,8 +269,8 @@ class _Score:
     """Slots sounding in each bar."""
 
     def level(self, bar: int, scale: float) -> float:
-        """The velocity of the dynamics curve at ``bar``, scaled."""
-        return (VELOCITY_FLOOR + self.plan.dynamics[bar] * VELOCITY_SPAN) * scale
+        """The velocity of the dynamics curve at ``bar``, shaped by its phrase, scaled."""
+        return (VELOCITY_FLOOR + self.plan.dynamics[bar] * VELOCITY_SPAN) * self.arc[bar] * scale
 
     def chord_at(self, bar: int, beat: float) -> int:
         """The slot sounding at ``beat`` of ``bar``."""
@@ -280,6 +282,15 @@ class _Score:
             if s.bar * self.bpb + s.beat <= pos + _EPS:
                 found = i
         return found
+
+
+def _phrase_arc(plan: Plan) -> list[float]:
+    """0.93 at a phrase's edges to 1.05 in its middle, bar by bar."""
+    arc = [1.0] * plan.length_bars
+    for phrase in plan.phrases:
+        for k in range(phrase.bars):
+            arc[phrase.start_bar + k] = 0.93 + 0.12 * math.sin(math.pi * (k + 0.5) / phrase.bars)
+    return arc
 
 
 def _score(plan: Plan) -> _Score:
@@ -347,6 +358,7 @@ def _score(plan: Plan) -> _Score:
         energy=energy,
         section=section,
         section_starts={s.start_bar for s in plan.sections},
+        arc=_phrase_arc(plan),
         swing={k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)},
         feel=groove.feel_offset,
         kj=groove.humanize_timing * _TRI,
@@ -949,9 +961,7 @@ def _phrase_rows(
         b = phrase.start_bar + k
         bar_start = b * score.bpb
         last = k == len(body) - 1
-        t = (k + 0.5) / len(body)
-        # A velocity arc per phrase: the middle of the phrase leans in.
-        vbase = score.level(b, 0.9 + 0.16 * math.sin(math.pi * t))
+        vbase = score.level(b, 1.0)
         only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
         for x, length, step in bar_notes:
             if last and x >= line.cut - _EPS and x > 0:

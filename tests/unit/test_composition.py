@@ -384,3 +384,26 @@ def test_fluidsynth_at_its_default_gain_does_not_clip(genre: str) -> None:
         )
         level = peak(out)
     assert 1000 < level < 32767, f"peak sample {level}"
+
+
+def test_phrases_swell_towards_their_middle() -> None:
+    swelling = phrases = 0
+    for c, parsed in corpus(16):
+        bar = parsed.bar_ticks
+        tonal = [n for n in parsed.notes if n.channel != 9]
+        for phrase in c.plan.phrases:
+            if phrase.bars != 4:
+                continue
+            by_bar = [
+                [
+                    n.velocity
+                    for n in tonal
+                    if (phrase.start_bar + k) * bar <= n.start < (phrase.start_bar + k + 1) * bar
+                ]
+                for k in range(4)
+            ]
+            if all(by_bar):
+                phrases += 1
+                middle = statistics.fmean(by_bar[1] + by_bar[2])
+                swelling += middle > statistics.fmean(by_bar[0] + by_bar[3])
+    assert swelling / phrases >= 0.75, f"{swelling}/{phrases} phrases swell to their middle"
