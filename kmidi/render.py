@@ -618,12 +618,15 @@ def _bass_roots(score: _Score) -> tuple[list[int], list[int]]:
     roots = [_place((chord.bass_pc,), centre, low, high) for chord in score.chords]
     approaches: list[int] = []
     for i, root in enumerate(roots):
-        nxt = _place((score.chords[(i + 1) % len(roots)].bass_pc,), root, low, high)
+        nxt = roots[(i + 1) % len(roots)]
         if nxt == root:
             approaches.append(root + 7 if root + 7 <= high else root - 5)
         else:
             side = -1 if nxt > root else 1
-            approaches.append(_place(key.scale, nxt + 2 * side, nxt - 2, nxt + 2))
+            near = _place(key.scale, nxt + 2 * side, nxt - 2, nxt + 2)
+            if near == root:  # a step away already: come from the other side instead
+                near = _place(key.scale, nxt - 2 * side, nxt - 2, nxt + 2)
+            approaches.append(near)
     return roots, approaches
 
 
@@ -688,7 +691,8 @@ def _bass(score: _Score, bass: _Part) -> None:
             hold = (hi - lo) * (0.8 + 0.19 * plan.legato)
             rows.append((on, hold, bar_start + hi, velocity, roots[i]))
         elif now == "walking":
-            rows += _walking_bar(score, i, roots[i], bar_start, lo, hi, velocity)
+            following = roots[(i + 1) % len(roots)]
+            rows += _walking_bar(score, i, (roots[i], following), bar_start, lo, hi, velocity)
         else:
             last_of_slot = bar_start + hi >= slot_end - _EPS
             patterned.append((i, bar_start, lo, hi, velocity, last_of_slot))
@@ -725,9 +729,17 @@ def _bass(score: _Score, bass: _Part) -> None:
 
 
 def _walking_bar(
-    score: _Score, slot: int, root: int, bar_start: float, lo: float, hi: float, velocity: float
+    score: _Score,
+    slot: int,
+    roots: tuple[int, int],
+    bar_start: float,
+    lo: float,
+    hi: float,
+    velocity: float,
 ) -> list[Row]:
-    """One bar of walking bass: steps through chord and scale tones, leading to the next root."""
+    """One bar of walking bass: steps through chord and scale tones, leading by a
+    semitone into the next chord's root (``roots``: this chord's and the next one's)."""
+    root, following = roots
     plan = score.plan
     low, high = plan.registers.bass_low, plan.registers.bass_high
     scale = score.key.scale
@@ -735,7 +747,6 @@ def _walking_bar(
     beats = score.beat_starts
     slot_end = score.slot_spans[slot][1]
     last_bar_of_slot = bar_start + score.bpb >= slot_end - _EPS
-    next_root_pc = score.chords[(slot + 1) % len(score.chords)].bass_pc
     tones = score.chord_pcs[slot]
     onset = bar_start + score.feel * 0.5
     rows: list[Row] = []
@@ -744,8 +755,7 @@ def _walking_bar(
         if j == 0:
             p = root
         elif j == len(beats) - 1 and last_bar_of_slot:
-            target = _place((next_root_pc,), cur, low, high)
-            p = target + (1 if rand() < 0.5 else -1)
+            p = following + (1 if rand() < 0.5 else -1)
         else:
             pcs = tones if rand() < 0.6 else scale
             p = _place(pcs, cur + (2 if rand() < 0.55 else -2), low, high)
