@@ -175,12 +175,16 @@ def _services(bootstrap: str, *, workers: int) -> list[Service]:
         "PYTHONUNBUFFERED": "1",
     }
     python = sys.executable
+    web_enabled = os.environ.get("FAUST_WEB_ENABLED", "true").lower() not in ("0", "false", "no")
+    # Readiness, not liveness: "kmidi is up" is printed only when a submitted intent can
+    # complete, i.e. the results view has caught up with Kafka and every worker has joined
+    # the group and been given its partitions (faust's /ready on the worker's web server).
     services = [
         Service(
             "results",
             [python, "-m", "stream_processors.results_service"],
             {**base_env, "RESULTS_HOST": results_host, "RESULTS_PORT": results_port},
-            health_url=f"http://127.0.0.1:{results_port}/live",
+            health_url=f"http://127.0.0.1:{results_port}/ready",
         )
     ]
     for index in range(workers):
@@ -193,6 +197,7 @@ def _services(bootstrap: str, *, workers: int) -> list[Service]:
                     "WORKER_METRICS_PORT": str(metrics_port + index),
                     "FAUST_WEB_PORT": str(web_port + index),
                 },
+                health_url=f"http://127.0.0.1:{web_port + index}/ready" if web_enabled else None,
             )
         )
     services.append(
@@ -205,16 +210,18 @@ def _services(bootstrap: str, *, workers: int) -> list[Service]:
                 "API_PORT": api_port,
                 "API_WORKERS": os.environ.get("API_WORKERS", "1"),
             },
-            health_url=f"http://127.0.0.1:{api_port}/health",
+            health_url=f"http://127.0.0.1:{api_port}/ready",
         )
     )
     return services
 
 
 def _wait_until_healthy(services: list[Service], stopping: Callable[[], bool]) -> bool:
+    """True once every service is ready in the same pass (workers that join one after the
+    other rebalance the group, so one ready a moment ago may not be any more)."""
     deadline = time.monotonic() + READY_TIMEOUT
-    pending = [service for service in services if service.health_url]
-    while pending:
+    checked = [service for service in services if service.health_url]
+    while True:
         if stopping():
             return False
         for service in services:
@@ -222,13 +229,14 @@ def _wait_until_healthy(services: list[Service], stopping: Callable[[], bool]) -
             if code is not None:
                 print(f"kmidi: {service.name} exited with code {code} during start-up")
                 return False
-        pending = [s for s in pending if not _answers(s.health_url or "")]
+        pending = [s for s in checked if not _answers(s.health_url or "")]
+        if not pending:
+            return True
         if time.monotonic() > deadline:
             names = ", ".join(s.name for s in pending)
-            print(f"kmidi: {names} did not answer within {READY_TIMEOUT:g} s", file=sys.stderr)
+            print(f"kmidi: {names} not ready within {READY_TIMEOUT:g} s", file=sys.stderr)
             return False
-        time.sleep(0.3)
-    return True
+        time.sleep(0.2)
 
 
 def _answers(url: str) -> bool:
