@@ -39,54 +39,55 @@ _PEDAL_LAG = 24
 """Ticks after a chord change before the pedal goes down again (legato pedalling)."""
 
 
-def _expression(plan: Plan, ppq: int) -> list[tuple[int, int, int]]:
+def _expression(plan: Plan, ppq: int) -> Controls:
     """CC11 at every bar line: up to the middle of each phrase and down after; the last
-    bar fades in four steps."""
+    bar fades in three steps."""
     bar_ticks = round(plan.beats_per_bar * ppq)
-    events: list[tuple[int, int, int]] = []
-    for phrase in plan.phrases:
-        for k in range(phrase.bars):
-            t = (k + 0.5) / phrase.bars
-            events.append(
-                (
-                    (phrase.start_bar + k) * bar_ticks,
-                    EXPRESSION,
-                    round(92 + 26 * math.sin(math.pi * t)),
-                )
-            )
-    last = (plan.length_bars - 1) * bar_ticks
-    start_value = events[-1][2]
+    values = [
+        round(92 + 26 * math.sin(math.pi * (k + 0.5) / phrase.bars))
+        for phrase in plan.phrases
+        for k in range(phrase.bars)
+    ]
+    ticks = list(range(0, plan.length_bars * bar_ticks, bar_ticks))
+    last, start_value = ticks[-1], values[-1]
     for step in range(1, 4):
-        value = round(start_value - (start_value - 64) * step / 3)
-        events.append((last + bar_ticks * step // 4, EXPRESSION, value))
-    return events
+        ticks.append(last + bar_ticks * step // 4)
+        values.append(round(start_value - (start_value - 64) * step / 3))
+    return _controls(ticks, EXPRESSION, values)
 
 
-def _pedal(plan: Plan, ppq: int) -> list[tuple[int, int, int]]:
+def _pedal(plan: Plan, ppq: int) -> Controls:
     """CC64: released at every chord change and pressed again just after; up at the end."""
-    events: list[tuple[int, int, int]] = []
     bpb = plan.beats_per_bar
-    for slot in plan.progression:
-        tick = round((slot.bar * bpb + slot.beat) * ppq)
-        if events:
-            events.append((tick, SUSTAIN, 0))
-        events.append((tick + _PEDAL_LAG, SUSTAIN, 127))
+    starts = [round((slot.bar * bpb + slot.beat) * ppq) for slot in plan.progression]
     end = round(plan.length_bars * bpb * ppq)
-    events.append((end - 1, SUSTAIN, 0))
-    return events
+    ticks = [*starts[1:], end - 1, *(tick + _PEDAL_LAG for tick in starts)]
+    values = [0] * len(starts) + [127] * len(starts)
+    return _controls(ticks, SUSTAIN, values)
 
 
-def track_controls(plan: Plan, track: str, program: int | None, ppq: int) -> Controls:
-    """Every controller change of one track, in time order."""
-    volume, pan = MIX[track]
-    events = [(0, VOLUME, volume), (0, PAN, pan)]
-    if track in _EXPRESSIVE:
-        events += _expression(plan, ppq)
-    if track == "pad" or (track == "harmony" and program in _PEDALLED_PROGRAMS):
-        events += _pedal(plan, ppq)
-    events.sort()
-    tick, number, value = (np.array(column, dtype=np.int64) for column in zip(*events, strict=True))
-    return Controls(tick, number, value)
+def _controls(ticks: list[int], number: int, values: list[int]) -> Controls:
+    tick = np.array(ticks, dtype=np.int64)
+    return Controls(
+        tick, np.full(len(tick), number, dtype=np.int64), np.array(values, dtype=np.int64)
+    )
+
+
+def track_controls(plan: Plan, tracks: list[tuple[str, int | None]], ppq: int) -> list[Controls]:
+    """Every controller change of each (track, program), in the order given; the order of
+    events within a track is left to the encoder, which sorts by tick."""
+    expression = _expression(plan, ppq)
+    pedal = _pedal(plan, ppq)
+    out = []
+    for track, program in tracks:
+        volume, pan = MIX[track]
+        parts = [_controls([0], VOLUME, [volume]), _controls([0], PAN, [pan])]
+        if track in _EXPRESSIVE:
+            parts.append(expression)
+        if track == "pad" or (track == "harmony" and program in _PEDALLED_PROGRAMS):
+            parts.append(pedal)
+        out.append(Controls(*(np.concatenate(column) for column in zip(*parts, strict=True))))
+    return out
 
 
 __all__ = ["MIX", "track_controls"]

@@ -417,11 +417,11 @@ def render_midi(plan: Plan) -> RenderedPiece:
     title = f"kmidi {plan.emotion.preset}"
     chunks = [conductor_chunk(title, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
     settled: list[tuple[str, SettledTrack]] = []
-    for name, part, program in tracks:
+    controls = track_controls(plan, [(name, program) for name, _, program in tracks], PPQ)
+    for (name, part, program), changes in zip(tracks, controls, strict=True):
         notes = part.settled(end_tick)
         settled.append((name, notes))
-        controls = track_controls(plan, name, program, PPQ)
-        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick, controls))
+        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick, changes))
     return RenderedPiece(
         midi=midi_file(chunks, PPQ),
         duration_seconds=bar_secs[-1],
