@@ -172,6 +172,11 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
+def recording_rules() -> list[dict[str, Any]]:
+    groups = load_yaml(PROMETHEUS / "alerts.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"] if "record" in rule]
+
+
 def github_anchors(markdown: str) -> set[str]:
     """The anchors GitHub generates for the headings of ``markdown``."""
     anchors: set[str] = set()
@@ -193,21 +198,34 @@ def test_every_required_alert_exists() -> None:
         "KmidiBrokerUnavailable",
         "KmidiDeadLettersIncreasing",
         "KmidiConsumerLagHigh",
-        "KmidiEndToEndLatencyHigh",
         "KmidiTargetDown",
+        "KmidiJobAbsent",
         "KmidiNoResultsWhileIntentsArrive",
+        "KmidiAvailabilityBudgetFastBurn",
+        "KmidiAvailabilityBudgetSlowBurn",
+        "KmidiLatencyBudgetFastBurn",
+        "KmidiLatencyBudgetSlowBurn",
+        "KmidiResultsConsumerLagHigh",
+        "KmidiResultsNotCaughtUp",
+        "KmidiResultsBrokerDisconnected",
     }
+    absent = [rule for rule in alert_rules() if rule["alert"] == "KmidiJobAbsent"]
+    assert sorted(rule["expr"].strip() for rule in absent) == sorted(
+        f'absent(up{{job="{job}"}})' for job in JOBS
+    ), "one absent() alert per job"
 
 
 def test_every_alert_has_annotations_and_a_runbook_section() -> None:
     anchors = github_anchors(OPERATIONS.read_text(encoding="utf-8"))
     for rule in alert_rules():
         annotations = rule.get("annotations", {})
-        for key in ("summary", "description", "runbook"):
+        for key in ("summary", "description", "runbook_url"):
             assert annotations.get(key), f"{rule['alert']} has no {key} annotation"
         assert rule["labels"]["severity"] in {"page", "ticket"}
-        path, _, anchor = annotations["runbook"].partition("#")
-        assert path == "docs/operations.md", rule["alert"]
+        # Absolute once Prometheus expands it: the external label is the configurable base
+        # (tests/unit/test_alerts.py checks the expansion on a real Prometheus).
+        path, _, anchor = annotations["runbook_url"].partition("#")
+        assert path == "{{ $externalLabels.runbook_base_url }}/docs/operations.md", rule["alert"]
         assert anchor == rule["alert"].lower()
         assert anchor in anchors, f"docs/operations.md has no section #{anchor}"
 
@@ -407,9 +425,13 @@ def defined_metrics() -> tuple[set[str], dict[str, str]]:
 def referenced_metrics() -> dict[str, set[str]]:
     """metric name -> where it is used (alert names, dashboard panel titles)."""
     used: dict[str, set[str]] = {}
+    recorded = {rule["record"] for rule in recording_rules()}
     for rule in alert_rules():
-        for name in metric_names(rule["expr"]):
+        for name in metric_names(rule["expr"]) - recorded:
             used.setdefault(name, set()).add(f"alert {rule['alert']}")
+    for rule in recording_rules():
+        for name in metric_names(rule["expr"]):
+            used.setdefault(name, set()).add(f"recording rule {rule['record']}")
     for title, expr in dashboard_expressions(load_dashboard()):
         for name in metric_names(expr):
             used.setdefault(name, set()).add(f"panel {title!r}")
@@ -452,7 +474,7 @@ def test_default_process_metrics_are_exposed(
 def test_compose_services_are_healthchecked_or_one_shot() -> None:
     services: dict[str, Any] = load_yaml(COMPOSE)["services"]
     assert set(services) >= {"kafka", "topics", "ingress", "worker", "results"}
-    assert {"prometheus", "grafana"} <= set(services)
+    assert {"prometheus", "alertmanager", "grafana"} <= set(services)
     one_shot = {
         dependency
         for service in services.values()
