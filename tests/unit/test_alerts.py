@@ -268,7 +268,7 @@ _BlockStrings.add_representer(str, _represent_str)
 
 
 def _dump(source: str, document: dict[str, Any]) -> str:
-    body = yaml.dump(document, Dumper=_BlockStrings, sort_keys=False, width=100)
+    body = yaml.dump(document, Dumper=_BlockStrings, sort_keys=False, width=100, allow_unicode=True)
     return GENERATED_HEADER.format(source=source) + body
 
 
