@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from stream_processors.probe import main as probe_main
 
@@ -559,7 +562,10 @@ def test_dockerfile_builds_one_non_root_image_for_every_service() -> None:
     assert users, "no USER: the image would run as root"
     assert users[-1].split(":")[0] not in {"root", "0"}
     assert any(op == "HEALTHCHECK" and "urllib.request" in args for op, args in instructions)
-    assert any(op == "RUN" and "pip install ." in args for op, args in instructions)
+    runs = " ".join(args for op, args in instructions if op == "RUN")
+    assert "pip install --require-hashes -r requirements/runtime.lock" in runs
+    assert "pip install --no-deps ." in runs, "kmidi itself must not resolve anything"
+    assert "pip check" in runs
     cmd = [json.loads(args) for op, args in instructions if op == "CMD"][-1]
     assert cmd == ["python", "-m", "producer_api"]
     for op, args in instructions:  # every path copied from the context exists
@@ -704,3 +710,96 @@ def test_dev_extras_declare_what_the_tests_import() -> None:
     ]["dev"]
     names = {re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower() for requirement in dev}
     assert {"pyyaml", "types-pyyaml", "jsonschema"} <= names
+
+
+# -- reproducible builds -------------------------------------------------------------------
+
+LOCKS = ROOT / "requirements"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    return [
+        (parts[0], parts[1] if len(parts) > 1 else "")
+        for parts in (line.split(None, 1) for line in text.splitlines())
+        if parts and not parts[0].startswith("#")
+    ]
+
+
+def test_image_labels_name_version_revision_and_source() -> None:
+    instructions = dockerfile_instructions()
+    runtime = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
+    args = dict(arg.split("=", 1) for op, arg in runtime if op == "ARG" and "=" in arg)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert args["KMIDI_VERSION"] == pyproject["project"]["version"]
+    labels = " ".join(arg for op, arg in runtime if op == "LABEL")
+    for key, arg in (
+        ("version", "KMIDI_VERSION"),
+        ("revision", "KMIDI_REVISION"),
+        ("source", "KMIDI_SOURCE"),
+    ):
+        assert f'org.opencontainers.image.{key}="${{{arg}}}"' in labels, key
+        assert arg in args, f"ARG {arg} must be declared in the runtime stage"
+    compose_args = load_yaml(COMPOSE)["x-kmidi-service"]["build"]["args"]
+    assert set(compose_args) == {"KMIDI_REVISION", "KMIDI_SOURCE"}
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    assert "!requirements/runtime.lock" in ignore.splitlines()
+
+
+def locked(path: Path) -> dict[str, tuple[Version, int]]:
+    """name -> (pinned version, number of hashes) for what installs on CPython 3.11/Linux."""
+    environment = {
+        "python_version": "3.11",
+        "python_full_version": "3.11.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+    }
+    pins: dict[str, tuple[Version, int]] = {}
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        spec, *options = line.split(" --hash=")
+        requirement = Requirement(spec)
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", line
+        name = canonicalize_name(requirement.name)
+        assert name not in pins, f"{name} pinned twice for Python 3.11"
+        pins[name] = (Version(specifier.version), len(options))
+    return pins
+
+
+@pytest.mark.parametrize(("lock", "extras"), [("runtime.lock", ()), ("dev.lock", ("dev",))])
+def test_lock_pins_every_dependency_within_pyproject_ranges(
+    lock: str, extras: tuple[str, ...]
+) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [Requirement(text) for text in project["dependencies"]]
+    for extra in extras:
+        wanted += [Requirement(text) for text in project["optional-dependencies"][extra]]
+    pins = locked(LOCKS / lock)
+    stale = []
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        if name not in pins or pins[name][0] not in requirement.specifier:
+            stale.append(f"{requirement} (locked: {pins.get(name, ('nothing',))[0]})")
+    assert not stale, (
+        f"requirements/{lock} does not satisfy pyproject.toml: {stale}; "
+        "relock as docs/operations.md#reproducible-builds says"
+    )
+    unhashed = [name for name, (_, hashes) in pins.items() if hashes == 0]
+    assert not unhashed, f"pins without hashes: {unhashed}"
+
+
+def test_runtime_lock_agrees_with_the_dev_lock() -> None:
+    runtime, dev = locked(LOCKS / "runtime.lock"), locked(LOCKS / "dev.lock")
+    assert set(runtime) <= set(dev)
+    differ = {
+        name: (runtime[name][0], dev[name][0])
+        for name in runtime
+        if runtime[name][0] != dev[name][0]
+    }
+    assert not differ, f"the image and the tests would run different versions: {differ}"
