@@ -29,6 +29,7 @@ from kmidi.theory import (
     split_progression,
     validate_rule_breaks,
 )
+from kmidi.wishes import HeardWishes, heard_wishes
 
 if TYPE_CHECKING:
     from kmidi.affect import Affect
@@ -704,11 +705,21 @@ def _choose_key(
 
 
 def _choose_tempo(
-    tech: TechnicalWishes, preset: emotions.EmotionPreset, rng: random.Random, why: list[str]
+    tech: TechnicalWishes,
+    heard: HeardWishes,
+    preset: emotions.EmotionPreset,
+    rng: random.Random,
+    why: list[str],
 ) -> float:
+    """The requested tempo, else the one the words name, else the emotion's (capped or
+    floored by a calm or lively feel in the words)."""
     if tech.bpm is not None:
         why.append(f"Tempo {float(tech.bpm):g} bpm as requested.")
         return float(tech.bpm)
+    if heard.bpm is not None:
+        bpm = float(round(min(240.0, max(40.0, heard.bpm * rng.uniform(0.97, 1.03)))))
+        why.append(f'Tempo {bpm:g} bpm: "{heard.tempo_word}" in your words.')
+        return bpm
     jitter = rng.uniform(-0.04, 0.04) * preset.tempo_suggested
     bpm = float(
         round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested + jitter)))
@@ -716,15 +727,33 @@ def _choose_tempo(
     why.append(
         f"Tempo {bpm:g} bpm within {preset.name}'s {preset.tempo_min:g}–{preset.tempo_max:g}."
     )
+    if heard.energy_bpm is not None:
+        calm = heard.energy == "calm"
+        felt = min(bpm, heard.energy_bpm) if calm else max(bpm, heard.energy_bpm)
+        if felt != bpm:
+            bpm = felt
+            why.append(f"Tempo {bpm:g} bpm: a {heard.energy} feel asked for in your words.")
     return bpm
 
 
 def _choose_length(
-    tech: TechnicalWishes, intensity: float, bpm: float, beats_per_bar: float, why: list[str]
+    tech: TechnicalWishes,
+    heard: HeardWishes,
+    intensity: float,
+    bpm: float,
+    beats_per_bar: float,
+    why: list[str],
 ) -> int:
     if tech.length_bars is not None:
         why.append(f"{int(tech.length_bars)} bars as requested.")
         return int(tech.length_bars)
+    if heard.bars is not None:
+        why.append(f"{heard.bars} bars: asked for in your words.")
+        return heard.bars
+    if heard.seconds is not None:
+        bars = max(1, min(256, round(heard.seconds * bpm / 60 / beats_per_bar)))
+        why.append(f"{bars} bars ≈ {heard.seconds:g} s: the length asked for in your words.")
+        return bars
     target_seconds = 60 + 30 * intensity
     bars = round(target_seconds * bpm / 60 / beats_per_bar / 4) * 4
     bars = max(16, min(48, bars))
@@ -760,11 +789,20 @@ def _choose_rule_breaks(
 
 
 def _choose_genre(
-    tech: TechnicalWishes, preset: emotions.EmotionPreset, rng: random.Random, why: list[str]
+    tech: TechnicalWishes,
+    heard: HeardWishes,
+    preset: emotions.EmotionPreset,
+    rng: random.Random,
+    why: list[str],
 ) -> tuple[GenreSpec, str | None]:
     if tech.genre is not None:
         genre_name: str = tech.genre
         why.append(f"Genre {genre_name} as requested.")
+        if heard.genre is not None and heard.genre != tech.genre:
+            why.append(f"Your words also said {heard.genre}; the requested genre wins.")
+    elif heard.genre is not None:
+        genre_name = heard.genre
+        why.append(f"Genre {genre_name}: asked for in your words.")
     else:
         genre_name = choose_genre(preset.valence, preset.arousal, rng)
         why.append(f"Genre {genre_name}: closest in feel to {preset.name}.")
@@ -919,6 +957,39 @@ def _groove(
     )
 
 
+def _instrumentation(
+    genre: GenreSpec,
+    drum_style: str | None,
+    heard: HeardWishes,
+    *,
+    tonic_pedal: bool,
+    why: list[str],
+) -> Instrumentation:
+    """The genre's band, with an instrument named in the words on the melody, or on
+    every pitched part when it is asked for alone ("solo piano": no pad, no drums)."""
+    melody = harmony = bass = None
+    solo = heard.solo and heard.program is not None
+    if solo:
+        melody = harmony = bass = heard.program
+        why.append(f"Solo {heard.instrument}: asked for in your words; no pad, no drums.")
+    elif heard.program is not None:
+        melody = heard.program
+        why.append(f"The melody on {heard.instrument}: asked for in your words.")
+    return Instrumentation(
+        genre=genre.name,
+        harmony_program=genre.harmony_program if harmony is None else harmony,
+        bass_program=genre.bass_program if bass is None else bass,
+        melody_program=genre.melody_program if melody is None else melody,
+        pad_program=None if solo else genre.pad_program,
+        drums=drum_style is not None and not solo,
+        drum_style=None if solo else drum_style,
+        comping=genre.comping,
+        bass_style=genre.bass_style,
+        voicing="close" if solo else genre.voicing,
+        tonic_pedal=tonic_pedal,
+    )
+
+
 def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     """Decide everything about the piece; every technical wish is honoured or rejected."""
     tech = intent.technical
@@ -926,16 +997,20 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     why: list[str] = []
     preset, mods = _choose_preset(affect, why)
     key = _choose_key(tech, preset, affect, mods, rng, why)
-    time_signature = tech.time_signature or "4/4"
+    heard = heard_wishes(intent.emotional_intent, intent.core_desire)
+    why += [f"Conflict in your words: {c}" for c in heard.conflicts]
+    time_signature = tech.time_signature or heard.time_signature or "4/4"
+    if tech.time_signature is None and heard.time_signature is not None:
+        why.append(f"Meter {time_signature}: asked for in your words.")
     meter = parse_time_signature(time_signature)
-    bpm = _choose_tempo(tech, preset, rng, why)
-    bars = _choose_length(tech, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
+    bpm = _choose_tempo(tech, heard, preset, rng, why)
+    bars = _choose_length(tech, heard, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
     rule_list = _choose_rule_breaks(tech, preset, mods, affect, why)
     rules = {rb.name for rb in rule_list}
     sections = _sections(
         bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
     )
-    genre, drum_style = _choose_genre(tech, preset, rng, why)
+    genre, drum_style = _choose_genre(tech, heard, preset, rng, why)
     phrases = _choose_form(bars, genre, rules, why)
     progression, harmonic_rhythm, phrases = _progression(
         tech,
@@ -983,18 +1058,12 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         groove=groove,
         dynamics=_dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling),
         dynamics_variance=preset.dynamics_variance,
-        instrumentation=Instrumentation(
-            genre=genre.name,
-            harmony_program=genre.harmony_program,
-            bass_program=genre.bass_program,
-            melody_program=genre.melody_program,
-            pad_program=genre.pad_program,
-            drums=drum_style is not None,
-            drum_style=drum_style,
-            comping=genre.comping,
-            bass_style=genre.bass_style,
-            voicing=genre.voicing,
+        instrumentation=_instrumentation(
+            genre,
+            drum_style,
+            heard,
             tonic_pedal=tech.progression is None and key.mode in _MODAL,
+            why=why,
         ),
         registers=_registers(preset),
         note_density=preset.note_density,
