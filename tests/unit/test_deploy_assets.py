@@ -291,8 +291,12 @@ def test_every_panel_has_a_datasource_and_a_target() -> None:
         for target in panel["targets"]:
             assert target["expr"].strip(), f"panel {title!r} has an empty query"
             assert target["datasource"]["uid"] == "${datasource}", title
-        # Every kmidi query follows the dashboard's job selector.
+        # Every query of a service's metrics follows the dashboard's job selector; the SLO
+        # panels read recording rules (already aggregated over the jobs) and constants.
+        recorded = {rule["record"] for rule in recording_rules()}
         for target in panel["targets"]:
+            if metric_names(target["expr"]) <= recorded:
+                continue
             assert '{job=~"$job"' in target["expr"] or 'job=~"$job"' in target["expr"], title
 
 
@@ -436,7 +440,7 @@ def referenced_metrics() -> dict[str, set[str]]:
         for name in metric_names(rule["expr"]):
             used.setdefault(name, set()).add(f"recording rule {rule['record']}")
     for title, expr in dashboard_expressions(load_dashboard()):
-        for name in metric_names(expr):
+        for name in metric_names(expr) - recorded:
             used.setdefault(name, set()).add(f"panel {title!r}")
     return used
 
@@ -803,3 +807,20 @@ def test_runtime_lock_agrees_with_the_dev_lock() -> None:
         if runtime[name][0] != dev[name][0]
     }
     assert not differ, f"the image and the tests would run different versions: {differ}"
+
+
+def _family(sample: str) -> str:
+    for suffix in ("_total", "_bucket", "_sum", "_count", "_created", "_info"):
+        if sample.endswith(suffix):
+            return sample.removesuffix(suffix)
+    return sample
+
+
+def test_every_metric_the_services_define_is_charted_or_alerted_on(
+    defined_metrics: tuple[set[str], dict[str, str]],
+) -> None:
+    # A metric nobody looks at is cost without use: chart it, alert on it, or remove it.
+    defined, _ = defined_metrics
+    used = {_family(name) for name in referenced_metrics()}
+    unused = {_family(name) for name in defined if name.startswith("kmidi_")} - used
+    assert not unused, f"metrics no panel or alert uses: {sorted(unused)}"
