@@ -6,6 +6,7 @@ to the generation stage, so ``Plan.from_dict(plan.to_dict()) == plan`` exactly.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, fields, replace
 from itertools import accumulate, pairwise
@@ -192,6 +193,12 @@ class Plan:
     def key(self) -> Key:
         return parse_key(f"{self.key_tonic} {self.key_mode}")
 
+    @property
+    def variation(self) -> int:
+        """The seed every random choice of this piece is drawn with (see ``variation_seed``)."""
+        e = self.emotion
+        return variation_seed(self.seed, e.preset, e.modifiers, e.intensity, e.valence, e.arousal)
+
     def has_rule_break(self, name: str) -> bool:
         return any(rb.name == name for rb in self.rule_breaks)
 
@@ -282,6 +289,21 @@ class Plan:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed plan: {exc!r}") from exc
+
+
+def variation_seed(
+    seed: int,
+    preset: str,
+    modifiers: tuple[str, ...],
+    intensity: float,
+    valence: float,
+    arousal: float,
+) -> int:
+    """The seed mixed with the reading, so that the words, not the seed alone, choose the
+    key, the genre's draw and the melody: two readings composed with one seed differ, and
+    one intent with one seed is still the same piece every time."""
+    reading = f"{seed}|{preset}|{','.join(modifiers)}|{intensity:.4f}|{valence:.4f}|{arousal:.4f}"
+    return int.from_bytes(hashlib.blake2b(reading.encode(), digest_size=8).digest(), "big")
 
 
 def _phrases(data: dict[str, Any]) -> tuple[Phrase, ...]:
@@ -993,9 +1015,11 @@ def _instrumentation(
 def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     """Decide everything about the piece; every technical wish is honoured or rejected."""
     tech = intent.technical
-    rng = random.Random(seed)
     why: list[str] = []
     preset, mods = _choose_preset(affect, why)
+    rng = random.Random(
+        variation_seed(seed, preset.name, mods, affect.intensity, affect.valence, affect.arousal)
+    )
     key = _choose_key(tech, preset, affect, mods, rng, why)
     heard = heard_wishes(intent.emotional_intent, intent.core_desire)
     why += [f"Conflict in your words: {c}" for c in heard.conflicts]

@@ -1,9 +1,10 @@
 """Render a ``Plan`` to a format-1 Standard MIDI File.
 
 The same plan always gives byte-identical MIDI. Choices that depend on the note before
-(the melody's line, a walking bass) are drawn one by one from ``random.Random(plan.seed)``;
-the humanisation of every note (timing and velocity jitter) is drawn in bulk from a numpy
-PCG64 generator seeded with the same seed. Parts that repeat a pattern bar after bar
+(the melody's line, a walking bass) are drawn one by one from
+``random.Random(plan.variation)``, the seed mixed with the emotion the plan expresses; the
+humanisation of every note (timing and velocity jitter) is drawn in bulk from a numpy
+PCG64 generator seeded with the same number. Parts that repeat a pattern bar after bar
 (comping, drums, most bass styles) are laid out as numpy grids of rows (bars) by pattern
 positions, because per-note Python work was nearly all of the cost of rendering. Tracks
 are settled and encoded by ``kmidi.smf_tracks``.
@@ -349,7 +350,7 @@ def _score(plan: Plan) -> _Score:
             b += 1
     return _Score(
         plan=plan,
-        rng=random.Random(plan.seed),
+        rng=random.Random(plan.variation),
         bars=bars,
         bpb=bpb,
         total_beats=total_beats,
@@ -379,7 +380,7 @@ def _score(plan: Plan) -> _Score:
 def render_midi(plan: Plan) -> RenderedPiece:
     """Render ``plan`` to MIDI bytes plus the list of notes written."""
     score = _score(plan)
-    jitter = np.random.Generator(np.random.PCG64(plan.seed))
+    jitter = np.random.Generator(np.random.PCG64(plan.variation))
     inst = plan.instrumentation
     tracks: list[tuple[str, _Part, int | None]] = [
         ("harmony", _Part(jitter), inst.harmony_program),
@@ -877,9 +878,14 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
             direction = 1 if rising else -1
             if rand() < 0.3:
                 direction = -direction
-            size = 1 if rand() < 0.7 else (2 if rand() < 0.7 else 3)
+            size = 1 if rand() < 0.6 else (2 if rand() < 0.7 else 3)
             step = max(-4, min(5, step + direction * size))
         motif.append(bar)
+    steps = [s for bar in motif for _, _, s in bar]
+    if steps and max(steps) - min(steps) < 4:
+        # A contour inside a third sounds like a trill once its strong beats take the
+        # nearest chord tone: widen it to leaps of a third (an arpeggiated shape).
+        motif = [[(x, d, max(-5, min(7, 2 * s))) for x, d, s in bar] for bar in motif]
     return motif
 
 
