@@ -3,7 +3,8 @@
 # embedded Apache Kafka broker), FluidSynth + a GM soundfont (audio output, kmidi.audio) and,
 # with --test, the independent checkers the tests use: midicsv (MIDI parser), timidity (MIDI
 # renderer), ffmpeg (audio decoder and loudness meter), kcat (Kafka client), promtool
-# (Prometheus metrics linter). Debian/Ubuntu only; elsewhere it says what to install.
+# (Prometheus metrics linter), node + npm (AsyncAPI parser). Debian/Ubuntu only; elsewhere it
+# says what to install.
 set -euo pipefail
 
 want_test_tools=false
@@ -20,6 +21,9 @@ if $want_test_tools; then
   command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # The AsyncAPI parser (npm @asyncapi/parser) validates the event contracts.
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
