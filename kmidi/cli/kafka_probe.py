@@ -1,6 +1,6 @@
 """Is a Kafka broker answering? A stdlib-only probe that speaks just enough of the protocol.
 
-``kmidi`` may not import a Kafka client (see DESIGN.md), and an open TCP port proves
+``kmidi`` may not import a Kafka client (see docs/architecture.md), and an open TCP port proves
 nothing: the JVM binds its listeners before the broker can serve metadata. So the probe
 sends ApiVersions (v0, which every broker answers), picks a Metadata version both sides
 know and counts the brokers in the answer.
