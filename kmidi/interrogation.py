@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from kmidi.affect import analyse_text
+from kmidi.affect import Affect, analyse_text
 from kmidi.emotions import PRESETS
 from schemas.intent import GENRES, MAX_TEXT_CHARS
 
@@ -22,6 +22,12 @@ TOPICS: Final = ("feeling", "wound", "desire", "genre", "tempo")
 READY_AFTER_TURNS: Final = 3
 DEFAULT_BPM: Final = 96.0
 
+_OPPOSITE: Final[Mapping[str, str]] = {
+    "sadness": "calm", "fear": "tension building", "anger": "defiance", "joy": "hope",
+    "peace": "melancholy", "tenderness": "nostalgia", "nostalgia": "melancholy",
+    "tension": "fear", "awe": "wonder", "detachment": "melancholy",
+}  # fmt: skip
+"""The feeling offered beside an unsure reading that has no secondary one."""
 _QUESTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "feeling": (
         "How are you feeling right now — what should this piece feel like?",
@@ -489,6 +495,23 @@ def _next_question(state: ConversationState, emotion_known: bool) -> tuple[str, 
     return None
 
 
+def _clarifying_question(state: ConversationState, affect: Affect) -> tuple[str, list[str]] | None:
+    """One concrete question when a feeling was read but the reading is unsure, asked once
+    and not after "go ahead": which of the two likeliest feelings is it?"""
+    if affect.primary == "neutral" or not affect.unsure or state.go_ahead:
+        return None
+    if any(marker.startswith("clarify#") for marker in state.asked):
+        return None
+    first = affect.primary.replace("_", " ")
+    second = (affect.secondary or _OPPOSITE.get(PRESETS[affect.primary].family, "calm")).replace(
+        "_", " "
+    )
+    return (
+        f"I'm not sure I read you right. Is it closer to {first}, or to {second}?",
+        [first, second],
+    )
+
+
 def _extract(message: str, state: ConversationState) -> dict[str, Any]:
     found: dict[str, Any] = {}
     last = _last_topic(state.asked)
@@ -582,7 +605,12 @@ def advance(
     )
     question: str | None = None
     suggestions: list[str] = []
-    if not ready:
+    clarify = _clarifying_question(state, affect)
+    if clarify is not None:
+        ready = False
+        question, suggestions = clarify
+        state = _with(state, asked=(*state.asked, "clarify#0"))
+    elif not ready:
         following = _next_question(state, emotion_known)
         if following is None:
             ready = True  # nothing left worth asking: go with what we have

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kmidi.affect import analyse_text
 from kmidi.interrogation import (
     ConversationState,
     InterrogationReply,
@@ -271,3 +272,28 @@ def test_random_text_never_raises_and_replies_are_valid(messages: list[str]) -> 
         else:
             assert reply.question
             assert 2 <= len(reply.suggestions) <= 4
+
+
+def test_an_unsure_reading_asks_one_concrete_question_instead_of_guessing() -> None:
+    text = "happy but sad looking back on how far we've come"
+    reading = analyse_text(text)
+    assert reading.unsure
+    assert reading.to_dict()["unsure"] is True
+    _, replies = _talk(text, "melancholy, I think", "because my best friend moved away")
+    first = replies[0]
+    assert not first.ready
+    assert first.question is not None
+    assert "closer to" in first.question
+    assert len(first.suggestions) == 2
+    assert reading.primary.replace("_", " ") in first.suggestions
+    # Asked once: the answer is read, and the conversation goes on to other topics.
+    assert all("closer to" not in (r.question or "") for r in replies[1:])
+    assert replies[-1].affect is not None
+    assert replies[-1].affect["primary"] in ("melancholy", "nostalgia", "grief")
+
+
+def test_a_clear_reading_is_not_questioned() -> None:
+    text = "I am furious at my brother for lying to me"
+    assert not analyse_text(text).unsure
+    _, replies = _talk(text)
+    assert "closer to" not in (replies[0].question or "")
