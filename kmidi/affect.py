@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,10 @@ class Affect:
 
 # --- analysis -------------------------------------------------------------------------
 
+LONG_TEXT_CHARS = 1000
+"""Texts longer than this are read sentence by sentence, weighted (``_read_long``)."""
+LONG_TEXT_SENTENCES = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 UNSURE_BELOW = 0.55
 """Confidence under which a reading is flagged ``unsure``. On the 550-row corpus 21
 readings fall below it and 8 of them are wrong (38 %, against 5 % wrong overall)."""
@@ -104,6 +109,9 @@ class _Reading:
     words: int = 0
     negated: list[tuple[str, float, float]] = field(default_factory=list)
     """(target preset, score moved there, valence of the negated preset) per negated feeling."""
+    strength_scale: float = 1.0
+    """Below 1 for a long text with many feeling sentences: intensity comes from how the
+    feeling is said, not from how often (``_read_long``)."""
 
     def add(self, preset: str, weight: float, label: str) -> None:
         self.scores[preset] = self.scores.get(preset, 0.0) + weight
@@ -128,7 +136,7 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
     clause_contexts: list[str] = []
     for index, unit in enumerate(units):
         if unit.kind == "punct":
-            reading.exclamations += unit.surface.count("!") if weight == 1.0 else 0
+            reading.exclamations += 0 if prefix else unit.surface.count("!")
             negation_left = scale_left = 0
             if unit.surface[0] in ".!?…":
                 clause, clause_contexts = [], []
@@ -318,6 +326,23 @@ def _order(scores: dict[str, float]) -> list[str]:
     return sorted(scores, key=lambda name: (-scores[name], rank[name]))
 
 
+def _read_long(text: str, reading: _Reading) -> None:
+    """A long text, sentence by sentence: later sentences weigh up to 1.5 times the first
+    (a letter or a diary entry tends to arrive at its feeling), a sentence with "!" or a
+    shouted word 1.3 times; intensity counts at most ``LONG_TEXT_SENTENCES`` sentences
+    that carry a feeling, so that a long text does not read as intense for being long."""
+    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
+    count = len(sentences)
+    feeling = 0
+    for index, sentence in enumerate(sentences):
+        position = 1.0 + 0.5 * index / max(1, count - 1)
+        shouted = "!" in sentence or any(w.isupper() and len(w) > 2 for w in sentence.split())
+        before = len(reading.evidence)
+        _read(sentence, position * (1.3 if shouted else 1.0), reading, "")
+        feeling += len(reading.evidence) > before
+    reading.strength_scale = min(1.0, LONG_TEXT_SENTENCES / max(1, feeling))
+
+
 def analyse_text(text: str, *, wound: str | None = None, desire: str | None = None) -> Affect:
     """Read emotion, intensity, valence and arousal from what a person wrote.
 
@@ -325,7 +350,10 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     as ``neutral`` with intensity 0.
     """
     reading = _Reading()
-    _read(text or "", 1.0, reading, "")
+    if len(text or "") > LONG_TEXT_CHARS:
+        _read_long(text, reading)
+    else:
+        _read(text or "", 1.0, reading, "")
     if wound:
         _read(wound, WOUND_WEIGHT, reading, "wound: ")
     if desire:
@@ -355,7 +383,8 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     )
 
     strength = families[top_family]
-    intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * strength) + emphasis, 0.05, 1.0)
+    felt = strength * reading.strength_scale
+    intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * felt) + emphasis, 0.05, 1.0)
 
     considered = [name for name in ordered if scores[name] >= 0.2 * scores[primary]]
     weight_sum = sum(scores[name] for name in considered)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
-MAX_TEXT_CHARS = 2000
+MAX_TEXT_CHARS = 20_000
 """Longest free text accepted in any intent field; longer input is rejected, not cut."""
 
 Genre = Literal[

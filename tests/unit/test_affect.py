@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from kmidi.affect import Affect, analyse_intent, analyse_text
 from kmidi.emotions import MODIFIERS, PRESETS
-from schemas.intent import Intent
+from schemas.intent import MAX_TEXT_CHARS, Intent
 
 CORPUS = Path(__file__).parent / "data" / "affect_corpus.jsonl"
 OVERALL_TARGET = 0.90
@@ -411,3 +412,30 @@ def test_track_requests_read_the_scene_not_the_use() -> None:
     )
     assert analyse_text("background music for a presentation at work").primary == "neutral"
     assert _family(analyse_text("something gentle for falling asleep after a long day")) == "peace"
+
+
+def test_long_text_is_read_not_refused_and_not_intense_for_being_long() -> None:
+    day = (
+        "Woke up late again. The kitchen was cold and the kettle took forever. "
+        "I answered emails until noon and ate lunch at my desk. "
+    )
+    ending = "Tonight I finally cried for her, properly, for the first time since the funeral."
+    text = day * 30 + ending
+    assert 2_112 < len(text) <= MAX_TEXT_CHARS
+    Intent(emotional_intent=text)  # accepted by the contract
+    reading = analyse_text(text)
+    assert PRESETS[reading.primary].family == "sadness"
+    short = analyse_text(ending)
+    assert reading.intensity <= short.intensity + 0.1
+    with pytest.raises(ValidationError):
+        Intent(emotional_intent="x" * (MAX_TEXT_CHARS + 1))
+
+
+def test_in_a_long_text_the_later_sentences_weigh_more() -> None:
+    first, last = "At first I felt sad about it.", "In the end I felt happy about it."
+    filler = "We walked back along the road and talked about the weekend. " * 16
+    assert analyse_text(first).intensity == pytest.approx(analyse_text(last).intensity, abs=0.1)
+    forward = analyse_text(f"{first} {filler}{last}")
+    backward = analyse_text(f"{last} {filler}{first}")
+    assert PRESETS[forward.primary].family == "joy"
+    assert PRESETS[backward.primary].family == "sadness"

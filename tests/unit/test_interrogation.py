@@ -23,7 +23,7 @@ from kmidi.interrogation import (
     extract_wound,
     wants_to_go_ahead,
 )
-from schemas.intent import GENRES, Intent
+from schemas.intent import GENRES, MAX_TEXT_CHARS, Intent
 
 
 def _talk(*messages: str) -> tuple[ConversationState, list[InterrogationReply]]:
@@ -251,11 +251,11 @@ def test_advance_is_pure_and_deterministic() -> None:
 
 
 def test_long_messages_keep_the_intent_valid() -> None:
-    long_text = "I am so sad " * 400
+    long_text = "I am so sad " * (MAX_TEXT_CHARS // 10)
     _, replies = _talk(long_text, long_text, "go ahead")
     assert replies[-1].ready
     intent = Intent.model_validate(replies[-1].intent)
-    assert len(intent.emotional_intent) <= 2000
+    assert MAX_TEXT_CHARS - 200 <= len(intent.emotional_intent) <= MAX_TEXT_CHARS
 
 
 @settings(max_examples=150, deadline=None)
