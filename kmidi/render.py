@@ -947,7 +947,8 @@ def _melody(score: _Score, part: _Part) -> None:
             shapes[phrase.material] = (development, anchor + lift, sequence)
         development, at, sequence = shapes[phrase.material]
         body = _phrase_shape(line, development, at, sequence, phrase.bars)
-        prev = _phrase_rows(score, line, phrase, body, prev, rows)
+        ending = prev % 12 if phrase.start_bar > 0 else None
+        prev = _phrase_rows(score, line, phrase, body, prev, rows, ending)
     part.add_rows(rows, timing=score.kj, dynamics=score.kv)
 
 
@@ -958,8 +959,10 @@ def _phrase_rows(
     body: list[list[MotifNote]],
     prev: int,
     rows: list[Row],
+    avoid: int | None = None,
 ) -> int:
-    """Realise one phrase against its chords; returns the last pitch written.
+    """Realise one phrase against its chords; returns the last pitch written (``avoid``:
+    the pitch class the previous phrase ended on).
 
     Notes on felt beats are chord tones (nearest the line), others stay on the scale; the
     last bar keeps the notes before its middle beat and then holds the cadence's tone.
@@ -1007,7 +1010,7 @@ def _phrase_rows(
             )
             prev = pitch
         if last:
-            prev = _cadence_note(score, phrase, b, line.cut, prev, vbase, rows)
+            prev = _cadence_note(score, phrase, b, line.cut, prev, vbase, rows, avoid)
     return prev
 
 
@@ -1019,15 +1022,20 @@ def _cadence_note(
     prev: int,
     velocity: float,
     rows: list[Row],
+    avoid: int | None,
 ) -> int:
     """The phrase's held last note: a tone of the cadence that the chord under it holds."""
     plan, key = score.plan, score.key
     pcs = score.chord_pcs[score.chord_at(bar, at)]
     wanted = [key.scale[d] for d in _CADENCE_TONES[phrase.cadence]]
-    # The cadence's most telling tone that the chord holds (the tonic over I, the fifth
-    # degree over V), else the chord tone nearest the line.
-    choice = tuple(pc for pc in wanted if pc in pcs)[:1] or pcs
-    pitch = _place(choice, prev, *_melody_range(plan))
+    # The cadence's telling tones that the chord holds (the tonic or third over I, the
+    # fifth or second degree over V), then its other tones. The piece ends on the first;
+    # a phrase before it takes the first that the previous phrase did not end on
+    # (``avoid``), so a loop of equal cadences does not end every phrase on one note.
+    ordered = [pc for pc in wanted if pc in pcs] + [pc for pc in pcs if pc not in wanted]
+    if phrase.end_bar < plan.length_bars:
+        ordered = [pc for pc in ordered if pc != avoid] or ordered
+    pitch = _place((ordered[0],), prev, *_melody_range(plan))
     bar_start = bar * score.bpb
     hold = (score.bpb - at) * max(0.9, 0.35 + 0.63 * plan.legato)
     onset = bar_start + score.swing.get(at, at) + score.feel + plan.groove.displacement

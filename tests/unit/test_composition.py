@@ -407,3 +407,31 @@ def test_phrases_swell_towards_their_middle() -> None:
                 middle = statistics.fmean(by_bar[1] + by_bar[2])
                 swelling += middle > statistics.fmean(by_bar[0] + by_bar[3])
     assert swelling / phrases >= 0.75, f"{swelling}/{phrases} phrases swell to their middle"
+
+
+def phrase_endings(c: Composition, parsed: ParsedMidi) -> list[int]:
+    """The pitch of the last melody note to start in each phrase."""
+    bar, early = parsed.bar_ticks, parsed.division // 8  # a note played ahead of its bar
+    melody = parsed.track("melody")
+    out = []
+    for phrase in c.plan.phrases:
+        lo, hi = phrase.start_bar * bar - early, phrase.end_bar * bar - early
+        inside = [n for n in melody if lo <= n.start < hi]
+        if inside:
+            out.append(max(inside, key=lambda n: n.start).pitch)
+    return out
+
+
+@pytest.mark.parametrize("progression", [None, "I-V-vi-IV", "i-VI-III-VII"])
+def test_no_three_phrases_in_a_row_end_on_one_note(progression: str | None) -> None:
+    for seed, genre in enumerate(GENRES):
+        wishes: dict[str, Any] = {"genre": genre, "length_bars": 32}
+        if progression is not None:
+            wishes |= {
+                "progression": progression,
+                "key": "E minor" if progression[0] == "i" else "G",
+            }
+        c, parsed = piece("we drove all night to get there", seed, **wishes)
+        endings = phrase_endings(c, parsed)
+        runs = [len(list(group)) for _, group in itertools.groupby(endings)]
+        assert max(runs) <= 2, (genre, progression, endings)
