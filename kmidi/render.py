@@ -809,8 +809,6 @@ class _Line:
 
     notes: list[int]
     """Scale notes inside the melody register, low to high."""
-    anchor: int
-    """Index in ``notes`` of the tonic nearest the register centre."""
     motif: list[list[MotifNote]]
     """The motif, bar by bar (one or two bars)."""
     cut: float
@@ -935,7 +933,7 @@ def _melody(score: _Score, part: _Part) -> None:
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
     motif_bars = 2 if plan.phrases[0].bars >= 4 else 1
     half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
-    line = _Line(notes, anchor, _motif(score, motif_bars), half, score.bpb)
+    line = _Line(notes, _motif(score, motif_bars), half, score.bpb)
     shapes: dict[str, tuple[str, int, int]] = {}
     rows: list[Row] = []
     prev = centre
