@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
-from kmidi.lexicon import LEXICON, Unit
+from kmidi.language import detect
+from kmidi.lexicon import LEXICON, Lexicon, Unit, lexicon_for
 
 if TYPE_CHECKING:
     from schemas.intent import Intent
@@ -33,6 +34,8 @@ class Affect:
     """Names of modifiers detected (e.g. "suppressed", "cathartic_release")."""
     evidence: tuple[str, ...] = field(default=())
     """Words and phrases from the text that drove the reading, in order of weight."""
+    language: str = "en"
+    """ISO 639-1 code of the language the text was read in (``kmidi.language.LANGUAGES``)."""
 
     @property
     def unsure(self) -> bool:
@@ -58,6 +61,7 @@ class Affect:
             confidence=float(data["confidence"]),
             modifiers=tuple(data.get("modifiers", ())),
             evidence=tuple(data.get("evidence", ())),
+            language=str(data.get("language", "en")),
         )
 
 
@@ -118,16 +122,18 @@ class _Reading:
         self.evidence[label] = self.evidence.get(label, 0.0) + abs(weight)
 
 
-def _negation_target(preset: str) -> tuple[str, float]:
-    target = LEXICON.negation_targets.get(preset)
+def _negation_target(preset: str, lexicon: Lexicon) -> tuple[str, float]:
+    target = lexicon.negation_targets.get(preset)
     if target is not None:
         return target
     # "not <unpleasant feeling>" leans calm; "not <pleasant feeling>" leans low.
     return ("calm", 0.35) if PRESETS[preset].valence < 0 else ("melancholy", 0.4)
 
 
-def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
-    units = LEXICON.match(LEXICON.tokenise(text))
+def _read(
+    text: str, weight: float, reading: _Reading, prefix: str, lexicon: Lexicon = LEXICON
+) -> None:
+    units = lexicon.match(lexicon.tokenise(text))
     negation_left = 0
     scale, scale_left = 1.0, 0
     contrast = 1.0
@@ -151,7 +157,7 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
         if entry is None:
             # Negation reaches over "feel", "really", "that"… but stops at other content
             # words: "can't shake this uneasy feeling" does not negate "uneasy".
-            negation_left = negation_left - 1 if LEXICON.is_transparent(unit.key) else 0
+            negation_left = negation_left - 1 if lexicon.is_transparent(unit.key) else 0
             negation_left = max(0, negation_left)
             scale_left = max(0, scale_left - 1)
             continue
@@ -179,7 +185,7 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
             label = f"{prefix}not {unit.surface}" if negated else prefix + unit.surface
             for preset, strength in entry.hits:
                 if negated:
-                    target, ratio = _negation_target(preset)
+                    target, ratio = _negation_target(preset, lexicon)
                     reading.add(target, strength * factor * ratio, label)
                     reading.negated.append(
                         (target, strength * factor * ratio, PRESETS[preset].valence)
@@ -187,7 +193,7 @@ def _read(text: str, weight: float, reading: _Reading, prefix: str) -> None:
                 else:
                     reading.add(preset, strength * factor, label)
                     clause.append((preset, strength * factor))
-                    for context, minimum in LEXICON.context_presets.get(preset, ()):
+                    for context, minimum in lexicon.context_presets.get(preset, ()):
                         if strength >= minimum and context not in reading.contexts:
                             reading.contexts[context] = None
                             clause_contexts.append(context)
@@ -262,14 +268,14 @@ def _ecstatic(reading: _Reading) -> None:
         reading.scores["euphoria"] = reading.scores.get("euphoria", 0.0) + joy * EUPHORIA_SHARE
 
 
-def _apply_contexts(reading: _Reading) -> None:
+def _apply_contexts(reading: _Reading, lexicon: Lexicon) -> None:
     """Move score between presets as the active contexts say, all from one snapshot.
 
     A source shifted by several contexts never gives away more than it has.
     """
     moves: dict[str, list[tuple[str, float]]] = {}
     for name in reading.contexts:
-        for source, target, share in LEXICON.contexts[name].shift:
+        for source, target, share in lexicon.contexts[name].shift:
             if reading.scores.get(source, 0.0) > 0.0:
                 moves.setdefault(source, []).append((target, share))
     snapshot = dict(reading.scores)
@@ -307,7 +313,7 @@ def _emphasis(reading: _Reading) -> float:
     )
 
 
-def _neutral(reading: _Reading) -> Affect:
+def _neutral(reading: _Reading, language: str) -> Affect:
     return Affect(
         primary=NEUTRAL.name,
         secondary=None,
@@ -317,6 +323,7 @@ def _neutral(reading: _Reading) -> Affect:
         confidence=0.6 if reading.words >= 3 else 0.3,
         modifiers=tuple(reading.modifiers),
         evidence=(),
+        language=language,
     )
 
 
@@ -326,7 +333,7 @@ def _order(scores: dict[str, float]) -> list[str]:
     return sorted(scores, key=lambda name: (-scores[name], rank[name]))
 
 
-def _read_long(text: str, reading: _Reading) -> None:
+def _read_long(text: str, reading: _Reading, lexicon: Lexicon) -> None:
     """A long text, sentence by sentence: later sentences weigh up to 1.5 times the first
     (a letter or a diary entry tends to arrive at its feeling), a sentence with "!" or a
     shouted word 1.3 times; intensity counts at most ``LONG_TEXT_SENTENCES`` sentences
@@ -338,7 +345,7 @@ def _read_long(text: str, reading: _Reading) -> None:
         position = 1.0 + 0.5 * index / max(1, count - 1)
         shouted = "!" in sentence or any(w.isupper() and len(w) > 2 for w in sentence.split())
         before = len(reading.evidence)
-        _read(sentence, position * (1.3 if shouted else 1.0), reading, "")
+        _read(sentence, position * (1.3 if shouted else 1.0), reading, "", lexicon)
         feeling += len(reading.evidence) > before
     reading.strength_scale = min(1.0, LONG_TEXT_SENTENCES / max(1, feeling))
 
@@ -347,26 +354,29 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     """Read emotion, intensity, valence and arousal from what a person wrote.
 
     ``wound`` and ``desire`` contribute with lower weight. Text with no affect at all reads
-    as ``neutral`` with intensity 0.
+    as ``neutral`` with intensity 0. The language (``kmidi.language.detect`` over all three)
+    chooses the lexicon, and is reported in ``Affect.language``.
     """
     reading = _Reading()
+    language = detect(" ".join(part for part in (text, wound, desire) if part))
+    lexicon = lexicon_for(language)
     if len(text or "") > LONG_TEXT_CHARS:
-        _read_long(text, reading)
+        _read_long(text, reading, lexicon)
     else:
-        _read(text or "", 1.0, reading, "")
+        _read(text or "", 1.0, reading, "", lexicon)
     if wound:
-        _read(wound, WOUND_WEIGHT, reading, "wound: ")
+        _read(wound, WOUND_WEIGHT, reading, "wound: ", lexicon)
     if desire:
-        _read(desire, DESIRE_WEIGHT, reading, "desire: ")
+        _read(desire, DESIRE_WEIGHT, reading, "desire: ", lexicon)
     _mixed_negation(reading)
     if reading.contexts:
-        _apply_contexts(reading)
+        _apply_contexts(reading, lexicon)
     emphasis = _emphasis(reading)
     _ecstatic(reading)
     scores = {name: score for name, score in reading.scores.items() if score > 0.0}
     total = sum(scores.values())
     if total <= NEUTRAL_THRESHOLD:
-        return _neutral(reading)
+        return _neutral(reading, language)
 
     families = _family_totals(scores)
     family_order = sorted(families, key=lambda f: -families[f])
@@ -414,6 +424,7 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
         confidence=round(confidence, 4),
         modifiers=tuple(name for name in modifiers if name in MODIFIERS),
         evidence=tuple(evidence[:_MAX_EVIDENCE]),
+        language=language,
     )
 
 

@@ -16,11 +16,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from kmidi.emotions import PRESETS
+from kmidi.language import FOLD, FOLDED, expand_forms
 
 TokenKind = Literal["word", "emoji", "number", "punct"]
 
@@ -288,19 +290,28 @@ class Lexicon:
 
     __slots__ = (
         "_fillers",
+        "_fold",
         "_max_phrase",
         "_transparent",
         "_trie",
         "_vocabulary",
         "context_presets",
         "contexts",
+        "language",
         "negation_targets",
         "presets",
     )
 
     def __init__(
-        self, document: Mapping[str, Any], situations: Mapping[str, Any] | None = None
+        self,
+        document: Mapping[str, Any],
+        situations: Mapping[str, Any] | None = None,
+        *,
+        language: str = "en",
     ) -> None:
+        self.language = language
+        """ISO 639-1 code of the language this lexicon reads ("en", "es"…)."""
+        self._fold = language in FOLDED
         self._trie: Trie = {}
         self._vocabulary: set[str] = set()
         self._max_phrase = 1
@@ -446,18 +457,22 @@ class Lexicon:
     def tokenise(self, text: str, *, expand_hyphens: bool = True) -> list[Token]:
         """Tokens of ``text``: words (contractions split, stemmed), emoji, numbers, punctuation."""
         tokens: list[Token] = []
-        for match in _TOKEN_RE.finditer(text.translate(_STRIP_TABLE)):
+        text = text.translate(_STRIP_TABLE)
+        # Folding maps one character to one, so a match's span is the same in both texts:
+        # keys are read without accents, evidence keeps them.
+        scanned = text.translate(FOLD) if self._fold else text
+        for match in _TOKEN_RE.finditer(scanned):
             group = match.lastgroup
-            surface = match.group()
+            surface = text[match.start() : match.end()]
             if group == "word":
-                lowered = surface.lower()
+                lowered = match.group().lower()
                 caps = len(surface) >= 2 and surface.isupper()
                 if expand_hyphens and "-" in lowered and stem(lowered) not in self._vocabulary:
                     parts = lowered.split("-")
                 else:
                     parts = [lowered]
                 for part in parts:
-                    for piece in _expand(part):
+                    for piece in self._pieces(part):
                         key, elongated = self._word_key(piece)
                         tokens.append(Token(surface, key, "word", caps, elongated))
             elif group == "emoticon":
@@ -469,6 +484,15 @@ class Lexicon:
             else:
                 tokens.append(Token(surface, surface, "punct"))
         return tokens
+
+    def _pieces(self, word: str) -> tuple[str, ...]:
+        """English contractions split ("don't" -> do not); elsewhere an apostrophe separates
+        an elided article or pronoun from its word ("j'ai" -> j ai, "l'amore" -> l amore)."""
+        if self.language == "en":
+            return _expand(word)
+        if "'" not in word:
+            return (word,)
+        return tuple(piece for piece in word.split("'") if piece)
 
     def is_transparent(self, key: str) -> bool:
         """Whether negation reaches across this word ("not *feeling* calm")."""
@@ -571,3 +595,58 @@ def _load() -> Lexicon:
 
 LEXICON: Final[Lexicon] = _load()
 """The packaged lexicon, compiled once at import."""
+
+
+def _expanded_terms(terms: Any) -> Any:
+    """A section of ``lexicon_intl.json`` with its inflection groups written out."""
+    if isinstance(terms, dict):
+        return {form: value for term, value in terms.items() for form in expand_forms(term)}
+    return [form for term in terms for form in expand_forms(term)]
+
+
+def _intl_lexicon(language: str) -> Lexicon:
+    """One language's lexicon from ``lexicon_intl.json``.
+
+    It shares English's emoji and emoticons, its negation targets and its contexts (with the
+    language's own cue words), so negation, intensity and contexts work as in English.
+    """
+    sections = _read_json("lexicon_intl.json")["languages"]
+    if language not in sections:
+        raise LexiconError(f"no lexicon for language {language!r}")
+    section = sections[language]
+    english = _read_json("lexicon.json")
+    emotions: dict[str, dict[str, float]] = {}
+    for preset, terms in english["emotions"].items():
+        symbols = {term: w for term, w in terms.items() if not any(c.isalpha() for c in term)}
+        emotions.setdefault(preset, {}).update(symbols)
+    for preset, terms in section.get("emotions", {}).items():
+        emotions.setdefault(preset, {}).update(_expanded_terms(terms))
+    document: dict[str, Any] = {
+        "emotions": emotions,
+        "negation_targets": english["negation_targets"],
+        "classes": section.get("classes", {}),
+    }
+    for key in ("negators", "scope_breakers", "contrast", "negation_transparent"):
+        document[key] = _expanded_terms(section.get(key, []))
+    for key in ("intensifiers", "dampeners"):
+        document[key] = _expanded_terms(section.get(key, {}))
+    for key in ("modifiers",):
+        document[key] = {
+            name: _expanded_terms(terms) for name, terms in section.get(key, {}).items()
+        }
+    cues = section.get("context_cues", {})
+    contexts = {
+        name: {
+            "shift": spec["shift"],
+            "presets": spec.get("presets", {}),
+            "cues": _expanded_terms(cues.get(name, [])),
+        }
+        for name, spec in _read_json("situations.json")["contexts"].items()
+    }
+    return Lexicon(document, {"contexts": contexts}, language=language)
+
+
+@cache
+def lexicon_for(language: str) -> Lexicon:
+    """The lexicon that reads ``language``; other languages are compiled on first use."""
+    return LEXICON if language == "en" else _intl_lexicon(language)
