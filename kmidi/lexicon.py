@@ -277,6 +277,14 @@ def _expand(word: str) -> tuple[str, ...]:
     return (word.replace("'", ""),)
 
 
+def _split_elision(word: str) -> tuple[str, ...]:
+    """Outside English an apostrophe separates an elided article or pronoun from its word:
+    "j'ai" -> j ai, "l'amore" -> l amore."""
+    if "'" not in word:
+        return (word,)
+    return tuple(piece for piece in word.split("'") if piece)
+
+
 # --- the lexicon ----------------------------------------------------------------------
 
 _TERMINAL: Final = ""
@@ -460,10 +468,12 @@ class Lexicon:
         text = text.translate(_STRIP_TABLE)
         # Folding maps one character to one, so a match's span is the same in both texts:
         # keys are read without accents, evidence keeps them.
-        scanned = text.translate(FOLD) if self._fold else text
+        fold = self._fold
+        scanned = text.translate(FOLD) if fold else text
+        pieces = _expand if self.language == "en" else _split_elision
         for match in _TOKEN_RE.finditer(scanned):
             group = match.lastgroup
-            surface = text[match.start() : match.end()]
+            surface = text[match.start() : match.end()] if fold else match.group()
             if group == "word":
                 lowered = match.group().lower()
                 caps = len(surface) >= 2 and surface.isupper()
@@ -472,7 +482,7 @@ class Lexicon:
                 else:
                     parts = [lowered]
                 for part in parts:
-                    for piece in self._pieces(part):
+                    for piece in pieces(part):
                         key, elongated = self._word_key(piece)
                         tokens.append(Token(surface, key, "word", caps, elongated))
             elif group == "emoticon":
@@ -484,15 +494,6 @@ class Lexicon:
             else:
                 tokens.append(Token(surface, surface, "punct"))
         return tokens
-
-    def _pieces(self, word: str) -> tuple[str, ...]:
-        """English contractions split ("don't" -> do not); elsewhere an apostrophe separates
-        an elided article or pronoun from its word ("j'ai" -> j ai, "l'amore" -> l amore)."""
-        if self.language == "en":
-            return _expand(word)
-        if "'" not in word:
-            return (word,)
-        return tuple(piece for piece in word.split("'") if piece)
 
     def is_transparent(self, key: str) -> bool:
         """Whether negation reaches across this word ("not *feeling* calm")."""
