@@ -6,12 +6,13 @@ Two signals, cheapest first (the rule and its figures are in ``docs/languages.md
    lexicon (``data/lexicon_intl.json``). A word counts for every language that has it,
    split evenly ("triste" is Spanish, French, Portuguese and Italian: a quarter each). Text
    in which no other language outscores English is English, and nothing else runs: the
-   English path costs a few microseconds and never loads the model.
-2. **The model.** A text of at least ``MODEL_MIN_CHARS`` characters that looks foreign goes
-   to py3langid (langid.py's naive Bayes over byte n-grams, its model inside the wheel),
+   English path costs a few microseconds and never loads the model. A foreign language
+   that leads every other by ``WORDS_LEAD`` (a whole word of its own) is the answer.
+2. **The model.** Otherwise a text of at least ``MODEL_MIN_CHARS`` characters goes to
+   py3langid (langid.py's naive Bayes over byte n-grams, its model inside the wheel),
    restricted to the six languages; its answer stands when its probability is at least
-   ``MODEL_MIN_CONFIDENCE``. A shorter text, or an unsure model, is decided by the words;
-   a tie between languages by the model.
+   ``MODEL_MIN_CONFIDENCE``. A shorter text, or an unsure model, is decided by the words:
+   a tie by which lexicon reads more of the text, then by the model's ranking.
 
 py3langid is imported on first use only (loading its model takes about 0.7 s), so importing
 kmidi, ``kmidi --help`` and service start-up never pay for it.
@@ -33,6 +34,9 @@ LANGUAGES: Final = ("en", "es", "de", "fr", "pt", "it")
 """Languages kmidi reads, English first (the default)."""
 DEFAULT: Final = "en"
 FOREIGN: Final = LANGUAGES[1:]
+WORDS_LEAD: Final = 1.0
+"""A language whose words lead every other foreign language's by this much is the answer,
+without the model (see docs/languages.md)."""
 MODEL_MIN_CHARS: Final = 20
 """Texts shorter than this are decided by their words alone (see docs/languages.md)."""
 MODEL_MIN_CONFIDENCE: Final = 0.9
@@ -160,9 +164,12 @@ def detect(text: str) -> str:
     """The language of ``text``: one of ``LANGUAGES``; English when in doubt."""
     scores = word_scores(text)
     english = scores[DEFAULT]
-    best = max(FOREIGN, key=lambda language: scores[language])
+    ranked = sorted(FOREIGN, key=lambda language: -scores[language])
+    best = ranked[0]
     if scores[best] <= english:
         return DEFAULT
+    if scores[best] - scores[ranked[1]] >= WORDS_LEAD:
+        return best
     if len(text.strip()) >= MODEL_MIN_CHARS:
         language, probability = model_guess(text)
         if probability >= MODEL_MIN_CONFIDENCE:
