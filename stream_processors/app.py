@@ -70,9 +70,7 @@ class KmidiApp(faust.App):
             broker_commit_interval=1.0,
             producer_acks=-1,
             producer_linger_ms=0,
-            # Results carry base64 MIDI and the plan as JSON: lz4 (built into Kafka; cramjam
-            # on this side) takes 40-50% off, so fewer bytes for the broker to write and serve.
-            producer_compression_type=settings.producer_compression_type or None,
+            **_compression(settings),
             producer_max_request_size=4 * 1024 * 1024,  # kmidi.results.v1 allows 4 MiB
             stream_buffer_maxsize=1024,
             web_enabled=settings.faust_web_enabled,
@@ -110,6 +108,14 @@ class KmidiApp(faust.App):
         )
         await super().on_first_start()
         freeze_startup_objects()
+
+
+def _compression(settings: WorkerSettings) -> dict[str, Any]:
+    """faust's ``producer_compression_type`` for the settings; nothing for "none" (faust
+    turns an explicit None into a value aiokafka rejects)."""
+    if settings.worker_compression_type == "none":
+        return {}
+    return {"producer_compression_type": settings.worker_compression_type}
 
 
 def json_logging_config(level: str) -> dict[str, Any]:

@@ -62,9 +62,10 @@ class WorkerSettings(BaseSettings):
         "faust's hard-coded 1500 ms. Kafka answers a waiting fetch as soon as data arrives, "
         "so this bounds idle polling, not latency (docs/worker.md has the figures).",
     )
-    producer_compression_type: Literal["lz4", "zstd", "gzip", ""] = Field(
-        default="lz4",
-        description="Compression of the records the worker writes; empty for none.",
+    worker_compression_type: Literal["lz4", "zstd", "gzip", "none"] = Field(
+        default="none",
+        description="Compression of the records the worker writes (built into Kafka). Not "
+        "PRODUCER_COMPRESSION_TYPE: faust reads that variable itself.",
     )
     broker_rebalance_timeout: Annotated[float, Field(ge=6, le=600)] = Field(
         default=20.0,
