@@ -87,10 +87,14 @@ def _words_of(terms: Iterable[str]) -> set[str]:
 
 
 def _english_words() -> set[str]:
-    """The one-word terms of the English lexicon: English text is full of them."""
+    """The one-word terms and class members ("mama", "nana") of the English lexicon."""
     text = resources.files("kmidi").joinpath("data/lexicon.json").read_text(encoding="utf-8")
-    emotions: dict[str, dict[str, float]] = json.loads(text)["emotions"]
-    return {term.lower() for terms in emotions.values() for term in terms if term.isalpha()}
+    document = json.loads(text)
+    emotions: dict[str, dict[str, float]] = document["emotions"]
+    classes: dict[str, list[str]] = document.get("classes", {})
+    terms = [term for section in emotions.values() for term in section]
+    terms += [member for members in classes.values() for member in members]
+    return {term.lower() for term in terms if term.isalpha()}
 
 
 @cache
