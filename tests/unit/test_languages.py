@@ -268,6 +268,53 @@ SCENES: dict[str, list[tuple[str, str]]] = {
 with the scene cues: they check that the cues are wired, not how well they generalise."""
 for _lang, _rows in SCENES.items():
     SENTENCES[_lang] = SENTENCES[_lang] + _rows
+BODY_AND_IDIOM: dict[str, list[tuple[str, str]]] = {
+    "es": [
+        ("Llevo días sin salir de casa y sin hablar con nadie.", "sadness"),
+        ("Cada vez que suena el teléfono me pongo a temblar.", "fear"),
+        ("No soporto que me traten como a un niño.", "anger"),
+        ("Hoy hace un sol precioso y me apetece bailar.", "joy"),
+        ("Abrazar a mi madre después de tantos años fue lo más bonito.", "tenderness"),
+        ("Ver la Sagrada Familia por dentro me dejó sin aliento.", "awe"),
+    ],
+    "de": [
+        ("Ich sitze jeden Abend allein vor dem Fernseher.", "sadness"),
+        ("Mein Herz rast, wenn ich an die Präsentation denke.", "fear"),
+        ("Ich ertrage diese Ungerechtigkeit nicht mehr.", "anger"),
+        ("Heute scheint die Sonne und ich könnte tanzen.", "joy"),
+        ("Meine Mutter nach so vielen Jahren zu umarmen war wunderschön.", "tenderness"),
+        ("Der Kölner Dom hat mir den Atem geraubt.", "awe"),
+    ],
+    "fr": [
+        ("Je passe mes soirées seul devant la télé.", "sadness"),
+        ("Mon cœur s'emballe quand je pense à la réunion de demain.", "fear"),
+        ("Je ne supporte plus qu'on me parle comme à un enfant.", "anger"),
+        ("Il fait un soleil magnifique et j'ai envie de danser.", "joy"),
+        ("Serrer ma mère dans mes bras après tant d'années, c'était si doux.", "tenderness"),
+        ("Notre-Dame illuminée la nuit m'a coupé le souffle.", "awe"),
+    ],
+    "pt": [
+        ("Passo as noites sozinho em frente à TV.", "sadness"),
+        ("Meu coração dispara quando penso na reunião de amanhã.", "fear"),
+        ("Não suporto que me tratem como criança.", "anger"),
+        ("Hoje está um sol lindo e estou com vontade de dançar.", "joy"),
+        ("Abraçar minha mãe depois de tantos anos foi lindo demais.", "tenderness"),
+        ("O Cristo Redentor ao pôr do sol me deixou sem fôlego.", "awe"),
+    ],
+    "it": [
+        ("Passo le serate da solo davanti alla TV.", "sadness"),
+        ("Il cuore mi batte forte quando penso alla riunione di domani.", "fear"),
+        ("Non sopporto che mi trattino come un bambino.", "anger"),
+        ("Oggi c'è un sole splendido e ho voglia di ballare.", "joy"),
+        ("Abbracciare mia madre dopo tanti anni è stato bellissimo.", "tenderness"),
+        ("Il Duomo illuminato di notte mi ha tolto il fiato.", "awe"),
+    ],
+}
+"""Written last, to probe the finished lexicon: 13 of 30 right on their first pass (a racing
+heart, "I can't stand", "took my breath away", sun and dancing); their phrases were then
+added, so they are dev data too."""
+for _lang, _rows in BODY_AND_IDIOM.items():
+    SENTENCES[_lang] = SENTENCES[_lang] + _rows
 CASES = [(lang, text, family) for lang, rows in SENTENCES.items() for text, family in rows]
 
 SHORT: dict[str, list[str]] = {
