@@ -117,6 +117,12 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             await publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE)
         else:
             plan_headers.append((RENDERED_HEADER, STAGE.encode()))
+            # Logged before publishing, as the generation stage's "plan received" was: a
+            # reader who sees the result can rely on the line being there.
+            log.info(
+                "piece rendered",
+                extra={"stage": GENERATION_STAGE, "duration_seconds": piece.duration_seconds},
+            )
             result = completed_result(
                 None,
                 piece,

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from producer_api.core.config import Settings
 from producer_api.main import create_app
 from schemas.events import IntentSubmitted, InterrogationReply, InterrogationTurn, dump_event
+from schemas.intent import MAX_TEXT_CHARS
 from schemas.topics import INTENTS, INTERROGATION_REPLIES, INTERROGATIONS
 from service_common.kafka_headers import build_headers, headers_to_dict
 from service_common.tracing import new_traceparent, trace_id
@@ -233,7 +234,7 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
     ),
     (
         "text_too_long",
-        {"json": {"intent": {"emotional_intent": "y" * 5000}}},
+        {"json": {"intent": {"emotional_intent": "y" * (MAX_TEXT_CHARS + 1)}}},
         422,
         "validation_error",
     ),

@@ -446,3 +446,59 @@ async def test_sigkill_mid_batch_loses_nothing(
             break
         assert time.monotonic() < deadline, f"intents lag did not drain: {lags}"
         await asyncio.sleep(0.5)
+
+
+# --- one hop fewer: the interrogation stage renders, the generation stage skips ----------
+
+
+async def test_own_plans_are_marked_and_other_plans_still_rendered(
+    worker: WorkerProcess,
+    producer_factory: ProducerFactory,
+    consumer_factory: ConsumerFactory,
+) -> None:
+    from datetime import UTC, datetime
+
+    from kmidi.affect import analyse_intent
+    from kmidi.plan import build_plan
+    from kmidi.render import render_midi
+    from schemas.events import PlanReady, dump_event
+    from schemas.intent import Intent
+
+    own, other = new_request_id("own-plan"), new_request_id("other-plan")
+    intent = Intent(emotional_intent="calm evening by the sea")
+    affect = analyse_intent(intent)
+    plan = build_plan(intent, affect, seed=5)
+    other_plan = dump_event(
+        PlanReady(
+            request_id=other,
+            intent=intent,
+            seed=5,
+            affect=affect.to_dict(),
+            plan=plan.to_dict(),
+            submitted_at=datetime.now(UTC),
+        )
+    )
+    watcher = await watch(consumer_factory, PLANS, RESULTS)
+    producer = await producer_factory()
+    await producer.send_and_wait(
+        INTENTS, intent_event(own), key=own.encode(), headers=headers_for(own)
+    )
+    # Same key, so same partition and order: the marked copy first. Were it rendered, a
+    # second result would be written before the unmarked copy's.
+    marked = [*headers_for(other), ("kmidi-rendered", b"interrogation")]
+    await producer.send_and_wait(PLANS, other_plan, key=other.encode(), headers=marked)
+    await producer.send_and_wait(PLANS, other_plan, key=other.encode(), headers=headers_for(other))
+
+    records = await collect(watcher, keep=keyed(own, other), until=has_results(own, other))
+    await asyncio.sleep(1.0)  # a stray second result would have arrived by now
+    batch = await watcher.getmany(timeout_ms=500)
+    records += [r for rs in batch.values() for r in rs if keyed(own, other)(r)]
+
+    own_plans = [r for r in records if r.topic == PLANS and r.key == own.encode()]
+    assert [header_dict(r).get("kmidi-rendered") for r in own_plans] == ["interrogation"]
+    assert len(results_for(records, own)) == 1, "the generation stage skipped the marked plan"
+    assert_completed_with_midi(results_for(records, own)[0])
+    other_results = results_for(records, other)
+    assert len(other_results) == 1, "the marked copy was skipped, the unmarked one rendered"
+    midi = assert_completed_with_midi(other_results[0])
+    assert midi == render_midi(plan).midi, "byte-identical to rendering the plan in-process"
