@@ -109,7 +109,7 @@ def _markers() -> dict[str, tuple[str, ...]]:
             # Only one-word terms: the inner words of a phrase are often cognates or
             # shared ("luz al *final* del túnel", "*piano* piano").
             for terms in emotions.values():
-                words |= _words_of(term for term in terms if " " not in term)
+                words |= _words_of(t for t in terms if " " not in t and not t.endswith("*"))
         for key in ("negators", "intensifiers", "dampeners", "negation_transparent"):
             words |= _words_of(_strings(section.get(key, ())))
         if language == DEFAULT:

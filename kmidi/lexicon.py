@@ -299,7 +299,10 @@ class Lexicon:
     __slots__ = (
         "_fillers",
         "_fold",
+        "_known",
         "_max_phrase",
+        "_prefix_lengths",
+        "_prefixes",
         "_transparent",
         "_trie",
         "_vocabulary",
@@ -322,6 +325,11 @@ class Lexicon:
         self._fold = language in FOLDED
         self._trie: Trie = {}
         self._vocabulary: set[str] = set()
+        self._known: set[str] = set()
+        """Every key of every term, in any position of a phrase."""
+        self._prefixes: dict[str, str] = {}
+        """Word beginning -> its trie key ("llor" -> "*llor"): see ``_compile_prefixes``."""
+        self._prefix_lengths: tuple[int, ...] = ()
         self._max_phrase = 1
         self.presets: tuple[str, ...] = tuple(PRESETS)
         self.negation_targets: dict[str, tuple[str, float]] = {}
@@ -333,6 +341,7 @@ class Lexicon:
         self._compile(document)
         if situations is not None:
             self._compile_situations(situations, document.get("classes", {}))
+        self._compile_prefixes(document.get("prefixes", {}))
 
     # building
 
@@ -346,6 +355,7 @@ class Lexicon:
         node = self._trie
         for key in keys:
             node = node.setdefault(key, {})
+            self._known.add(key)
         self._max_phrase = max(self._max_phrase, len(keys))
         if len(keys) == 1:
             self._vocabulary.add(keys[0])
@@ -436,6 +446,38 @@ class Lexicon:
                         entry.contexts.append(name)
         self.context_presets = {preset: tuple(pairs) for preset, pairs in by_preset.items()}
 
+    def _compile_prefixes(self, doc: Mapping[str, Any]) -> None:
+        """Word beginnings that carry a feeling in any form ("llor" for lloro, lloraba, lloré,
+        llorando). Compiled last: a word that any term names is read as that term, and only
+        a word no term knows falls back to the longest beginning it starts with."""
+        for preset, terms in doc.items():
+            if preset not in PRESETS or preset == "neutral":
+                raise LexiconError(f"prefixes name unknown preset {preset!r}")
+            for prefix, weight in terms.items():
+                beginning = str(prefix).lower()
+                beginning = beginning.translate(FOLD) if self._fold else beginning
+                if len(beginning) < 4 or not beginning.isalpha():
+                    raise LexiconError(f"prefix {prefix!r} must be 4 or more letters")
+                if not isinstance(weight, int | float) or not 0.0 < float(weight) <= 1.5:
+                    raise LexiconError(f"prefix weight for {prefix!r} must be in (0, 1.5]")
+                key = "*" + beginning
+                node = self._trie.setdefault(key, {})
+                _add_hit(node.setdefault(_TERMINAL, Entry()), preset, float(weight))
+                self._prefixes[beginning] = key
+                self._vocabulary.add(key)
+        self._prefix_lengths = tuple(sorted({len(p) for p in self._prefixes}, reverse=True))
+
+    def _by_prefix(self, key: str) -> str:
+        """The trie key of the longest known beginning of an unknown word, or the word's key."""
+        if key in self._known:
+            return key
+        for length in self._prefix_lengths:
+            if length <= len(key):
+                found = self._prefixes.get(key[:length])
+                if found is not None:
+                    return found
+        return key
+
     @staticmethod
     def _expand_classes(term: str, classes: Mapping[str, Sequence[str]]) -> Iterator[str]:
         match = re.search(r"\{(\w+)\}", term)
@@ -471,6 +513,7 @@ class Lexicon:
         fold = self._fold
         scanned = text.translate(FOLD) if fold else text
         pieces = _expand if self.language == "en" else _split_elision
+        prefixes = bool(self._prefixes)
         for match in _TOKEN_RE.finditer(scanned):
             group = match.lastgroup
             surface = text[match.start() : match.end()] if fold else match.group()
@@ -484,6 +527,8 @@ class Lexicon:
                 for part in parts:
                     for piece in pieces(part):
                         key, elongated = self._word_key(piece)
+                        if prefixes:
+                            key = self._by_prefix(key)
                         tokens.append(Token(surface, key, "word", caps, elongated))
             elif group == "emoticon":
                 tokens.append(Token(surface, surface.lower(), "emoji"))
@@ -620,10 +665,16 @@ def _intl_lexicon(language: str) -> Lexicon:
     for preset, terms in english["emotions"].items():
         symbols = {term: w for term, w in terms.items() if not any(c.isalpha() for c in term)}
         emotions.setdefault(preset, {}).update(symbols)
+    prefixes: dict[str, dict[str, float]] = {}
     for preset, terms in section.get("emotions", {}).items():
-        emotions.setdefault(preset, {}).update(_expanded_terms(terms))
+        for term, weight in _expanded_terms(terms).items():
+            if term.endswith("*"):
+                prefixes.setdefault(preset, {})[term[:-1]] = weight
+            else:
+                emotions.setdefault(preset, {})[term] = weight
     document: dict[str, Any] = {
         "emotions": emotions,
+        "prefixes": prefixes,
         "negation_targets": english["negation_targets"],
         "classes": section.get("classes", {}),
     }

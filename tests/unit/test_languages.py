@@ -472,3 +472,25 @@ def test_the_language_model_is_not_loaded_by_import_or_by_english_text() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("Lloraba cada noche.", "sadness"),
+        ("Je pleurais tous les soirs.", "sadness"),
+        ("Chorava todas as noites.", "sadness"),
+        ("Piangevo ogni sera.", "sadness"),
+        ("Ich bin total verzweifelt.", "sadness"),
+        ("Estaba asustadísima.", "fear"),
+        ("Ero spaventatissima.", "fear"),
+    ],
+)
+def test_a_word_beginning_reads_forms_no_term_lists(text: str, family: str) -> None:
+    assert _family(analyse_text(text)) == family
+
+
+def test_a_word_beginning_never_overrides_a_word_the_lexicon_knows() -> None:
+    # "aterrizó" (landed) starts like "aterrorizado" but no beginning is that short.
+    assert analyse_text("Mi amigo aterrizó en Madrid.").primary == "neutral"
+    assert analyse_text("Ich habe meinen Freund getroffen.").primary == "neutral"
