@@ -221,19 +221,13 @@ async def get_status(
     )
 
 
-@router.api_route(
-    "/v1/results/{request_id}/midi",
-    methods=["GET", "HEAD"],
-    response_class=Response,
-    responses=_ERRORS
-    | {
-        200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The Standard MIDI File."},
-        304: {"description": "Unchanged since the ETag given in If-None-Match."},
-        409: {"model": ErrorBody, "description": "Not finished yet, or generation failed."},
-    },
-    summary="The finished piece as a MIDI file",
-    tags=["results"],
-)
+_MIDI_RESPONSES: dict[int | str, dict[str, Any]] = _ERRORS | {
+    200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The Standard MIDI File."},
+    304: {"description": "Unchanged since the ETag given in If-None-Match."},
+    409: {"model": ErrorBody, "description": "Not finished yet, or generation failed."},
+}
+
+
 async def get_midi(request_id: RequestIdPath, request: Request, view: ViewDep) -> Response:
     entry = view.get(request_id)
     if entry is None:
@@ -266,6 +260,24 @@ async def get_midi(request_id: RequestIdPath, request: Request, view: ViewDep) -
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="kmidi-{entry.request_id}.mid"'
     return Response(content=entry.midi, media_type=MIDI_MEDIA_TYPE, headers=headers)
+
+
+# GET and HEAD are two routes so that each has its own OpenAPI operationId (one route with
+# both methods gives them the same one, and the document is invalid).
+for _method, _operation, _summary in (
+    ("GET", "get_result_midi", "The finished piece as a MIDI file"),
+    ("HEAD", "head_result_midi", "The MIDI file's headers (length, ETag) without its body"),
+):
+    router.add_api_route(
+        "/v1/results/{request_id}/midi",
+        get_midi,
+        methods=[_method],
+        operation_id=_operation,
+        response_class=Response,
+        responses=_MIDI_RESPONSES,
+        summary=_summary,
+        tags=["results"],
+    )
 
 
 async def _status_events(

@@ -97,12 +97,6 @@ def test_ingress_document_is_valid_openapi() -> None:
     assert not validation_errors(load("ingress"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the results service registers GET and HEAD /v1/results/{request_id}/midi as one "
-    "route, so FastAPI gives both methods the same operationId; fixing it needs a change in "
-    "stream_processors/results_service/routes.py (e.g. an operation_id per method)",
-)
 def test_results_document_is_valid_openapi() -> None:
     assert not validation_errors(load("results"))
 
