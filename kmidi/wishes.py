@@ -68,30 +68,24 @@ class HeardWishes:
 
 @dataclass(slots=True)
 class _Finder:
-    """Phrase search over one text, aware of negations."""
+    """Phrase search over one text, aware of negations and of phrases already taken."""
 
     text: str
     negations: tuple[str, ...]
     used: list[tuple[int, int]] = field(default_factory=list)
 
-    def find(self, phrases: list[str]) -> tuple[int, str] | None:
-        """The first place one of ``phrases`` occurs, not negated and not inside a phrase
-        already taken."""
-        best: tuple[int, str] | None = None
-        for phrase in sorted(phrases, key=len, reverse=True):
-            pattern = r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])"
-            for match in re.finditer(pattern, self.text):
-                start, end = match.span()
-                if any(a < end and start < b for a, b in self.used) or self._negated(start):
-                    continue
-                if best is None or start < best[0]:
-                    best = (start, phrase)
-                break
-        return best
-
-    def take(self, start: int, phrase: str) -> None:
-        """Mark a chosen phrase, so no shorter one is found inside it."""
-        self.used.append((start, start + len(phrase)))
+    def first(self, category: str) -> tuple[str, str, int] | None:
+        """(entry name, the phrase found, where) of the earliest phrase of a vocabulary
+        category in the text (the longest one at that place: "slow waltz" over "waltz"),
+        not negated and not inside a phrase already taken; it is taken."""
+        pattern, owner = _matcher(category)
+        for match in pattern.finditer(self.text):
+            start, end = match.span()
+            if any(a < end and start < b for a, b in self.used) or self._negated(start):
+                continue
+            self.used.append((start, end))
+            return owner[match.group(0)], match.group(0), start
+        return None
 
     def _negated(self, start: int) -> bool:
         before = re.findall(r"[\w'-]+", self.text[:start])[-_NEGATION_REACH:]
@@ -105,23 +99,20 @@ def _vocabulary() -> dict[str, Any]:
     return data
 
 
+@cache
+def _matcher(category: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One compiled alternation of every phrase of a category, longest first, and the
+    entry each phrase belongs to (a pattern per phrase cost a millisecond a call)."""
+    owner: dict[str, str] = {}
+    for name, entry in _vocabulary()[category].items():
+        for phrase in entry["words"] if isinstance(entry, dict) else entry:
+            owner.setdefault(phrase, name)
+    alternation = "|".join(re.escape(p) for p in sorted(owner, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])"), owner
+
+
 def _number(text: str) -> float:
     return float(_NUMBERS.get(text.lower(), 0) or text.replace(",", "."))
-
-
-def _first(finder: _Finder, table: dict[str, Any]) -> tuple[str, str, int] | None:
-    """(entry name, the phrase found, where) of the earliest entry of ``table`` in the text."""
-    found = [
-        (hit[0], name, hit[1])
-        for name, entry in table.items()
-        if (hit := finder.find(entry["words"] if isinstance(entry, dict) else entry))
-    ]
-    if not found:
-        return None
-    # The earliest wins; at one place, the longest phrase ("slow waltz" over "waltz").
-    at, name, phrase = min(found, key=lambda hit: (hit[0], -len(hit[2])))
-    finder.take(at, phrase)
-    return name, phrase, at
 
 
 def heard_wishes(*texts: str | None) -> HeardWishes:
@@ -133,7 +124,7 @@ def heard_wishes(*texts: str | None) -> HeardWishes:
     words: list[tuple[str, str]] = []
     conflicts: list[str] = []
 
-    dance = _first(finder, vocab["dances"])
+    dance = finder.first("dances")
     if dance is not None:
         name, phrase, _ = dance
         entry = vocab["dances"][name]
@@ -144,7 +135,7 @@ def heard_wishes(*texts: str | None) -> HeardWishes:
         if "instrument" in entry:
             wishes["instrument"] = entry["instrument"]
         words.append((f"{name} ({entry['time_signature']})", phrase))
-    genre = _first(finder, vocab["genres"])
+    genre = finder.first("genres")
     if genre is not None:
         wishes["genre"] = genre[0]
         words.append((f"genre {genre[0]}", genre[1]))
@@ -165,8 +156,8 @@ def _tempo(
     ("gentle", "upbeat") is kept as a feel. A tempo word and an energy word that disagree
     are reported (the tempo word keeps the tempo)."""
     explicit = _BPM.search(finder.text)
-    tempo = _first(finder, vocab["tempo"])
-    energy = _first(finder, vocab["energy"])
+    tempo = finder.first("tempo")
+    energy = finder.first("energy")
     if explicit is not None and 40 <= int(explicit.group(1)) <= 240:
         wishes["bpm"], wishes["tempo_word"] = float(explicit.group(1)), explicit.group(0)
         words.append((f"{explicit.group(1)} bpm", explicit.group(0)))
@@ -191,7 +182,7 @@ def _tempo(
 def _instrument(
     finder: _Finder, vocab: dict[str, Any], wishes: dict[str, Any], words: list[tuple[str, str]]
 ) -> None:
-    found = _first(finder, vocab["instruments"])
+    found = finder.first("instruments")
     name = found[0] if found is not None else wishes.get("instrument")
     if name is None:
         return
@@ -224,7 +215,7 @@ def _length(
         wishes["seconds"] = float(seconds.group(1))
         words.append((f"{seconds.group(1)} seconds", seconds.group(0)))
     else:
-        found = _first(finder, vocab["length"])
+        found = finder.first("length")
         if found is not None:
             wishes["seconds"] = float(vocab["length"][found[0]]["seconds"])
             words.append((f"a {found[0]} piece", found[1]))
