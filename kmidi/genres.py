@@ -25,6 +25,8 @@ COMPING_STYLES: tuple[str, ...] = (
 BASS_STYLES: tuple[str, ...] = (
     "pedal", "root", "root_fifth", "walking", "eighths", "syncopated", "octave_pulse",
 )  # fmt: skip
+ENDINGS: tuple[str, ...] = ("held", "ritardando")
+"""How a piece ends: its last chord held in time, or slowing over its last two bars."""
 VOICINGS: tuple[str, ...] = ("close", "power")
 """How comping voices chords: close triads/sevenths, or root-fifth-octave power chords."""
 KICK, SNARE = 36, 38
@@ -62,6 +64,7 @@ class GenreSpec:
     bass_style: str
     form: str
     """Phrase plan: "song" (verse/chorus), "aaba", "through" (through-composed)."""
+    ending: str
     voicing: str
     swing: float
     """Delay of off-beat eighths in beats: 0 straight, 1/6 a triplet feel."""
@@ -113,6 +116,7 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             comping=raw["comping"],
             bass_style=raw["bass_style"],
             form=raw["form"],
+            ending=raw.get("ending", "held"),
             voicing=raw.get("voicing", "close"),
             swing=float(raw["swing"]),
             humanize=float(raw["humanize"]),
@@ -125,8 +129,8 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
                 raise GenreDataError(f"{where}: unknown drum style {style!r}")
         if spec.comping not in COMPING_STYLES or spec.bass_style not in BASS_STYLES:
             raise GenreDataError(f"{where}: unknown comping or bass style")
-        if spec.form not in FORMS or spec.voicing not in VOICINGS:
-            raise GenreDataError(f"{where}: unknown form or voicing")
+        if spec.form not in FORMS or spec.voicing not in VOICINGS or spec.ending not in ENDINGS:
+            raise GenreDataError(f"{where}: unknown form, voicing or ending")
         if not 0.0 <= spec.swing <= 0.34:
             raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
         genres[name] = spec

@@ -170,6 +170,9 @@ class Plan:
     dissonance: float
     rule_breaks: tuple[RuleBreak, ...]
     explanations: tuple[str, ...]
+    ending: str = "held"
+    """"held" (in time) or "ritardando" (the last two bars slow to 0.92 and 0.82 of the
+    tempo)."""
     version: int = PLAN_VERSION
 
     # ------------------------------------------------------------ derived timing
@@ -205,10 +208,11 @@ class Plan:
     def bar_tempi_us(self) -> list[int]:
         """MIDI tempo (microseconds per quarter) of each bar, as written to the file."""
         bars = self.length_bars
-        if self.tempo_end_bpm == self.tempo_bpm or bars == 1:
-            return [round(60_000_000 / self.tempo_bpm)] * bars
-        step = (self.tempo_end_bpm - self.tempo_bpm) / (bars - 1)
-        return [round(60_000_000 / (self.tempo_bpm + step * i)) for i in range(bars)]
+        step = (self.tempo_end_bpm - self.tempo_bpm) / (bars - 1) if bars > 1 else 0.0
+        bpm = [self.tempo_bpm + step * i for i in range(bars)]
+        if self.ending == "ritardando" and bars >= 4:
+            bpm[-2:] = [bpm[-2] * _RITARDANDO[0], bpm[-1] * _RITARDANDO[1]]
+        return [round(60_000_000 / b) for b in bpm]
 
     def duration_seconds(self) -> float:
         """Exact length of the rendered file: the sum of every bar at its tempo."""
@@ -285,6 +289,7 @@ class Plan:
                     for r in data["rule_breaks"]
                 ),
                 explanations=tuple(str(e) for e in data["explanations"]),
+                ending=str(data.get("ending", "held")),
                 version=int(data.get("version", PLAN_VERSION)),
             )
         except (KeyError, TypeError) as exc:
@@ -351,6 +356,8 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
 }
 # Modes that share their notes with a major or minor key and need their tonic anchored.
 _MODAL = frozenset(("dorian", "phrygian", "lydian", "mixolydian", "locrian"))
+_RITARDANDO = (0.92, 0.82)
+"""Tempo factors of the last two bars of a piece that ends with a ritardando."""
 # Last chord of a half cadence where it is not V: phrygian asks on its bVII.
 _HALF_CADENCE: dict[str, int] = {"phrygian": 7}
 # Chord before the final tonic, by mode: the cadence each mode is known for.
@@ -1053,6 +1060,9 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         factor = 0.9 if preset.arousal < 0 else 1.07
         end_bpm = float(round(min(240.0, max(40.0, bpm * factor)), 2))
         why.append(f"Tempo drifts from {bpm:g} to {end_bpm:g} bpm.")
+    ending = "held" if tech.bpm is not None or bars < 4 else genre.ending
+    if ending == "ritardando":
+        why.append(f"Ending: {genre.name} slows over its last two bars (a ritardando).")
     groove = _groove(preset, genre, rules, meter)
     why.append(
         f"Timing {preset.timing_feel} the beat; legato {preset.legato:.2f}, "
@@ -1096,6 +1106,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         dissonance=preset.dissonance,
         rule_breaks=tuple(rule_list),
         explanations=tuple(why),
+        ending=ending,
     )
 
 

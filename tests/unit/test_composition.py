@@ -435,3 +435,18 @@ def test_no_three_phrases_in_a_row_end_on_one_note(progression: str | None) -> N
         endings = phrase_endings(c, parsed)
         runs = [len(list(group)) for _, group in itertools.groupby(endings)]
         assert max(runs) <= 2, (genre, progression, endings)
+
+
+@pytest.mark.parametrize(
+    ("genre", "slows"), [("classical", True), ("ambient", True), ("rock", False)]
+)
+def test_genres_that_close_slowly_write_a_ritardando(genre: str, slows: bool) -> None:
+    c, parsed = piece("calm and peaceful evening", 6, genre=genre, length_bars=16)
+    bar = parsed.bar_ticks
+    tempo_at = {tick // bar: us for tick, us in parsed.tempos}
+    first, last = tempo_at[0], max(tempo_at.items())[1]
+    assert set(tempo_at) == ({0, 14, 15} if slows else {0})
+    assert (last > first * 1.15) is slows  # microseconds per quarter: larger is slower
+    assert parsed.seconds(parsed.end_tick) == pytest.approx(c.piece.duration_seconds, rel=1e-6)
+    _, requested = piece("calm and peaceful evening", 6, genre=genre, length_bars=16, bpm=80)
+    assert len(requested.tempos) == 1, "a requested tempo is kept to the end"
