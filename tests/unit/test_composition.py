@@ -243,7 +243,7 @@ def test_a_key_finder_recovers_the_planned_tonic() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap (issue 8): modal tonics found in 11 of 18 pieces; phrygian and "
+    reason="known gap (issue 8): modal tonics found in 16 of 23 pieces; phrygian and "
     "dorian with borrowed chords still read as a neighbouring key",
 )
 def test_a_key_finder_recovers_the_tonic_of_modal_pieces() -> None:
