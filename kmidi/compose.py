@@ -7,12 +7,10 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kmidi.affect import Affect, analyse_intent
-from kmidi.plan import Plan, build_plan
-from kmidi.render import RenderedPiece, render_midi
-from kmidi.theory import validate_technical
-
 if TYPE_CHECKING:
+    from kmidi.affect import Affect
+    from kmidi.plan import Plan
+    from kmidi.render import RenderedPiece
     from schemas.intent import Intent
 
 MAX_SEED = 2**31 - 1
@@ -55,6 +53,13 @@ def compose(intent: Intent, *, seed: int | None = None) -> Composition:
 
     Raises ``TechnicalWishError`` for a technical wish that cannot be honoured.
     """
+    # Loaded here, not at import: the lexicon behind the analyser takes 0.2 s to build,
+    # which `kmidi --help` and the CLI's other commands should not pay.
+    from kmidi.affect import analyse_intent
+    from kmidi.plan import build_plan
+    from kmidi.render import render_midi
+    from kmidi.theory import validate_technical
+
     validate_technical(intent.technical)
     if seed is None:
         seed = new_seed()
