@@ -23,4 +23,4 @@ def test_the_package_still_offers_its_api() -> None:
     assert kmidi.compose.__module__ == "kmidi.compose"
     assert kmidi.analyse_text("I am feeling grief").primary == "grief"
     with pytest.raises(AttributeError, match="no attribute"):
-        _ = kmidi.not_a_name  # type: ignore[attr-defined]
+        _ = kmidi.not_a_name
