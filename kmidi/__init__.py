@@ -9,9 +9,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# Eager: it is light (it loads the analyser when it runs), and a lazy name would lose to
+# the submodule of the same name once anything imports ``kmidi.compose``.
+from kmidi.compose import Composition, compose
+
 if TYPE_CHECKING:
     from kmidi.affect import Affect, analyse_intent, analyse_text
-    from kmidi.compose import Composition, compose
     from kmidi.emotions import catalogue
     from kmidi.errors import TechnicalWishError
     from kmidi.plan import Plan, build_plan
@@ -22,8 +25,6 @@ _HOME: dict[str, str] = {
     "Affect": "kmidi.affect",
     "analyse_intent": "kmidi.affect",
     "analyse_text": "kmidi.affect",
-    "Composition": "kmidi.compose",
-    "compose": "kmidi.compose",
     "catalogue": "kmidi.emotions",
     "TechnicalWishError": "kmidi.errors",
     "Plan": "kmidi.plan",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -20,7 +21,10 @@ def test_importing_does_not_build_the_lexicon(module: str) -> None:
 def test_the_package_still_offers_its_api() -> None:
     import kmidi
 
-    assert kmidi.compose.__module__ == "kmidi.compose"
+    # The submodule of the same name, once imported, must not shadow the function.
+    module = importlib.import_module("kmidi.compose")
+    assert callable(kmidi.compose)
+    assert kmidi.compose is module.compose
     assert kmidi.analyse_text("I am feeling grief").primary == "grief"
     with pytest.raises(AttributeError, match="no attribute"):
         _ = kmidi.not_a_name
