@@ -20,11 +20,9 @@ kmidi, ``kmidi --help`` and service start-up never pay for it.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -50,16 +48,12 @@ FOLD: Final = str.maketrans("áàâãäéèêëíìîïóòôõöúùûüç", "a
 """Accented vowels and ç to their plain letters; ñ is kept ("año" is not "ano")."""
 
 
-def intl_document() -> Mapping[str, Mapping[str, object]]:
-    """The per-language sections of ``data/lexicon_intl.json``, read once."""
-    return _intl_document()
-
-
-@cache
 def _intl_document() -> dict[str, dict[str, object]]:
-    text = resources.files("kmidi").joinpath("data/lexicon_intl.json").read_text(encoding="utf-8")
-    document = json.loads(text)
-    languages: dict[str, dict[str, object]] = document["languages"]
+    """The per-language sections of ``data/lexicon_intl.json`` (parsed once, shared with the
+    lexicons)."""
+    from kmidi.lexicon import read_data  # the lexicon imports this module at its import
+
+    languages: dict[str, dict[str, object]] = read_data("lexicon_intl.json")["languages"]
     return languages
 
 
@@ -88,8 +82,9 @@ def _words_of(terms: Iterable[str]) -> set[str]:
 
 def _english_words() -> set[str]:
     """The one-word terms and class members ("mama", "nana") of the English lexicon."""
-    text = resources.files("kmidi").joinpath("data/lexicon.json").read_text(encoding="utf-8")
-    document = json.loads(text)
+    from kmidi.lexicon import read_data
+
+    document = read_data("lexicon.json")
     emotions: dict[str, dict[str, float]] = document["emotions"]
     classes: dict[str, list[str]] = document.get("classes", {})
     terms = [term for section in emotions.values() for term in section]

@@ -627,7 +627,10 @@ def _join(span: Sequence[Token]) -> str:
     return " ".join(out)
 
 
-def _read_json(name: str) -> Any:
+@cache
+def read_data(name: str) -> Any:
+    """A packaged data file (``kmidi/data/NAME``), read and parsed once per process. The
+    lexicons of every language and the language detector share it: do not mutate it."""
     text = resources.files("kmidi").joinpath(f"data/{name}").read_text(encoding="utf-8")
     try:
         return json.loads(text)
@@ -636,7 +639,7 @@ def _read_json(name: str) -> Any:
 
 
 def _load() -> Lexicon:
-    return Lexicon(_read_json("lexicon.json"), _read_json("situations.json"))
+    return Lexicon(read_data("lexicon.json"), read_data("situations.json"))
 
 
 LEXICON: Final[Lexicon] = _load()
@@ -656,11 +659,11 @@ def _intl_lexicon(language: str) -> Lexicon:
     It shares English's emoji and emoticons, its negation targets and its contexts (with the
     language's own cue words), so negation, intensity and contexts work as in English.
     """
-    sections = _read_json("lexicon_intl.json")["languages"]
+    sections = read_data("lexicon_intl.json")["languages"]
     if language not in sections:
         raise LexiconError(f"no lexicon for language {language!r}")
     section = sections[language]
-    english = _read_json("lexicon.json")
+    english = read_data("lexicon.json")
     emotions: dict[str, dict[str, float]] = {}
     for preset, terms in english["emotions"].items():
         symbols = {term: w for term, w in terms.items() if not any(c.isalpha() for c in term)}
@@ -693,7 +696,7 @@ def _intl_lexicon(language: str) -> Lexicon:
             "presets": spec.get("presets", {}),
             "cues": _expanded_terms(cues.get(name, [])),
         }
-        for name, spec in _read_json("situations.json")["contexts"].items()
+        for name, spec in read_data("situations.json")["contexts"].items()
     }
     return Lexicon(document, {"contexts": contexts}, language=language)
 
