@@ -814,6 +814,16 @@ class _Line:
     cut: float
     """Felt beat where a cadence bar's held last note starts."""
     bpb: float
+    low: int
+    high: int
+    """The melody's range (``_melody_range``)."""
+    scale: frozenset[int]
+    strong: frozenset[float]
+    """Felt-beat starts in a bar."""
+    gate: float
+    """Sounding share of a note's length, from the preset's legato."""
+    onset: float
+    """Beats added to every onset: the groove's feel and any displacement."""
 
 
 def _melody_range(plan: Plan) -> tuple[int, int]:
@@ -933,7 +943,18 @@ def _melody(score: _Score, part: _Part) -> None:
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
     motif_bars = 2 if plan.phrases[0].bars >= 4 else 1
     half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
-    line = _Line(notes, _motif(score, motif_bars), half, score.bpb)
+    line = _Line(
+        notes,
+        _motif(score, motif_bars),
+        half,
+        score.bpb,
+        low,
+        high,
+        frozenset(key.scale),
+        frozenset(score.beat_starts),
+        0.35 + 0.63 * plan.legato,
+        score.feel + plan.groove.displacement,
+    )
     shapes: dict[str, tuple[str, int, int]] = {}
     rows: list[Row] = []
     prev = centre
@@ -966,12 +987,7 @@ def _phrase_rows(
     last bar keeps the notes before its middle beat and then holds the cadence's tone.
     Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
     """
-    plan, key = score.plan, score.key
-    low, high = _melody_range(plan)
-    scale_pcs = set(key.scale)
-    strong = set(score.beat_starts)
-    gate = 0.35 + 0.63 * plan.legato
-    onset = score.feel + plan.groove.displacement
+    low, high, scale_pcs, strong = line.low, line.high, line.scale, line.strong
     top = len(line.notes) - 1
     sw = score.swing.get
     for k, bar_notes in enumerate(body):
@@ -999,8 +1015,8 @@ def _phrase_rows(
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
             rows.append(
                 (
-                    bar_start + sw(x, x) + onset,
-                    length * gate,
+                    bar_start + sw(x, x) + line.onset,
+                    length * line.gate,
                     score.total_beats,
                     vbase * accent + 6,
                     pitch,
@@ -1008,22 +1024,22 @@ def _phrase_rows(
             )
             prev = pitch
         if last:
-            prev = _cadence_note(score, phrase, b, line.cut, prev, vbase, rows, avoid)
+            prev = _cadence_note(score, line, phrase, b, prev, vbase, rows, avoid)
     return prev
 
 
 def _cadence_note(
     score: _Score,
+    line: _Line,
     phrase: Phrase,
     bar: int,
-    at: float,
     prev: int,
     velocity: float,
     rows: list[Row],
     avoid: int | None,
 ) -> int:
     """The phrase's held last note: a tone of the cadence that the chord under it holds."""
-    plan, key = score.plan, score.key
+    plan, key, at = score.plan, score.key, line.cut
     pcs = score.chord_pcs[score.chord_at(bar, at)]
     wanted = [key.scale[d] for d in _CADENCE_TONES[phrase.cadence]]
     # The cadence's telling tones that the chord holds (the tonic or third over I, the
@@ -1033,10 +1049,10 @@ def _cadence_note(
     ordered = [pc for pc in wanted if pc in pcs] + [pc for pc in pcs if pc not in wanted]
     if phrase.end_bar < plan.length_bars:
         ordered = [pc for pc in ordered if pc != avoid] or ordered
-    pitch = _place((ordered[0],), prev, *_melody_range(plan))
+    pitch = _place((ordered[0],), prev, line.low, line.high)
     bar_start = bar * score.bpb
-    hold = (score.bpb - at) * max(0.9, 0.35 + 0.63 * plan.legato)
-    onset = bar_start + score.swing.get(at, at) + score.feel + plan.groove.displacement
+    hold = (score.bpb - at) * max(0.9, line.gate)
+    onset = bar_start + score.swing.get(at, at) + line.onset
     rows.append((onset, hold, score.total_beats, velocity * 0.96 + 6, pitch))
     return pitch
 
