@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from schemas.events import GenerationResult, PlanReady
 from service_common.logging import bound_request_id
@@ -44,27 +44,18 @@ RENDERED_HEADER: Final = "kmidi-rendered"
 stage's name). Any other plan is rendered here."""
 
 
-def completed_result(
-    event: PlanReady | None,
-    piece: domain.RenderedPiece,
-    **fields: Any,
-) -> GenerationResult:
-    """The ``completed`` result of a rendered piece; ``fields`` as in ``GenerationResult``."""
-    if event is not None:
-        fields = {
-            "request_id": event.request_id,
-            "affect": event.affect,
-            "plan": event.plan,
-            "seed": event.seed,
-            "submitted_at": event.submitted_at,
-            **fields,
-        }
+def completed_result(event: PlanReady, piece: domain.RenderedPiece) -> GenerationResult:
+    """The ``completed`` result of the plan ``event`` rendered as ``piece``."""
     return GenerationResult(
+        request_id=event.request_id,
         status="completed",
         midi_base64=base64.b64encode(piece.midi).decode(),
+        affect=event.affect,
+        plan=event.plan,
+        seed=event.seed,
         duration_seconds=piece.duration_seconds,
+        submitted_at=event.submitted_at,
         completed_at=datetime.now(UTC),
-        **fields,
     )
 
 

@@ -123,15 +123,7 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
                 "piece rendered",
                 extra={"stage": GENERATION_STAGE, "duration_seconds": piece.duration_seconds},
             )
-            result = completed_result(
-                None,
-                piece,
-                request_id=event.request_id,
-                affect=ready.affect,
-                plan=plan_dict,
-                seed=seed,
-                submitted_at=event.submitted_at,
-            )
+            result = completed_result(ready, piece)
             # Both acknowledged before the intent's offset can be committed; in parallel,
             # so the request waits for one round trip to the broker, not two.
             await asyncio.gather(
