@@ -358,8 +358,10 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
 _MODAL = frozenset(("dorian", "phrygian", "lydian", "mixolydian", "locrian"))
 _RITARDANDO = (0.92, 0.82)
 """Tempo factors of the last two bars of a piece that ends with a ritardando."""
-# Last chord of a half cadence where it is not V: phrygian asks on its bVII.
-_HALF_CADENCE: dict[str, int] = {"phrygian": 7}
+# A half cadence's (approach, last chord) where it is not IV–V. Phrygian asks on its bVII
+# from the tonic: approached from iv, bVII is IV–I of the minor key a fourth up, and key
+# finders heard that key in 5 of 7 phrygian pieces (tests/unit/test_composition.py).
+_HALF_CADENCE: dict[str, tuple[int, int]] = {"phrygian": (1, 7)}
 # Chord before the final tonic, by mode: the cadence each mode is known for.
 _CADENCE: dict[str, int] = {
     "ionian": 5, "lydian": 5, "mixolydian": 7, "aeolian": 5, "dorian": 4, "phrygian": 2,
@@ -554,7 +556,7 @@ def _cadence_degrees(mode: str, cadence: str, count: int, opening: int) -> tuple
     A two-chord phrase keeps its ``opening`` chord unless that is where it must end.
     """
     if cadence == "half":
-        end, before = _HALF_CADENCE.get(mode, 5), 4
+        before, end = _HALF_CADENCE.get(mode, (4, 5))
     elif cadence == "deceptive":
         end, before = 6, 5
     else:  # authentic, and open (the home chord, left tensed by the rule that asks)
