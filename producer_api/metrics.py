@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from service_common.build_info import build_info_gauge
+
+BUILD_INFO = build_info_gauge()
+
 EVENTS_PUBLISHED = Counter(
     "kmidi_events_published",
     "Events the ingress tried to publish, by topic and outcome (ok, timeout, error, unavailable).",

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from service_common.build_info import build_info_gauge
+
+BUILD_INFO = build_info_gauge()
+
 STAGE_EVENTS_IN = Counter(
     "kmidi_stage_events_in_total", "Messages a stage took from its input topic.", ["stage"]
 )
@@ -43,7 +47,7 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 END_TO_END_LATENCY = Histogram(
-    "kmidi_end_to_end_latency_seconds",
+    "kmidi_result_published_latency_seconds",
     "From an intent's submitted_at to its result being acknowledged by the broker.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 )

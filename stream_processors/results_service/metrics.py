@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from service_common.build_info import build_info_gauge
+
+BUILD_INFO = build_info_gauge()
+
 VIEW_ENTRIES = Gauge(
     "kmidi_results_view_entries", "Requests held in the results service's materialised view."
 )
@@ -21,7 +25,7 @@ VIEW_EVICTIONS = Counter(
     "Requests dropped from the view because RESULTS_MAX_ENTRIES was reached.",
 )
 END_TO_END_LATENCY = Histogram(
-    "kmidi_end_to_end_latency_seconds",
+    "kmidi_result_readable_latency_seconds",
     "From an intent's submitted_at to its result being seen live by the results service.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
 )

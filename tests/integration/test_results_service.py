@@ -616,7 +616,7 @@ async def test_a_new_instance_rebuilds_the_view_and_is_ready_only_after_catching
                 >= 1
             )
             # Replayed results are not end-to-end latency samples (nothing was written live).
-            assert metric(text, "kmidi_end_to_end_latency_seconds_count") == 0
+            assert metric(text, "kmidi_result_readable_latency_seconds_count") == 0
     finally:
         restarted.stop()
 
@@ -725,9 +725,11 @@ async def test_probes_and_metrics(service: ResultsProcess, client: httpx.AsyncCl
     for name in (
         "kmidi_results_view_entries",
         "kmidi_results_view_events_total",
-        "kmidi_end_to_end_latency_seconds_bucket",
+        "kmidi_result_readable_latency_seconds_bucket",
         "kmidi_results_consumer_lag",
         "kmidi_http_requests_total",
     ):
         assert name in text, name
-    assert metric(text, "kmidi_end_to_end_latency_seconds_count") >= 1, "live results were timed"
+    assert metric(text, "kmidi_result_readable_latency_seconds_count") >= 1, (
+        "live results were timed"
+    )

@@ -40,8 +40,7 @@ JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-results")
 
 # The modules whose import defines each process's metrics (the ``main`` modules build their
 # FastAPI app at import time, which registers the shared HTTP metrics). One child process
-# per service, as in production: the worker and the results service both define
-# kmidi_end_to_end_latency_seconds, which one registry could not hold twice.
+# per service, as in production, so each is checked on its own (kmidi_build_info).
 METRIC_MODULES: dict[str, tuple[str, ...]] = {
     "ingress": ("producer_api", "producer_api.main", "producer_api.metrics", "service_common.http"),
     "worker": ("stream_processors", "stream_processors.metrics"),
@@ -314,7 +313,11 @@ def test_dashboard_covers_the_required_views() -> None:
         "kmidi_stage_errors_total",
         "kmidi_deadlettered_total",
         "max by (topic, partition) (kmidi_consumer_lag",
-        "histogram_quantile(0.95, sum by (job, le) (rate(kmidi_end_to_end_latency_seconds_bucket",
+        "histogram_quantile(0.95, sum by (job, le) "
+        "(rate(kmidi_result_readable_latency_seconds_bucket",
+        "histogram_quantile(0.95, sum by (job, le) "
+        "(rate(kmidi_result_published_latency_seconds_bucket",
+        "kmidi_build_info",
         "kmidi_results_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
@@ -404,15 +407,15 @@ _SUFFIXES = {
 
 
 @pytest.fixture(scope="module")
-def defined_metrics() -> tuple[set[str], dict[str, str]]:
-    """Every sample name the services can expose, and the modules that did not import.
+def metrics_by_service() -> dict[str, tuple[set[str], dict[str, str]]]:
+    """Per service: every sample name it can expose, and the modules that did not import.
 
     Each service's modules are imported in a child process of its own: they build their
     apps and configure logging at import time, which must not leak into other tests.
     """
-    names: set[str] = set()
-    failed: dict[str, str] = {}
-    for modules in METRIC_MODULES.values():
+    by_service: dict[str, tuple[set[str], dict[str, str]]] = {}
+    for service, modules in METRIC_MODULES.items():
+        names: set[str] = set()
         result = subprocess.run(
             [sys.executable, "-c", _COLLECT_DEFINED, *modules],
             cwd=ROOT,
@@ -425,8 +428,29 @@ def defined_metrics() -> tuple[set[str], dict[str, str]]:
         report = json.loads(result.stdout.strip().splitlines()[-1])
         for family, kind in report["families"]:
             names.update(family + suffix for suffix in _SUFFIXES.get(kind, ("",)))
-        failed.update(report["failed"])
+        by_service[service] = (names, report["failed"])
+    return by_service
+
+
+@pytest.fixture(scope="module")
+def defined_metrics(
+    metrics_by_service: dict[str, tuple[set[str], dict[str, str]]],
+) -> tuple[set[str], dict[str, str]]:
+    """Every sample name any service can expose, and the modules that did not import."""
+    names: set[str] = set()
+    failed: dict[str, str] = {}
+    for service_names, service_failed in metrics_by_service.values():
+        names |= service_names
+        failed |= service_failed
     return names, failed
+
+
+def test_every_service_exposes_its_build_info(
+    metrics_by_service: dict[str, tuple[set[str], dict[str, str]]],
+) -> None:
+    for service, (names, failed) in metrics_by_service.items():
+        assert not failed, failed
+        assert "kmidi_build_info" in names, f"{service} does not define kmidi_build_info"
 
 
 def referenced_metrics() -> dict[str, set[str]]:

@@ -365,7 +365,7 @@ def _record(topic: str, offset: int, value: bytes, request_id: str) -> ConsumerR
 
 
 def _latency_count() -> float:
-    return REGISTRY.get_sample_value("kmidi_end_to_end_latency_seconds_count") or 0.0
+    return REGISTRY.get_sample_value("kmidi_result_readable_latency_seconds_count") or 0.0
 
 
 def test_latency_is_observed_only_for_results_first_seen_live() -> None:
