@@ -3,8 +3,8 @@
 # embedded Apache Kafka broker), FluidSynth + a GM soundfont (audio output, kmidi.audio) and,
 # with --test, the independent checkers the tests use: midicsv (MIDI parser), timidity (MIDI
 # renderer), ffmpeg (audio decoder and loudness meter), kcat (Kafka client), promtool
-# (Prometheus metrics linter), node + npm (AsyncAPI parser). Debian/Ubuntu only; elsewhere it
-# says what to install.
+# (Prometheus metrics linter), node + npm (AsyncAPI parser), chromium (the studio page's
+# browser tests, driven by Playwright). Debian/Ubuntu only; elsewhere it says what to install.
 set -euo pipefail
 
 want_test_tools=false
@@ -24,6 +24,8 @@ if $want_test_tools; then
   # The AsyncAPI parser (npm @asyncapi/parser) validates the event contracts.
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  # Playwright drives Debian's browser: its own browser downloads are not used.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
