@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     enable_metrics: bool = True
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may read results. Every route is GET/HEAD without "
+        "credentials, so '*' exposes nothing curl cannot read; the studio page on the "
+        "ingress's origin needs it. An empty value turns CORS off.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
