@@ -564,6 +564,21 @@ def test_compose_kafka_is_a_single_kraft_node() -> None:
         assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == internal, name
 
 
+def test_compose_publishes_ports_on_loopback_without_default_secrets() -> None:
+    services: dict[str, Any] = load_yaml(COMPOSE)["services"]
+    published = {name: service["ports"] for name, service in services.items() if "ports" in service}
+    assert {"kafka", "prometheus", "grafana"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert not any("lifecycle" in arg for arg in services["prometheus"]["command"])
+    grafana = services["grafana"]["environment"]
+    # ${VAR:?message}: compose stops with the message when the variable is unset.
+    assert re.fullmatch(
+        r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", grafana["GF_SECURITY_ADMIN_PASSWORD"]
+    )
+
+
 def test_compose_mounts_exist() -> None:
     for name, service in load_yaml(COMPOSE)["services"].items():
         for volume in service.get("volumes", []):
