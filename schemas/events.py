@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.intent import MAX_TEXT_CHARS, Intent
 
@@ -25,8 +25,19 @@ INTERROGATION_SCHEMA: Final = "kmidi.interrogation.v1"
 INTERROGATION_REPLY_SCHEMA: Final = "kmidi.interrogation-reply.v1"
 DEADLETTER_SCHEMA: Final = "kmidi.deadletter.v1"
 
+RESULT_SCHEMA_VERSION: Final = "1.1"
+"""Revision of ``kmidi.result.v1``: 1.1 adds output_format, audio_format, artifacts and
+artifact_errors. Additive only; a result without ``schema_version`` is 1.0."""
+
 MAX_EVENT_BYTES = 1024 * 1024
 """Largest event value a stage accepts; larger ones are dead-lettered unread."""
+
+OutputFormat = Literal["midi", "audio"]
+AudioFormat = Literal["ogg", "opus", "wav"]
+"""The same names as ``kmidi.audio.AudioFormat`` (a test keeps them equal)."""
+DEFAULT_AUDIO_FORMAT: Final[AudioFormat] = "ogg"
+ArtifactKind = Literal["midi", "audio"]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 def utc_now() -> datetime:
@@ -50,19 +61,67 @@ class ErrorInfo(BaseModel):
     stage: str | None = Field(default=None, examples=["interrogation"])
 
 
-class IntentSubmitted(Event):
+class OutputChoice(BaseModel):
+    """What a request asked to get: MIDI alone, or MIDI and audio in ``audio_format``."""
+
+    output_format: OutputFormat = Field(
+        default="midi", description='"audio" adds a rendered audio file to the MIDI.'
+    )
+    audio_format: AudioFormat | None = Field(
+        default=None,
+        description='With output_format "audio": "ogg" (Vorbis, the default), "opus" or "wav".',
+    )
+
+    @model_validator(mode="after")
+    def _audio_format_needs_audio(self) -> OutputChoice:
+        if self.audio_format is not None and self.output_format != "audio":
+            raise ValueError('audio_format is only allowed with output_format "audio"')
+        return self
+
+    @property
+    def wants_audio(self) -> bool:
+        return self.output_format == "audio"
+
+    @property
+    def chosen_audio_format(self) -> AudioFormat | None:
+        """The audio format to render, default applied; None for a MIDI-only request."""
+        return (self.audio_format or DEFAULT_AUDIO_FORMAT) if self.wants_audio else None
+
+
+class Artifact(BaseModel):
+    """A file made for a request, kept in the artifact store (never on Kafka)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ArtifactKind
+    media_type: str = Field(examples=["audio/ogg"])
+    size: int = Field(ge=0, description="Bytes.")
+    sha256: Sha256
+    uri: str = Field(
+        description="Where the store keeps it (file:// for the local store); over HTTP, "
+        "the download URL.",
+        examples=["file:///var/lib/kmidi/artifacts/r1/audio-ab12….ogg"],
+    )
+
+
+class ArtifactError(ErrorInfo):
+    """An artifact that could not be made; the request's other artifacts stand."""
+
+    kind: ArtifactKind
+
+
+class IntentSubmitted(Event, OutputChoice):
     """An emotional intent to compose; key = request_id on ``kmidi.intents.v1``."""
 
     schema_: Literal["kmidi.intent.v1"] = Field(default=INTENT_SCHEMA, alias="schema")
     intent: Intent
     seed: Seed | None = None
-    output_format: Literal["midi"] = "midi"
     submitted_at: datetime = Field(default_factory=utc_now)
     source: Annotated[str, StringConstraints(max_length=64)] = "external"
     session_id: SessionId | None = None
 
 
-class PlanReady(Event):
+class PlanReady(Event, OutputChoice):
     """The interrogation stage's output: the affect reading and the full musical plan."""
 
     schema_: Literal["kmidi.plan.v1"] = Field(default=PLAN_SCHEMA, alias="schema")
@@ -74,10 +133,19 @@ class PlanReady(Event):
     planned_at: datetime = Field(default_factory=utc_now)
 
 
-class GenerationResult(Event):
-    """The finished piece or the reason it failed; the contract for downstream consumers."""
+class GenerationResult(Event, OutputChoice):
+    """The finished piece or the reason it failed; the contract for downstream consumers.
+
+    An audio request gets two results under its key: the ``completed`` one with the MIDI
+    (audio still to come), then the audio stage's copy of it with the audio artifact added
+    (or an entry in ``artifact_errors``). Compaction keeps the last.
+    """
 
     schema_: Literal["kmidi.result.v1"] = Field(default=RESULT_SCHEMA, alias="schema")
+    schema_version: str = Field(
+        default=RESULT_SCHEMA_VERSION,
+        description="Additive revision of kmidi.result.v1; absent means 1.0.",
+    )
     status: Literal["completed", "failed"]
     midi_base64: str | None = None
     affect: dict[str, Any] | None = None
@@ -87,6 +155,26 @@ class GenerationResult(Event):
     duration_seconds: float | None = Field(default=None, description="Length of the piece.")
     submitted_at: datetime | None = None
     completed_at: datetime = Field(default_factory=utc_now)
+    artifacts: list[Artifact] = Field(
+        default_factory=list, description="Files in the artifact store (1.1)."
+    )
+    artifact_errors: list[ArtifactError] = Field(
+        default_factory=list, description="Artifacts that could not be made (1.1)."
+    )
+
+    def artifact(self, kind: ArtifactKind) -> Artifact | None:
+        """The artifact of ``kind``, if the result has one."""
+        return next((a for a in self.artifacts if a.kind == kind), None)
+
+    @property
+    def audio_pending(self) -> bool:
+        """A completed audio request whose audio is neither made nor failed yet."""
+        return (
+            self.status == "completed"
+            and self.wants_audio
+            and self.artifact("audio") is None
+            and not any(e.kind == "audio" for e in self.artifact_errors)
+        )
 
 
 class InterrogationTurn(Event):

@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.events import ErrorInfo, Seed, SessionId
+from schemas.events import Artifact, ArtifactError, ErrorInfo, OutputChoice, Seed, SessionId
 from schemas.intent import MAX_TEXT_CHARS, Intent
 
 RequestStatus = Literal["accepted", "processing", "completed", "failed"]
+AudioStatus = Literal["pending", "completed", "failed"]
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(OutputChoice):
     """The seed service's body, kept as is, plus an optional seed for reproducible pieces."""
 
     model_config = ConfigDict(
@@ -29,12 +30,16 @@ class GenerateRequest(BaseModel):
                     },
                     "seed": 7,
                 },
+                {
+                    "intent": {"emotional_intent": "a slow waltz for my grandmother"},
+                    "output_format": "audio",
+                    "audio_format": "opus",
+                },
             ]
         },
     )
 
     intent: Intent
-    output_format: Literal["midi"] = "midi"
     seed: Seed | None = Field(default=None, description="Same intent and seed → same bytes.")
 
 
@@ -47,8 +52,11 @@ class GenerateAccepted(BaseModel):
     result_url: str
 
 
-class InterrogateRequest(BaseModel):
-    """One message in a refinement conversation; omit session_id to start one."""
+class InterrogateRequest(OutputChoice):
+    """One message in a refinement conversation; omit session_id to start one.
+
+    ``output_format`` and ``audio_format`` apply to the generation that ``submit`` starts.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -94,6 +102,16 @@ class ResultStatus(BaseModel):
     error: ErrorInfo | None = None
     seed: int | None = None
     duration_seconds: float | None = None
+    output_format: Literal["midi", "audio"] = "midi"
+    audio_status: AudioStatus | None = Field(
+        default=None,
+        description="Audio requests only: pending until the audio stage has made the file.",
+    )
+    audio_url: str | None = Field(default=None, description="Set once the audio is made.")
+    artifacts: list[Artifact] = Field(
+        default_factory=list, description="The request's files; uri is the download URL."
+    )
+    artifact_errors: list[ArtifactError] = Field(default_factory=list)
     affect: dict[str, Any] | None = None
     plan: dict[str, Any] | None = Field(default=None, description="Only with ?format=json.")
     notes: list[dict[str, Any]] | None = Field(default=None, description="Only with ?format=json.")

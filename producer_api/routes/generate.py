@@ -67,6 +67,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         intent=body.intent,
         seed=body.seed,
         output_format=body.output_format,
+        audio_format=body.audio_format,
         source="producer_api",
     )
     accepted = await submit_intent(

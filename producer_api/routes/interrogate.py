@@ -138,6 +138,8 @@ async def interrogate(
             request_id=request_id,
             intent=intent,
             seed=body.seed,
+            output_format=body.output_format,
+            audio_format=body.audio_format,
             source="producer_api",
             session_id=reply.session_id,
         )

@@ -108,6 +108,8 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             plan=plan_dict,
             submitted_at=event.submitted_at,
             planned_at=datetime.now(UTC),
+            output_format=event.output_format,
+            audio_format=event.audio_format,
         )
         piece = _render(plan)
         plan_headers = output_headers(event.request_id, record.headers.get("traceparent"))

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from kmidi.audio import AUDIO_FORMATS
 from schemas.events import (
     EVENT_MODELS,
+    RESULT_SCHEMA_VERSION,
+    Artifact,
+    ArtifactError,
+    AudioFormat,
+    ErrorInfo,
     GenerationResult,
     IntentSubmitted,
     dump_event,
@@ -17,6 +28,8 @@ from schemas.events import (
 from schemas.export import JSON_DIR, render_schemas
 from schemas.http import GenerateRequest
 from schemas.intent import MAX_TEXT_CHARS
+
+DATA = Path(__file__).with_name("data")
 
 
 def test_exported_json_schemas_are_up_to_date() -> None:
@@ -143,3 +156,83 @@ def test_wrong_schema_version_is_rejected() -> None:
         GenerationResult.model_validate(
             {"schema": "kmidi.result.v2", "request_id": "r", "status": "completed"}
         )
+
+
+class _ResultV10(BaseModel):
+    """A consumer written against kmidi.result.v1 revision 1.0 (before artifacts): the
+    fields and types of that model as they were, pydantic's default of ignoring extras."""
+
+    schema_: Literal["kmidi.result.v1"] = Field(alias="schema")
+    request_id: str
+    status: Literal["completed", "failed"]
+    midi_base64: str | None = None
+    affect: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    seed: int | None = None
+    duration_seconds: float | None = None
+    submitted_at: datetime | None = None
+    completed_at: datetime
+
+
+def _audio_result() -> GenerationResult:
+    midi = b"MThd\x00\x00\x00\x06"
+    return GenerationResult(
+        request_id="r-audio",
+        status="completed",
+        midi_base64=base64.b64encode(midi).decode(),
+        output_format="audio",
+        audio_format="opus",
+        artifacts=[
+            Artifact(
+                kind="audio",
+                media_type="audio/ogg",
+                size=1234,
+                sha256=hashlib.sha256(b"x").hexdigest(),
+                uri="file:///data/artifacts/r-audio/audio.opus",
+            )
+        ],
+        artifact_errors=[ArtifactError(kind="audio", code="c", message="m", stage="audio")],
+    )
+
+
+def test_a_revision_1_1_result_is_read_by_a_revision_1_0_consumer() -> None:
+    wire = dump_event(_audio_result())
+    old = _ResultV10.model_validate_json(wire)
+    assert (old.request_id, old.status, base64.b64decode(old.midi_base64 or "")) == (
+        "r-audio",
+        "completed",
+        b"MThd\x00\x00\x00\x06",
+    )
+    # The JSON Schema of revision 1.0 as it was committed (copied before the change).
+    schema_1_0 = json.loads((DATA / "kmidi.result.v1.0.schema.json").read_text())
+    jsonschema.validate(json.loads(wire), schema_1_0)
+    assert json.loads(wire)["schema_version"] == RESULT_SCHEMA_VERSION == "1.1"
+
+
+def test_a_revision_1_0_result_reads_as_midi_only_without_artifacts() -> None:
+    old = {"schema": "kmidi.result.v1", "request_id": "r", "status": "completed"}
+    result = GenerationResult.model_validate(old)
+    assert (result.output_format, result.artifacts, result.audio_pending) == ("midi", [], False)
+
+
+def test_audio_format_is_refused_without_audio_output() -> None:
+    with pytest.raises(ValidationError, match="audio_format is only allowed"):
+        GenerateRequest.model_validate(
+            {"intent": {"emotional_intent": "sad"}, "audio_format": "wav"}
+        )
+    body = GenerateRequest.model_validate(
+        {"intent": {"emotional_intent": "sad"}, "output_format": "audio"}
+    )
+    assert body.chosen_audio_format == "ogg"
+
+
+def test_audio_is_pending_until_made_or_failed() -> None:
+    pending = GenerationResult(request_id="r", status="completed", output_format="audio")
+    assert pending.audio_pending
+    assert not _audio_result().audio_pending
+    assert not pending.model_copy(update={"status": "failed"}).audio_pending
+
+
+def test_schema_audio_formats_are_the_renderers() -> None:
+    assert get_args(AudioFormat) == AUDIO_FORMATS
