@@ -98,6 +98,13 @@ def cache_dir() -> Path:
     return base / "kmidi"
 
 
+def stack_data_dir() -> Path:
+    """Data of ``kmidi up``: ``$KMIDI_DATA_DIR``, else ``<cache>/stack-data`` (the embedded
+    broker's log dirs and the artifact store's ``artifacts/``)."""
+    explicit = os.environ.get("KMIDI_DATA_DIR")
+    return Path(explicit).expanduser() if explicit else cache_dir() / "stack-data"
+
+
 def kafka_home(cache: Path | None = None) -> Path:
     """Where this Kafka version's ``lib/`` folder lives (resolved or not)."""
     return (cache or cache_dir()) / f"kafka-{KAFKA_VERSION}"

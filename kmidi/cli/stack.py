@@ -19,7 +19,6 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 
 from kmidi.cli.broker import (
@@ -27,8 +26,8 @@ from kmidi.cli.broker import (
     BrokerStartError,
     EmbeddedKafka,
     KafkaUnavailableError,
-    cache_dir,
     die_with_parent,
+    stack_data_dir,
 )
 from kmidi.cli.kafka_probe import broker_answers
 
@@ -140,7 +139,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
-    data_dir = Path(os.environ.get("KMIDI_DATA_DIR") or cache_dir() / "stack-data")
+    data_dir = stack_data_dir()
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     print(f"kmidi: starting Apache Kafka on 127.0.0.1:{port} (data: {data_dir})…", flush=True)
