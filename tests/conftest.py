@@ -60,3 +60,19 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Stages started by tests (in process or as workers) keep their files here, never in
+    the user's ``~/.cache/kmidi``; ``kmidi up`` stacks set their own ``KMIDI_DATA_DIR``."""
+    path = str(tmp_path_factory.mktemp("artifacts"))
+    previous = os.environ.get("ARTIFACTS_DIR")
+    os.environ["ARTIFACTS_DIR"] = path
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("ARTIFACTS_DIR", None)
+        else:
+            os.environ["ARTIFACTS_DIR"] = previous

@@ -1,8 +1,9 @@
 """``kmidi up``: the whole pipeline on one machine, each service its own process.
 
 Order of start: broker (embedded unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), topics, results
-service, stream worker(s), ingress. Ctrl-C or SIGTERM stops them in the reverse order, so
-the ingress stops accepting before the worker that drains its events goes away.
+service, stream worker(s), the audio stage's worker, ingress. Ctrl-C or SIGTERM stops them in
+the reverse order, so the ingress stops accepting before the worker that drains its events
+goes away.
 """
 
 from __future__ import annotations
@@ -199,6 +200,19 @@ def _services(bootstrap: str, *, workers: int) -> list[Service]:
                 health_url=f"http://127.0.0.1:{web_port + index}/ready" if web_enabled else None,
             )
         )
+    # The audio stage is a worker of its own (its own consumer group), after the others.
+    services.append(
+        Service(
+            "audio",
+            [python, "-m", "stream_processors.audio_app"],
+            {
+                **base_env,
+                "WORKER_METRICS_PORT": str(metrics_port + workers),
+                "FAUST_WEB_PORT": str(web_port + workers),
+            },
+            health_url=f"http://127.0.0.1:{web_port + workers}/ready" if web_enabled else None,
+        )
+    )
     services.append(
         Service(
             "ingress",
@@ -280,7 +294,7 @@ def _print_banner(services: list[Service], bootstrap: str, broker: EmbeddedKafka
         f"  results  http://127.0.0.1:{results['RESULTS_PORT']}  (GET /v1/results/{{id}})",
     ]
     for service in services:
-        if service.name.startswith("worker"):
+        if service.name.startswith("worker") or service.name == "audio":
             port = service.env["WORKER_METRICS_PORT"]
             lines.append(f"  {service.name:<8} metrics at http://127.0.0.1:{port}/metrics")
     lines += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,9 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from schemas.headers import HTTP_REQUEST_ID
 from service_common.http import install_http_observability
 from service_common.runtime import freeze_startup_objects
+from service_common.tasks import cancel_and_wait
+from stream_processors.artifacts import expire_forever, get_artifact_settings, get_artifact_store
 from stream_processors.results_service import metrics
 from stream_processors.results_service.config import Settings, get_settings
 from stream_processors.results_service.consumer import ResultsConsumer
+from stream_processors.results_service.deletion import TombstoneWriter
 from stream_processors.results_service.routes import SERVICE, VERSION, router
 from stream_processors.results_service.store import ResultsView
 
@@ -41,11 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Not awaited to completion here: the server must answer /live and a 503 /ready
         # while the view catches up, instead of refusing connections.
         consumer.start()
+        expiry = asyncio.create_task(
+            expire_forever(app.state.store, get_artifact_settings()), name="artifact-expiry"
+        )
         metrics.WAITERS.set_function(view.waiter_count)
         freeze_startup_objects()
         try:
             yield
         finally:
+            await cancel_and_wait(expiry, timeout=5.0)
+            await app.state.tombstones.stop()
             await consumer.stop()
 
     app = FastAPI(
@@ -57,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.view = view
     app.state.consumer = consumer
+    app.state.store = get_artifact_store()
+    app.state.tombstones = TombstoneWriter(settings.kafka_bootstrap_servers)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,4 +1,5 @@
-"""HTTP routes: request status (with long-poll), the MIDI file, a status event stream, probes."""
+"""HTTP routes: request status (with long-poll), the MIDI and audio files, deletion, a status
+event stream, probes."""
 
 from __future__ import annotations
 
@@ -14,19 +15,24 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from schemas.events import Artifact
 from schemas.headers import REQUEST_ID_PATTERN
 from schemas.http import ErrorBody, HealthReport, ResultStatus
 from service_common.http import ApiError, error_response, request_id_of
+from stream_processors.artifacts import ArtifactMissingError, ArtifactStore
+from stream_processors.publishing import output_headers
 from stream_processors.results_service.config import Settings
 from stream_processors.results_service.consumer import ResultsConsumer
+from stream_processors.results_service.deletion import TombstoneWriter
 from stream_processors.results_service.rendering import PlanNotRenderableError, render_notes
 from stream_processors.results_service.store import RequestEntry, ResultsView
 
 SERVICE = "results_service"
 MIDI_MEDIA_TYPE = "audio/midi"
+_DELETE_VIEW_WAIT_SECONDS = 5.0
 
 try:
     VERSION = version("kmidi")
@@ -55,9 +61,21 @@ async def get_consumer(request: Request) -> ResultsConsumer:
     return consumer
 
 
+async def get_store(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.store
+    return store
+
+
+async def get_tombstones(request: Request) -> TombstoneWriter:
+    tombstones: TombstoneWriter = request.app.state.tombstones
+    return tombstones
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ViewDep = Annotated[ResultsView, Depends(get_view)]
 ConsumerDep = Annotated[ResultsConsumer, Depends(get_consumer)]
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+TombstonesDep = Annotated[TombstoneWriter, Depends(get_tombstones)]
 RequestIdPath = Annotated[
     str,
     Path(
@@ -77,6 +95,10 @@ def _not_found(request_id: str) -> ApiError:
     return ApiError(404, "not_found", f"no request {request_id!r} is known")
 
 
+def _download_url(base_url: str, request_id: str, kind: str) -> str:
+    return f"{base_url}/v1/results/{request_id}/{kind}"
+
+
 def _status_body(
     entry: RequestEntry,
     base_url: str,
@@ -85,19 +107,31 @@ def _status_body(
     notes: list[dict[str, Any]] | None = None,
     detailed: bool = False,
 ) -> dict[str, Any]:
+    rid = entry.request_id
     status = ResultStatus(
-        request_id=entry.request_id,
+        request_id=rid,
         status=entry.status,
         submitted_at=entry.submitted_at,
         updated_at=entry.updated_at,
         result_url=(
-            f"{base_url}/v1/results/{entry.request_id}/midi"
-            if entry.status == "completed" and entry.midi is not None
+            _download_url(base_url, rid, "midi")
+            if entry.status == "completed" and entry.has_midi
             else None
         ),
         error=entry.error,
         seed=entry.seed,
         duration_seconds=entry.duration_seconds,
+        output_format=entry.output_format,
+        audio_status=entry.audio_status,
+        audio_url=(
+            _download_url(base_url, rid, "audio") if entry.audio_status == "completed" else None
+        ),
+        # Over HTTP an artifact's uri is its download URL; the store's URI stays inside.
+        artifacts=[
+            a.model_copy(update={"uri": _download_url(base_url, rid, a.kind)})
+            for a in entry.artifacts
+        ],
+        artifact_errors=list(entry.artifact_errors),
         affect=entry.affect,
         plan=plan,
         notes=notes,
@@ -178,7 +212,8 @@ async def get_status(
         Query(
             ge=0,
             allow_inf_nan=False,
-            description="Seconds to wait for completed/failed (0 … LONG_POLL_MAX_SECONDS).",
+            description="Seconds to wait for completed/failed, and for the audio of an audio "
+            "request (0 … LONG_POLL_MAX_SECONDS).",
         ),
     ] = None,
     format: Annotated[
@@ -188,7 +223,7 @@ async def get_status(
 ) -> Response:
     seconds = _check_wait(wait, settings)
     if seconds > 0:
-        finished = view.wait_until(request_id, lambda e: e is not None and e.is_terminal, seconds)
+        finished = view.wait_until(request_id, lambda e: e is not None and e.is_settled, seconds)
         waited = await _unless_disconnected(request, finished)
         if isinstance(waited, _Gone):
             return Response(status_code=499)  # nobody reads it: the client has gone
@@ -221,14 +256,39 @@ async def get_status(
     )
 
 
-_MIDI_RESPONSES: dict[int | str, dict[str, Any]] = _ERRORS | {
-    200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The Standard MIDI File."},
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = _ERRORS | {
+    206: {"description": "The byte range asked for in Range (Content-Range says which)."},
     304: {"description": "Unchanged since the ETag given in If-None-Match."},
-    409: {"model": ErrorBody, "description": "Not finished yet, or generation failed."},
+    409: {"model": ErrorBody, "description": "Not ready yet (Retry-After), or it failed."},
+    410: {"model": ErrorBody, "description": "The file is no longer kept (retention)."},
+    416: {"description": "The Range asked for lies outside the file."},
 }
+_MIDI_RESPONSES = _FILE_RESPONSES | {
+    200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The Standard MIDI File."},
+}
+_AUDIO_RESPONSES = _FILE_RESPONSES | {
+    200: {
+        "content": {"audio/ogg": {}, "audio/wav": {}},
+        "description": "The rendered audio: OGG Vorbis, Ogg Opus or WAV as requested.",
+    },
+    422: {"model": ErrorBody, "description": "The request asked for MIDI only."},
+}
+_SUFFIXES = {"audio/midi": ".mid", "audio/wav": ".wav"}
 
 
-async def get_midi(request_id: RequestIdPath, request: Request, view: ViewDep) -> Response:
+def _not_ready(request: Request, what: str, status: str) -> JSONResponse:
+    return error_response(
+        request_id_of(request),
+        409,
+        "not_ready",
+        f"the {what} is not ready yet (status: {status})",
+        details=[{"status": status}],
+        headers={"Retry-After": "1"},
+    )
+
+
+def _finished(request: Request, request_id: str, view: ResultsView) -> RequestEntry | Response:
+    """The completed request's entry, or the error answer: unknown, failed, not ready."""
     entry = view.get(request_id)
     if entry is None:
         raise _not_found(request_id)
@@ -242,42 +302,144 @@ async def get_midi(request_id: RequestIdPath, request: Request, view: ViewDep) -
             details=[{"status": entry.status, "error": error}],
         )
     if entry.status != "completed":
-        return error_response(
-            request_id_of(request),
-            409,
-            "not_ready",
-            f"the piece is not ready yet (status: {entry.status})",
-            details=[{"status": entry.status}],
-            headers={"Retry-After": "1"},
-        )
+        return _not_ready(request, "piece", entry.status)
+    return entry
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    if_none_match = request.headers.get("if-none-match", "")
+    return etag in (t.strip() for t in if_none_match.split(",")) or if_none_match.strip() == "*"
+
+
+async def _serve_artifact(
+    request: Request, store: ArtifactStore, artifact: Artifact, *, disposition: str
+) -> Response:
+    """The file from the store, with its SHA-256 as ETag; Starlette's FileResponse answers
+    Range (206, multipart for several ranges, 416) and HEAD."""
+    etag = f'"{artifact.sha256}"'
+    # no-cache, not immutable: a later, different result for the ID replaces this one.
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        path = await asyncio.to_thread(store.local_path, artifact)
+    except ArtifactMissingError as exc:
+        raise ApiError(
+            410, "artifact_gone", "the file is no longer kept (expired or deleted)"
+        ) from exc
+    request_id = request.path_params["request_id"]
+    suffix = _SUFFIXES.get(artifact.media_type, path.suffix)
+    return FileResponse(
+        path,
+        media_type=artifact.media_type,
+        headers=headers,
+        filename=f"kmidi-{request_id}{suffix}",
+        content_disposition_type=disposition,
+    )
+
+
+async def get_midi(
+    request_id: RequestIdPath, request: Request, view: ViewDep, store: StoreDep
+) -> Response:
+    entry = _finished(request, request_id, view)
+    if isinstance(entry, Response):
+        return entry
+    artifact = entry.artifact("midi")
+    if artifact is not None:
+        return await _serve_artifact(request, store, artifact, disposition="attachment")
+    # A result of revision 1.0 carries its MIDI inline only, and the view keeps it.
     if entry.midi is None or entry.midi_sha256 is None:
         raise ApiError(404, "not_found", "the result carries no MIDI file")
     etag = f'"{entry.midi_sha256}"'
-    # no-cache, not immutable: a later, different result for the ID replaces this one.
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if_none_match = request.headers.get("if-none-match", "")
-    if etag in (tag.strip() for tag in if_none_match.split(",")) or if_none_match.strip() == "*":
+    if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="kmidi-{entry.request_id}.mid"'
     return Response(content=entry.midi, media_type=MIDI_MEDIA_TYPE, headers=headers)
 
 
+async def get_audio(
+    request_id: RequestIdPath, request: Request, view: ViewDep, store: StoreDep
+) -> Response:
+    entry = _finished(request, request_id, view)
+    if isinstance(entry, Response):
+        return entry
+    if entry.output_format != "audio":
+        raise ApiError(
+            422,
+            "not_audio",
+            f'request {request_id!r} asked for MIDI only; submit with output_format "audio"',
+        )
+    artifact = entry.artifact("audio")
+    if artifact is not None:
+        # inline: an <audio> element plays it; a link with `download` still saves it.
+        return await _serve_artifact(request, store, artifact, disposition="inline")
+    failure = next((e for e in entry.artifact_errors if e.kind == "audio"), None)
+    if failure is None:
+        return _not_ready(request, "audio", "pending")
+    return error_response(
+        request_id_of(request),
+        409,
+        failure.code,
+        f"the audio could not be made: {failure.message}",
+        details=[{"audio_status": "failed", "error": failure.model_dump(mode="json")}],
+    )
+
+
 # GET and HEAD are two routes so that each has its own OpenAPI operationId (one route with
 # both methods gives them the same one, and the document is invalid).
-for _method, _operation, _summary in (
-    ("GET", "get_result_midi", "The finished piece as a MIDI file"),
-    ("HEAD", "head_result_midi", "The MIDI file's headers (length, ETag) without its body"),
+for _kind, _endpoint, _responses, _what in (
+    ("midi", get_midi, _MIDI_RESPONSES, "MIDI file"),
+    ("audio", get_audio, _AUDIO_RESPONSES, "audio file"),
 ):
-    router.add_api_route(
-        "/v1/results/{request_id}/midi",
-        get_midi,
-        methods=[_method],
-        operation_id=_operation,
-        response_class=Response,
-        responses=_MIDI_RESPONSES,
-        summary=_summary,
-        tags=["results"],
-    )
+    for _method, _summary in (
+        ("GET", f"The finished piece as a {_what}; Range requests are answered"),
+        ("HEAD", f"The {_what}'s headers (length, ETag) without its body"),
+    ):
+        router.add_api_route(
+            f"/v1/results/{{request_id}}/{_kind}",
+            _endpoint,
+            methods=[_method],
+            operation_id=f"{_method.lower()}_result_{_kind}",
+            response_class=Response,
+            responses=_responses,
+            summary=_summary,
+            tags=["results"],
+        )
+
+
+@router.delete(
+    "/v1/results/{request_id}",
+    status_code=204,
+    response_class=Response,
+    responses=_ERRORS
+    | {503: {"model": ErrorBody, "description": "The broker did not take the deletion."}},
+    summary="Delete a request: its result, its view entry and its files",
+    tags=["results"],
+)
+async def delete_result(
+    request_id: RequestIdPath,
+    request: Request,
+    view: ViewDep,
+    store: StoreDep,
+    tombstones: TombstonesDep,
+) -> Response:
+    if view.get(request_id) is None:
+        raise _not_found(request_id)
+    headers = output_headers(request_id, request.headers.get("traceparent"))
+    try:
+        await tombstones.write(request_id, headers)
+    except Exception as exc:  # any client or broker error: nothing was deleted
+        log.warning("tombstone not written: %r", exc, extra={"result_id": request_id})
+        raise ApiError(
+            503, "broker_unavailable", "the deletion could not be written to Kafka; retry"
+        ) from exc
+    # After the tombstone: a failed write above leaves the request whole, files included.
+    removed = await asyncio.to_thread(store.delete_request, request_id)
+    log.info("request deleted", extra={"result_id": request_id, "files_removed": removed})
+    # Read-your-writes: answer once this replica's view has applied the tombstone.
+    await view.wait_until(request_id, lambda e: e is None, _DELETE_VIEW_WAIT_SECONDS)
+    return Response(status_code=204)
 
 
 async def _status_events(
@@ -303,7 +465,7 @@ async def _status_events(
                     id=str(entry.version),
                     data=json.dumps(_status_body(entry, settings.results_base_url)),
                 )
-                if entry.is_terminal:
+                if entry.is_settled:
                     return
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -25,6 +25,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.events import (
+    Artifact,
+    ArtifactError,
+    ArtifactKind,
     ErrorInfo,
     GenerationResult,
     IntentSubmitted,
@@ -33,7 +36,7 @@ from schemas.events import (
     Seed,
 )
 from schemas.headers import is_valid_request_id
-from schemas.http import RequestStatus
+from schemas.http import AudioStatus, RequestStatus
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.kafka_headers import headers_to_dict, request_id_from_headers
 
@@ -77,10 +80,15 @@ class RequestEntry:
     duration_seconds: float | None = None
     error: ErrorInfo | None = None
     affect: dict[str, Any] | None = None
+    output_format: Literal["midi", "audio"] = "midi"
+    artifacts: tuple[Artifact, ...] = ()
+    """Files in the artifact store; their bytes are served from there, not held here."""
+    artifact_errors: tuple[ArtifactError, ...] = ()
     # Kept as deflated JSON, not as dicts: a parsed plan costs several times its JSON size
     # in Python objects, and only ?format=json ever needs it (deflate takes ~3x off).
     plan_zlib: bytes | None = None
-    # Deflated too (level 1 halves kmidi's MIDI in ~30 us); inflated for each download.
+    # Only for a result without a MIDI artifact (revision 1.0): deflated (level 1 halves
+    # kmidi's MIDI in ~30 us), inflated for each download.
     midi_zlib: bytes | None = None
     midi_sha256: str | None = None
     version: int = 0
@@ -89,6 +97,30 @@ class RequestEntry:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def is_settled(self) -> bool:
+        """Nothing more is coming: finished, and no audio still being made."""
+        return self.is_terminal and self.audio_status != "pending"
+
+    def artifact(self, kind: ArtifactKind) -> Artifact | None:
+        """The artifact of ``kind``, if the request has one."""
+        return next((a for a in self.artifacts if a.kind == kind), None)
+
+    @property
+    def audio_status(self) -> AudioStatus | None:
+        """None for a MIDI-only request; else pending, completed or failed."""
+        if self.output_format != "audio":
+            return None
+        if self.artifact("audio") is not None:
+            return "completed"
+        if self.status == "failed" or any(e.kind == "audio" for e in self.artifact_errors):
+            return "failed"
+        return "pending"
+
+    @property
+    def has_midi(self) -> bool:
+        return self.midi_zlib is not None or self.artifact("midi") is not None
 
     def plan(self) -> dict[str, Any] | None:
         """The musical plan, parsed on demand."""
@@ -99,7 +131,7 @@ class RequestEntry:
 
     @property
     def midi(self) -> bytes | None:
-        """The finished piece's MIDI bytes."""
+        """The MIDI bytes of a result without a MIDI artifact (else: the store has them)."""
         return None if self.midi_zlib is None else zlib.decompress(self.midi_zlib)
 
     @property
@@ -168,6 +200,9 @@ class ResultsView:
     max_bytes: int | None = None
     _entries: OrderedDict[str, RequestEntry] = field(default_factory=OrderedDict)
     _waiters: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    _deleted: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    """IDs whose result was deleted (tombstone), at most ``max_entries``: their intents and
+    plans, still on their topics until retention, must not bring them back on a replay."""
     payload_bytes: int = 0
     """MIDI and plan bytes held by all entries, for the memory gauge."""
 
@@ -231,6 +266,7 @@ class ResultsView:
         if topic != RESULTS or not is_valid_request_id(request_id):
             return Applied(topic, Outcome.INVALID, request_id=None, reason="tombstone")
         assert request_id is not None
+        self._remember_deleted(request_id)
         entry = self._entries.pop(request_id, None)
         if entry is None:
             return Applied(topic, Outcome.DUPLICATE, request_id=request_id)
@@ -238,7 +274,15 @@ class ResultsView:
         self._notify(request_id)
         return Applied(topic, Outcome.DELETED, request_id=request_id, previous=entry.status)
 
+    def _remember_deleted(self, request_id: str) -> None:
+        self._deleted[request_id] = None
+        self._deleted.move_to_end(request_id)
+        while len(self._deleted) > self.max_entries:
+            self._deleted.popitem(last=False)
+
     def _apply_intent(self, event: IntentSubmitted) -> Applied:
+        if event.request_id in self._deleted:
+            return Applied(INTENTS, Outcome.STALE, request_id=event.request_id, reason="deleted")
         entry, created = self._entry(event.request_id, "accepted")
         previous = None if created else entry.status
         if entry.submitted_at is None:
@@ -247,11 +291,14 @@ class ResultsView:
             entry.seed = event.seed
         if created:
             entry.updated_at = event.submitted_at
+            entry.output_format = event.output_format
             return self._changed(INTENTS, entry, previous)
         outcome = Outcome.DUPLICATE if entry.status == "accepted" else Outcome.STALE
         return self._unchanged(INTENTS, entry, outcome)
 
     def _apply_plan(self, event: PlanReady | _PlanStatus) -> Applied:
+        if event.request_id in self._deleted:
+            return Applied(PLANS, Outcome.STALE, request_id=event.request_id, reason="deleted")
         entry, created = self._entry(event.request_id, "processing")
         previous = None if created else entry.status
         if entry.submitted_at is None:
@@ -273,15 +320,21 @@ class ResultsView:
         return self._unchanged(PLANS, entry, outcome)
 
     def _apply_result(self, event: GenerationResult) -> Applied:
-        midi = base64.b64decode(event.midi_base64, validate=True) if event.midi_base64 else None
-        digest = hashlib.sha256(midi).hexdigest() if midi is not None else None
+        midi_artifact = event.artifact("midi")
+        midi = None
+        if midi_artifact is None and event.midi_base64:
+            midi = base64.b64decode(event.midi_base64, validate=True)
+        digest = midi_artifact.sha256 if midi_artifact else _sha256(midi)
+        artifacts, errors = tuple(event.artifacts), tuple(event.artifact_errors)
+        self._deleted.pop(event.request_id, None)  # a result after a delete is a new one
         entry, created = self._entry(event.request_id, event.status)
         previous = None if created else entry.status
         if (
             not created
             and entry.is_terminal
-            and (entry.status, entry.midi_sha256, entry.error)
-            == (event.status, digest, event.error)
+            and (entry.status, entry.midi_sha256, entry.error, entry.artifacts)
+            == (event.status, digest, event.error, artifacts)
+            and entry.artifact_errors == errors
         ):
             # A replay of the same deterministic result (at-least-once delivery): keep the
             # first one's timestamps so clients and ETags see nothing move.
@@ -301,6 +354,8 @@ class ResultsView:
             entry.plan_zlib = _encode_plan(event.plan)
         entry.midi_zlib = None if midi is None else zlib.compress(midi, 1)
         entry.midi_sha256 = digest
+        entry.output_format = event.output_format
+        entry.artifacts, entry.artifact_errors = artifacts, errors
         self.payload_bytes += entry.payload_bytes
         return self._changed(RESULTS, entry, previous, first_result=first)
 
@@ -411,6 +466,10 @@ class ResultsView:
                 changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), remaining)
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _is_json_error(exc: ValidationError) -> bool:

@@ -19,9 +19,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Final
 
-from schemas.events import GenerationResult, PlanReady
+from schemas.events import Artifact, GenerationResult, PlanReady
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
+from stream_processors.artifacts import get_artifact_settings, get_artifact_store
 from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
@@ -39,24 +40,45 @@ STAGE: Final = "generation"
 GENERATION_FAILED: Final = "generation_failed"
 _NOT_PLAN_FIELDS: Final = frozenset({"seed_source"})
 """Keys the interrogation stage adds to the plan document for people, not the renderer."""
+MIDI_MEDIA_TYPE: Final = "audio/midi"
 RENDERED_HEADER: Final = "kmidi-rendered"
 """Header on a plan whose result the interrogation stage already published (value: the
 stage's name). Any other plan is rendered here."""
 
 
 def completed_result(event: PlanReady, piece: domain.RenderedPiece) -> GenerationResult:
-    """The ``completed`` result of the plan ``event`` rendered as ``piece``."""
+    """The ``completed`` result of the plan ``event`` rendered as ``piece``, its MIDI in
+    the artifact store and, when small enough (or the store failed), inline too."""
+    artifact = store_midi(event.request_id, piece.midi)
+    inline = artifact is None or len(piece.midi) <= get_artifact_settings().inline_midi_max_bytes
     return GenerationResult(
         request_id=event.request_id,
         status="completed",
-        midi_base64=base64.b64encode(piece.midi).decode(),
+        midi_base64=base64.b64encode(piece.midi).decode() if inline else None,
         affect=event.affect,
         plan=event.plan,
         seed=event.seed,
         duration_seconds=piece.duration_seconds,
         submitted_at=event.submitted_at,
         completed_at=datetime.now(UTC),
+        output_format=event.output_format,
+        audio_format=event.chosen_audio_format,
+        artifacts=[artifact] if artifact is not None else [],
     )
+
+
+def store_midi(request_id: str, midi: bytes) -> Artifact | None:
+    """The MIDI file in the artifact store, or None when the store refuses it (logged):
+    the MIDI then travels inline only, so the result is not lost to a full disk."""
+    try:
+        # Synchronous: a MIDI file is tens of kB, a write of it microseconds.
+        return get_artifact_store().put(
+            request_id, "midi", midi, media_type=MIDI_MEDIA_TYPE, suffix=".mid"
+        )
+    except OSError as exc:
+        log.error("the artifact store refused the MIDI file: %r", exc)
+        metrics.STAGE_ERRORS.labels(STAGE, "artifact_store").inc()
+        return None
 
 
 async def process_plan(record: InputRecord, publisher: Publisher) -> None:

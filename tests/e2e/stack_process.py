@@ -112,6 +112,7 @@ def start_stack(
         **(extra_env or {}),
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    env.pop("ARTIFACTS_DIR", None)  # the stack's files go under its KMIDI_DATA_DIR
     if bootstrap is not None:
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     else:

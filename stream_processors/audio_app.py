@@ -1,0 +1,73 @@
+"""The audio stage's faust app: its own consumer group and process, so audio never delays MIDI.
+
+Run with ``python -m stream_processors.audio_app``. It reads ``kmidi.results.v1`` as the
+group ``AUDIO_WORKER_ID`` (default ``kmidi-audio``) and writes updated results to the same
+topic; every other setting is the worker's (``stream_processors.config``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from pydantic import AliasChoices, Field
+
+from schemas.topics import RESULTS, TOPICS
+from service_common.kafka_headers import KafkaHeaders
+from stream_processors.app import KmidiApp
+from stream_processors.config import WorkerSettings
+from stream_processors.health import add_health_pages
+from stream_processors.publishing import Publisher
+from stream_processors.records import InputRecord
+from stream_processors.stages.audio import process_result
+
+
+class AudioWorkerSettings(WorkerSettings):
+    """The worker's settings with the audio stage's own consumer group."""
+
+    worker_id: str = Field(
+        default="kmidi-audio",
+        validation_alias=AliasChoices("audio_worker_id"),
+        description="faust app id and consumer group of the audio stage.",
+    )
+
+
+settings = AudioWorkerSettings()
+app = KmidiApp(settings)
+add_health_pages(app)
+results_topic = app.topic(
+    RESULTS,
+    partitions=next(spec.partitions for spec in TOPICS if spec.name == RESULTS),
+    internal=False,  # created by ensure_topics with its spec
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
+async def _send_and_wait(
+    topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders
+) -> None:
+    await app.producer.send_and_wait(topic, key, value, None, None, headers)
+
+
+publisher = Publisher(
+    _send_and_wait,
+    attempts=settings.transient_retry_attempts,
+    max_wait=settings.transient_retry_max_wait,
+)
+
+
+@app.agent(results_topic, name="audio")
+async def audio_agent(stream: Any) -> None:
+    """kmidi.results.v1 (completed, audio pending) → kmidi.results.v1 with the audio."""
+    async for event in stream.events():
+        await process_result(InputRecord.from_event(event), publisher)
+
+
+def main() -> None:
+    """Start the audio worker; returns only through SystemExit when it stops."""
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Audio stage: a completed result that asked for audio → the audio file → the result again.
+
+It reads ``kmidi.results.v1`` in its own consumer group and its own process
+(``stream_processors.audio_app``), so seconds of FluidSynth never hold up a MIDI result:
+the MIDI result is already published when this stage first sees it. For each result with
+``audio_pending`` it renders the MIDI with ``kmidi.audio`` (in a thread: it is seconds of
+CPU), puts the file in the artifact store and publishes the same result under the same key
+with the audio artifact added, or with an ``artifact_errors`` entry when rendering failed.
+The request stays ``completed`` either way: its MIDI is good. Its own output has the audio
+(or the error), so the stage skips it when it comes round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from datetime import UTC, datetime
+from typing import Final
+
+from kmidi import audio
+from schemas.events import Artifact, ArtifactError, GenerationResult
+from schemas.topics import RESULTS
+from service_common.logging import bound_request_id
+from stream_processors import metrics
+from stream_processors.artifacts import get_artifact_store
+from stream_processors.deadletter import STAGE_ERROR
+from stream_processors.parsing import PoisonMessageError, parse_event
+from stream_processors.publishing import Publisher, output_headers
+from stream_processors.records import InputRecord
+from stream_processors.stages.common import (
+    dead_letter_and_fail,
+    log_received,
+    reject_poison,
+    run_stage,
+)
+
+log = logging.getLogger(__name__)
+
+STAGE: Final = "audio"
+AUDIO_FAILED: Final = "audio_failed"
+AUDIO_UNAVAILABLE: Final = "audio_unavailable"
+"""fluidsynth or the soundfont is missing where the stage runs: an operator's fix."""
+
+
+async def process_result(record: InputRecord, publisher: Publisher) -> None:
+    """Handle one message of ``kmidi.results.v1``; never raises for a bad message."""
+    if not record.value:  # a tombstone: the request was deleted
+        metrics.STAGE_SKIPPED.labels(STAGE, "tombstone").inc()
+        return
+    await run_stage(STAGE, None, record, publisher, lambda: _process(record, publisher))
+
+
+async def _process(record: InputRecord, publisher: Publisher) -> None:
+    try:
+        event = parse_event(record, GenerationResult)
+    except PoisonMessageError as poison:
+        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=False)
+        return
+    if not event.audio_pending:
+        metrics.STAGE_SKIPPED.labels(STAGE, "no_audio_pending").inc()
+        return
+    with bound_request_id(event.request_id):
+        log_received("result awaiting audio", record, stage=STAGE)
+        update: dict[str, object] = {}
+        try:
+            artifact = await asyncio.to_thread(render_and_store, event)
+            update["artifacts"] = [*event.artifacts, artifact]
+        except Exception as exc:  # the MIDI stands; the audio's failure is reported with it
+            update["artifact_errors"] = [*event.artifact_errors, _error_of(exc)]
+            await _report_failure(record, publisher, event, exc)
+        updated = event.model_copy(update={**update, "completed_at": datetime.now(UTC)})
+        headers = output_headers(event.request_id, record.headers.get("traceparent"))
+        await publisher.publish_event(RESULTS, event.request_id, updated, headers, stage=STAGE)
+        log.info("audio result published", extra={"stage": STAGE, "made": "artifacts" in update})
+
+
+def render_and_store(event: GenerationResult) -> Artifact:
+    """Render the result's MIDI as its requested audio format and keep the file."""
+    fmt = event.chosen_audio_format or "ogg"
+    rendered = audio.render(_midi_of(event), format=fmt)
+    return get_artifact_store().put(
+        event.request_id,
+        "audio",
+        rendered.data,
+        media_type=rendered.media_type,
+        suffix=audio.SUFFIXES[fmt],
+    )
+
+
+def _midi_of(event: GenerationResult) -> bytes:
+    """The MIDI inline in the result, else from the artifact store."""
+    if event.midi_base64:
+        return base64.b64decode(event.midi_base64, validate=True)
+    midi = event.artifact("midi")
+    if midi is None:
+        raise audio.AudioRenderError("the result carries no MIDI to render")
+    return get_artifact_store().read(midi)
+
+
+def _error_of(exc: Exception) -> ArtifactError:
+    if isinstance(exc, audio.AudioToolMissingError):
+        code, message = AUDIO_UNAVAILABLE, str(exc)
+    elif isinstance(exc, audio.AudioRenderError):
+        code, message = AUDIO_FAILED, str(exc)
+    else:
+        code, message = AUDIO_FAILED, "the audio could not be made; the result was kept"
+    return ArtifactError(kind="audio", code=code, message=message[:2000], stage=STAGE)
+
+
+async def _report_failure(
+    record: InputRecord, publisher: Publisher, event: GenerationResult, exc: Exception
+) -> None:
+    """A missing tool is logged (an operator's fix); any other failure is dead-lettered."""
+    if isinstance(exc, audio.AudioToolMissingError):
+        metrics.STAGE_ERRORS.labels(STAGE, AUDIO_UNAVAILABLE).inc()
+        log.error("audio unavailable: %s", exc)
+        return
+    log.exception("audio rendering failed", exc_info=exc)
+    await dead_letter_and_fail(
+        record,
+        publisher,
+        stage=STAGE,
+        reason=STAGE_ERROR,
+        error=repr(exc),
+        request_id=event.request_id,
+        failure_code=None,
+    )
