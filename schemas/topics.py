@@ -44,6 +44,9 @@ TOPICS: tuple[TopicSpec, ...] = (
             "min.cleanable.dirty.ratio": "0.1",
             "segment.ms": str(3600 * 1000),
             "max.message.bytes": str(4 * 1024 * 1024),
+            # A tombstone (DELETE /v1/results/{id}) must outlive the request's intent and
+            # plan (7 days) so that a replaying view never brings a deleted request back.
+            "delete.retention.ms": str(7 * 24 * 3600 * 1000),
         },
         description="GenerationResult keyed by request_id; compacted, the downstream contract.",
     ),
