@@ -53,6 +53,7 @@ INGRESS: Final = "the ingress (producer_api)"
 INTERROGATION: Final = "the worker's interrogation stage"
 GENERATION: Final = "the worker's generation stage"
 CONVERSATION: Final = "the worker's conversation stage"
+AUDIO: Final = "the audio stage (its own worker and consumer group, kmidi-audio)"
 RESULTS_SERVICE: Final = "the results service (materialised view)"
 ANY_STAGE: Final = "any worker stage"
 FAILED_ANYWHERE: Final = "any worker stage that fails a request (a `failed` result)"
@@ -74,8 +75,8 @@ FLOWS: Final[dict[str, Flow]] = {
         "results",
         RESULT_SCHEMA,
         "request_id",
-        (GENERATION, FAILED_ANYWHERE),
-        (RESULTS_SERVICE, EXTERNAL),
+        (GENERATION, AUDIO, FAILED_ANYWHERE, RESULTS_SERVICE + ": tombstones on DELETE"),
+        (RESULTS_SERVICE, AUDIO, EXTERNAL),
     ),
     topics.INTERROGATIONS: Flow(
         "interrogations", INTERROGATION_SCHEMA, "session_id", (INGRESS,), (CONVERSATION,)
