@@ -25,6 +25,7 @@ from tenacity import (
 
 from producer_api.core.config import Settings
 from producer_api.metrics import EVENTS_PUBLISHED, PUBLISH_DURATION
+from service_common.kafka_failure import connection_failure_reason
 from service_common.kafka_headers import KafkaHeaders
 from service_common.tasks import cancel_and_wait
 
@@ -52,6 +53,8 @@ class EventPublisher:
         self._connect_task: asyncio.Task[None] | None = None
         self._metadata_ok_at: float | None = None
         self._metadata_lock = asyncio.Lock()
+        self.last_error: str | None = None
+        """Why the last connection attempt failed; None once connected."""
 
     @property
     def started(self) -> bool:
@@ -60,7 +63,7 @@ class EventPublisher:
     def _new_producer(self) -> Any:
         settings = self._settings
         return AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **settings.kafka.aiokafka_kwargs(),
             client_id=settings.kafka_client_id,
             acks="all",
             enable_idempotence=True,
@@ -76,29 +79,33 @@ class EventPublisher:
             # asyncio.timeout, not wait_for: 3.11's wait_for can drop shutdown's cancel.
             async with asyncio.timeout(self._settings.publish_timeout_seconds):
                 await producer.start()
-        except BaseException:
+        except BaseException as exc:
             # Bounded: stopping a producer that never reached the broker can itself wait on
             # the connection, and this also runs when shutdown cancels the reconnect loop.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_STOP_UNCONNECTED_TIMEOUT):
                     await producer.stop()
+            if isinstance(exc, Exception):
+                self.last_error = await connection_failure_reason(self._settings.kafka, exc)
+                log.warning("kafka producer could not connect", extra={"error": self.last_error})
             raise
         self._producer = producer
+        self.last_error = None
         self._metadata_ok_at = time.monotonic()
         log.info("kafka producer connected", extra={"bootstrap": self._bootstrap})
 
     @property
     def _bootstrap(self) -> str:
-        return self._settings.kafka_bootstrap_servers
+        return self._settings.kafka.bootstrap_servers
 
     async def start(self) -> None:
         """Connect within the start-up budget, else keep trying in a background task."""
         try:
             await self._connect(stop_after=self._settings.kafka_connect_timeout_seconds)
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except (KafkaError, OSError, TimeoutError):
             log.warning(
                 "kafka not reachable at start-up; serving as not ready and retrying",
-                extra={"bootstrap": self._bootstrap, "error": repr(exc)},
+                extra={"bootstrap": self._bootstrap, "error": self.last_error},
             )
             self._connect_task = asyncio.create_task(
                 self._connect(stop_after=None), name="kafka-producer-connect"

@@ -115,7 +115,7 @@ class ReplyWaiter:
 
     def _new_consumer(self) -> Any:
         return AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            **self._settings.kafka.aiokafka_kwargs(),
             client_id=f"{self._settings.kafka_client_id}-replies-{uuid.uuid4().hex[:8]}",
             group_id=None,
             enable_auto_commit=False,

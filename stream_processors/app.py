@@ -43,11 +43,6 @@ def _spec(name: str) -> TopicSpec:
     return next(spec for spec in TOPICS if spec.name == name)
 
 
-def broker_urls(bootstrap: str) -> list[str]:
-    """``host:port,host:port`` → faust broker URLs."""
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
-
-
 class KmidiApp(faust.App):
     """faust App with kmidi's transport (short fetch wait), logging, metrics and topics."""
 
@@ -55,7 +50,7 @@ class KmidiApp(faust.App):
         self.settings = settings
         super().__init__(
             settings.worker_id,
-            broker=broker_urls(settings.kafka_bootstrap_servers),
+            **settings.kafka.faust_settings(),
             store="memory://",  # no RocksDB here; tables are rebuilt from their changelog
             datadir=str(settings.worker_data_dir / settings.worker_id),
             processing_guarantee="at_least_once",
@@ -94,14 +89,15 @@ class KmidiApp(faust.App):
             self.settings.worker_metrics_port, self.settings.worker_metrics_host
         )
         if self.settings.ensure_topics_on_start:
-            created = await ensure_topics(self.settings.kafka_bootstrap_servers, TOPICS)
+            created = await ensure_topics(self.settings.kafka, TOPICS)
             if created:
                 log.info("created topics %s", ", ".join(created))
         log.info(
             "worker starting",
             extra={
                 "app_id": self.conf.id,
-                "bootstrap": self.settings.kafka_bootstrap_servers,
+                "bootstrap": self.settings.kafka.bootstrap_servers,
+                "security_protocol": self.settings.kafka.security_protocol,
                 "metrics_port": self.settings.worker_metrics_port,
                 "fetch_max_wait_ms": self.settings.fetch_max_wait_ms,
             },

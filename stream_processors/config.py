@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import DEFAULT_PARTITIONS
 
 
@@ -21,8 +22,9 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster."
+    kafka: KafkaConnection = Field(
+        default_factory=KafkaConnection,
+        description="KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.",
     )
     worker_id: str = Field(
         default="kmidi-worker",

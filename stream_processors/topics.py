@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -23,7 +24,9 @@ from tenacity import (
     wait_exponential,
 )
 
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import TOPICS, TopicSpec
+from service_common.kafka_failure import connection_failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class TopicCreationError(RuntimeError):
 
 
 async def ensure_topics(
-    bootstrap: str,
+    connection: KafkaConnection,
     specs: Iterable[TopicSpec] = TOPICS,
     *,
     timeout: float = 30,
@@ -57,15 +60,15 @@ async def ensure_topics(
     )
     async for attempt in retrying:
         with attempt:
-            return await _create_missing(bootstrap, wanted, request_timeout=timeout)
+            return await _create_missing(connection, wanted, request_timeout=timeout)
     raise AssertionError("unreachable")  # tenacity reraises on the last attempt
 
 
 async def _create_missing(
-    bootstrap: str, wanted: dict[str, TopicSpec], *, request_timeout: float
+    connection: KafkaConnection, wanted: dict[str, TopicSpec], *, request_timeout: float
 ) -> list[str]:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **connection.aiokafka_kwargs(),
         client_id="kmidi-topics",
         request_timeout_ms=int(max(request_timeout, 5) * 1000),
     )
@@ -143,15 +146,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--bootstrap",
         default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         or f"127.0.0.1:{os.environ.get('KAFKA_PORT') or 9092}",
-        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092); "
+        "security settings come from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*",
     )
     create.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     try:
-        created = asyncio.run(ensure_topics(args.bootstrap, TOPICS, timeout=args.timeout))
+        connection = KafkaConnection().with_bootstrap(args.bootstrap)
+    except ValidationError as exc:
+        print(f"invalid Kafka connection settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        created = asyncio.run(ensure_topics(connection, TOPICS, timeout=args.timeout))
     except (KafkaError, OSError, TopicCreationError) as exc:
-        print(f"could not create topics at {args.bootstrap}: {exc!r}", file=sys.stderr)
+        reason = asyncio.run(connection_failure_reason(connection, exc))
+        print(f"could not create topics at {args.bootstrap}: {reason}", file=sys.stderr)
         return 1
     for spec in TOPICS:
         state = "created" if spec.name in created else "exists"

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.kafka_connection import KafkaConnection
+
 PositiveSeconds = Annotated[float, Field(gt=0, le=300)]
 
 
@@ -27,8 +29,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(default="*", description="Comma-separated allowed origins.")
     enable_metrics: bool = Field(default=True, description="Serve GET /metrics.")
 
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster."
+    kafka: KafkaConnection = Field(
+        default_factory=KafkaConnection,
+        description="KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.",
     )
     kafka_client_id: str = "kmidi-producer-api"
     kafka_connect_timeout_seconds: PositiveSeconds = Field(

@@ -81,11 +81,12 @@ async def ready(
             uptime_seconds=round(time.monotonic() - STARTED_AT, 3),
             checks=checks,
         )
+    reason = f": {publisher.last_error}" if publisher.last_error else ""
     return error_response(
         request_id,
         503,
         "not_ready",
-        "not connected to Kafka",
+        f"not connected to Kafka{reason}",
         details=[{"check": name, "ok": ok} for name, ok in checks.items()],
         headers={"Retry-After": "2"},
     )

@@ -9,13 +9,18 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.kafka_connection import KafkaConnection
+
 
 class Settings(BaseSettings):
     """Every knob of the results service; names are the environment variables."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
-    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1)
+    kafka: KafkaConnection = Field(
+        default_factory=KafkaConnection,
+        description="KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.",
+    )
     results_host: str = "0.0.0.0"
     results_port: int = Field(default=8001, ge=0, le=65535)
     results_base_url: str = Field(

@@ -20,7 +20,9 @@ from aiokafka import (  # type: ignore[import-untyped]
     TopicPartition,
 )
 
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, PLANS, RESULTS
+from service_common.kafka_failure import connection_failure_reason
 from service_common.logging import bound_request_id
 from service_common.tasks import cancel_and_wait
 from stream_processors.results_service import metrics
@@ -54,18 +56,20 @@ class ResultsConsumer:
         self,
         view: ResultsView,
         *,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         topics: Sequence[str] = VIEW_TOPICS,
         retry_max_seconds: float = 10.0,
         probe_interval_seconds: float = 5.0,
     ) -> None:
         self.view = view
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topics = tuple(topics)
         self.retry_max_seconds = retry_max_seconds
         self.probe_interval_seconds = probe_interval_seconds
         self.caught_up = asyncio.Event()
         self.connected = False
+        self.last_error: str | None = None
+        """Why the last connection failed; None once connected."""
         self.started_at = time.monotonic()
         self._targets: dict[TopicPartition, int] | None = None
         """End offsets at start-up: a record below them is replay, at or above is live."""
@@ -116,9 +120,10 @@ class ResultsConsumer:
             except Exception as exc:
                 self._set_connected(False)
                 metrics.CONSUMER_RECONNECTS.inc()
+                self.last_error = await connection_failure_reason(self.connection, exc)
                 log.warning(
                     "results consumer failed; reconnecting",
-                    extra={"error": repr(exc), "retry_in_seconds": delay},
+                    extra={"error": self.last_error, "retry_in_seconds": delay},
                 )
             finally:
                 self._set_connected(False)
@@ -128,7 +133,7 @@ class ResultsConsumer:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.connection.aiokafka_kwargs(),
             client_id=f"kmidi-results-{socket.gethostname()}-{os.getpid()}",
             group_id=None,
             enable_auto_commit=False,
@@ -270,6 +275,8 @@ class ResultsConsumer:
 
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
+        if connected:
+            self.last_error = None
         metrics.BROKER_CONNECTED.set(1 if connected else 0)
 
 

@@ -12,6 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import RESULTS
 from service_common.kafka_headers import KafkaHeaders
 
@@ -24,8 +25,8 @@ _REQUEST_TIMEOUT_MS = 10_000
 class TombstoneWriter:
     """Writes ``key=request_id, value=null`` to ``kmidi.results.v1`` with acks=all."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, connection: KafkaConnection) -> None:
+        self.connection = connection
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -33,7 +34,7 @@ class TombstoneWriter:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers,
+                    **self.connection.aiokafka_kwargs(),
                     client_id="kmidi-results-deleter",
                     acks="all",
                     request_timeout_ms=_REQUEST_TIMEOUT_MS,

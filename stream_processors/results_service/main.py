@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     view = new_view(settings)
     consumer = ResultsConsumer(
         view,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        connection=settings.kafka,
         retry_max_seconds=settings.consumer_retry_max_seconds,
         probe_interval_seconds=settings.broker_probe_interval_seconds,
     )
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.view = view
     app.state.consumer = consumer
     app.state.store = get_artifact_store()
-    app.state.tombstones = TombstoneWriter(settings.kafka_bootstrap_servers)
+    app.state.tombstones = TombstoneWriter(settings.kafka)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

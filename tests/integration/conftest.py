@@ -20,6 +20,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
+from schemas.kafka_connection import KafkaConnection
+
 TopicFactory = Callable[..., Awaitable[str]]
 ProducerFactory = Callable[..., Awaitable[AIOKafkaProducer]]
 ConsumerFactory = Callable[..., Awaitable[AIOKafkaConsumer]]
@@ -48,6 +50,12 @@ async def stop_within(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: floa
             await client.stop()
     except TimeoutError:
         warnings.warn(f"{type(client).__name__} did not stop within {timeout:g} s", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def kafka_connection(kafka_bootstrap: str) -> KafkaConnection:
+    """The session broker as the services' ``KafkaConnection`` (security from KAFKA_*)."""
+    return KafkaConnection(bootstrap_servers=kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")

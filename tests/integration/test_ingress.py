@@ -24,6 +24,7 @@ from producer_api.core.config import Settings
 from producer_api.main import create_app
 from schemas.events import IntentSubmitted, InterrogationReply, InterrogationTurn, dump_event
 from schemas.intent import MAX_TEXT_CHARS
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, INTERROGATION_REPLIES, INTERROGATIONS
 from service_common.kafka_headers import build_headers, headers_to_dict
 from service_common.tracing import new_traceparent, trace_id
@@ -74,7 +75,7 @@ async def running_ingress(settings: Settings) -> AsyncIterator[httpx.AsyncClient
 
 def ingress_settings(bootstrap: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "kafka_bootstrap_servers": bootstrap,
+        "kafka": KafkaConnection(bootstrap_servers=bootstrap),
         "results_base_url": RESULTS_BASE,
         "rate_limit_generate": "10000/minute",
         "rate_limit_interrogate": "10000/minute",
@@ -136,8 +137,8 @@ class TopicTail:
 
 
 @pytest.fixture(scope="module")
-async def kmidi_topics(kafka_bootstrap: str) -> None:
-    await ensure_topics(kafka_bootstrap)
+async def kmidi_topics(kafka_connection: KafkaConnection) -> None:
+    await ensure_topics(kafka_connection)
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +323,7 @@ async def test_bad_key_message_names_the_key(ingress: httpx.AsyncClient) -> None
 
 async def test_broker_unreachable_gives_503_fast_and_not_ready() -> None:
     settings = Settings(
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka=KafkaConnection(bootstrap_servers=f"127.0.0.1:{free_port()}"),
         publish_timeout_seconds=2.0,
         kafka_connect_timeout_seconds=0.5,
     )

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaConnectionError  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
 from kmidi.cli.broker import free_port
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import RESULTS, TOPICS, TopicSpec
 from stream_processors.topics import ensure_topics
 from tests.integration.conftest import ConsumerFactory, ProducerFactory, TopicFactory
@@ -98,10 +99,10 @@ async def test_keys_values_and_headers_survive_the_broker(
 
 
 async def test_ensure_topics_creates_every_kmidi_topic_once(
-    kafka_bootstrap: str, kafka_admin: AIOKafkaAdminClient
+    kafka_connection: KafkaConnection, kafka_admin: AIOKafkaAdminClient
 ) -> None:
-    first = await ensure_topics(kafka_bootstrap, TOPICS, timeout=30)
-    second = await ensure_topics(kafka_bootstrap, TOPICS, timeout=30)
+    first = await ensure_topics(kafka_connection, TOPICS, timeout=30)
+    second = await ensure_topics(kafka_connection, TOPICS, timeout=30)
 
     assert second == []
     assert set(first) <= {spec.name for spec in TOPICS}
@@ -115,14 +116,14 @@ async def test_ensure_topics_creates_every_kmidi_topic_once(
 
 
 async def test_ensure_topics_returns_only_what_it_created(
-    kafka_bootstrap: str, kafka_admin: AIOKafkaAdminClient
+    kafka_connection: KafkaConnection, kafka_admin: AIOKafkaAdminClient
 ) -> None:
     spec = TopicSpec(
         f"test-ensure-{uuid.uuid4().hex[:10]}", partitions=2, configs={"cleanup.policy": "compact"}
     )
     try:
-        assert await ensure_topics(kafka_bootstrap, [spec]) == [spec.name]
-        assert await ensure_topics(kafka_bootstrap, [spec]) == []
+        assert await ensure_topics(kafka_connection, [spec]) == [spec.name]
+        assert await ensure_topics(kafka_connection, [spec]) == []
         assert await partition_count(kafka_admin, spec.name) == 2
         assert (await topic_configs(kafka_admin, spec.name))["cleanup.policy"] == "compact"
     finally:
@@ -132,7 +133,9 @@ async def test_ensure_topics_returns_only_what_it_created(
 async def test_ensure_topics_gives_up_after_its_timeout() -> None:
     started = time.monotonic()
     with pytest.raises(KafkaConnectionError):
-        await ensure_topics(f"127.0.0.1:{free_port()}", timeout=2)
+        await ensure_topics(
+            KafkaConnection(bootstrap_servers=f"127.0.0.1:{free_port()}"), timeout=2
+        )
     assert time.monotonic() - started < 15
 
 

@@ -38,6 +38,7 @@ from schemas.events import (
     dump_event,
 )
 from schemas.intent import Intent
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.kafka_headers import build_headers
 from service_common.tracing import new_traceparent
@@ -137,8 +138,8 @@ class ResultsProcess:
 
 
 @pytest.fixture(scope="module")
-async def topics(kafka_bootstrap: str) -> str:
-    await ensure_topics(kafka_bootstrap)
+async def topics(kafka_bootstrap: str, kafka_connection: KafkaConnection) -> str:
+    await ensure_topics(kafka_connection)
     return kafka_bootstrap
 
 

@@ -20,6 +20,7 @@ from schemas.events import (
     dump_event,
 )
 from schemas.intent import Intent
+from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.kafka_headers import build_headers
 from stream_processors.results_service.consumer import ResultsConsumer
@@ -370,7 +371,7 @@ def _latency_count() -> float:
 
 def test_latency_is_observed_only_for_results_first_seen_live() -> None:
     view = ResultsView(max_entries=10)
-    consumer = ResultsConsumer(view, bootstrap_servers="unused:9092")
+    consumer = ResultsConsumer(view, connection=KafkaConnection(bootstrap_servers="unused:9092"))
     consumer._targets = {TopicPartition(RESULTS, 0): 2}  # offsets 0 and 1 are replay
     before = _latency_count()
 
