@@ -20,6 +20,8 @@ if $want_test_tools; then
   command -v timidity >/dev/null 2>&1 || missing+=(timidity)
   command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  # The Kafka security tests make their CA and certificates with openssl.
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # The AsyncAPI parser (npm @asyncapi/parser) validates the event contracts.
   command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
@@ -208,7 +208,18 @@ class EmbeddedKafka:
         heap: str = "768m",
         cache: Path | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        listeners: Mapping[str, int] | None = None,
+        properties: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
     ) -> None:
+        """``listeners`` adds client listeners, ``{"SASL_SSL": port}`` (the name is the
+        security protocol), beside the PLAINTEXT one the broker's own readiness probe
+        uses; ``properties`` are appended to server.properties (TLS stores, SASL
+        mechanisms, JAAS); ``format_args`` go to the first ``StorageTool format``, e.g.
+        ``["--add-scram", "SCRAM-SHA-512=[name=u,password=p]"]``."""
+        self._listeners = dict(listeners or {})
+        self._properties = dict(properties or {})
+        self._format_args = tuple(format_args)
         self._requested_port = port
         self._requested_controller_port = controller_port
         self._own_data_dir = data_dir is None
@@ -236,6 +247,10 @@ class EmbeddedKafka:
     @property
     def port(self) -> int | None:
         return self._port
+
+    def listener_bootstrap(self, name: str) -> str:
+        """``127.0.0.1:<port>`` of the extra listener ``name`` (e.g. "SASL_SSL")."""
+        return f"127.0.0.1:{self._listeners[name]}"
 
     @property
     def controller_port(self) -> int | None:
@@ -356,7 +371,9 @@ class EmbeddedKafka:
                 port=self.port or DEFAULT_PORT,
                 controller_port=self.controller_port or 0,
                 log_dir=self._kraft_dir,
-            ),
+                listeners=self._listeners,
+            )
+            + "".join(f"{key}={value}\n" for key, value in self._properties.items()),
             encoding="utf-8",
         )
         (self.data_dir / "log4j.properties").write_text(
@@ -386,6 +403,7 @@ class EmbeddedKafka:
             "-c",
             str(self.data_dir / "server.properties"),
             "--ignore-formatted",
+            *self._format_args,
         )
 
     def _run_tool(self, java: str, lib: Path, *args: str) -> str:
@@ -472,17 +490,22 @@ class EmbeddedKafka:
             self._console = None
 
 
-def server_properties(*, port: int, controller_port: int, log_dir: Path) -> str:
+def server_properties(
+    *, port: int, controller_port: int, log_dir: Path, listeners: Mapping[str, int] | None = None
+) -> str:
     """KRaft single-node configuration: combined roles, static voter, loopback only."""
+    extra = listeners or {}
+    bound = "".join(f",{name}://127.0.0.1:{number}" for name, number in extra.items())
+    protocols = "".join(f",{name}:{name}" for name in extra)
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}{bound}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{bound}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT{protocols}
 log.dirs={log_dir}
 num.partitions=6
 # Topics come only from schemas/topics.py (kmidi topics create); a typo in a topic name

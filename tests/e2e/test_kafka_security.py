@@ -1,0 +1,194 @@
+"""The pipeline over SASL_SSL: an embedded broker whose client listener speaks only SASL_SSL.
+
+The broker's certificate comes from a CA made here with openssl; it requires a client
+certificate too (mutual TLS), and its one SCRAM-SHA-512 user is made by Kafka's own
+``StorageTool format --add-scram``. Every kmidi process gets only the KAFKA_* variables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kmidi.cli.broker import EmbeddedKafka, free_port
+from kmidi.cli.kafka_probe import ProbeError, fetch_brokers
+from schemas.kafka_connection import KafkaConnection
+from tests.e2e.stack_process import start_stack
+from tests.tls_material import TlsMaterial, make_tls_material
+
+pytestmark = pytest.mark.e2e
+
+USER = "kmidi-pipeline"
+PASSWORD = "scram-secret-7"
+MECHANISM = "SCRAM-SHA-512"
+DEADLINE = 60.0
+"""The test's own bound on how long a misconfigured service may take to say so."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecureBroker:
+    broker: EmbeddedKafka
+    tls: TlsMaterial
+    bootstrap: str
+
+    def client_env(self, password_file: Path) -> dict[str, str]:
+        """What an operator sets for every kmidi process."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": MECHANISM,
+            "KAFKA_SASL_USERNAME": USER,
+            "KAFKA_SASL_PASSWORD_FILE": str(password_file),
+            "KAFKA_SSL_CA_LOCATION": str(self.tls.ca),
+            "KAFKA_SSL_CERTIFICATE_LOCATION": str(self.tls.client_certificate),
+            "KAFKA_SSL_KEY_LOCATION": str(self.tls.client_key),
+            "KAFKA_SSL_KEY_PASSWORD": self.tls.client_key_password,
+        }
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    tls = make_tls_material(tmp_path_factory.mktemp("tls"))
+    port = free_port()
+    listener = "listener.name.sasl_ssl."
+    broker = EmbeddedKafka(
+        heap="512m",
+        listeners={"SASL_SSL": port},
+        properties={
+            "sasl.enabled.mechanisms": MECHANISM,
+            f"{listener}{MECHANISM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            f"{listener}ssl.keystore.type": "PKCS12",
+            f"{listener}ssl.keystore.location": str(tls.broker_keystore),
+            f"{listener}ssl.keystore.password": tls.keystore_password,
+            f"{listener}ssl.truststore.type": "PEM",
+            f"{listener}ssl.truststore.location": str(tls.ca),
+            f"{listener}ssl.client.auth": "required",
+        },
+        format_args=["--add-scram", f"{MECHANISM}=[name={USER},password={PASSWORD}]"],
+    )
+    broker.start()
+    try:
+        yield SecureBroker(broker, tls, broker.listener_bootstrap("SASL_SSL"))
+    finally:
+        broker.stop()
+
+
+def password_file(directory: Path, password: str) -> Path:
+    path = directory / f"password-{uuid.uuid4().hex[:6]}"
+    path.write_text(password + "\n", encoding="utf-8")
+    return path
+
+
+def connection(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> KafkaConnection:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return KafkaConnection()
+
+
+def test_the_probe_authenticates_and_names_a_wrong_password(
+    secure: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = connection(secure.client_env(password_file(tmp_path, PASSWORD)), monkeypatch)
+    assert [broker.port for broker in fetch_brokers(good, timeout=10)] == [
+        int(secure.bootstrap.rsplit(":", 1)[1])
+    ]
+    wrong = connection(secure.client_env(password_file(tmp_path, "not-it")), monkeypatch)
+    with pytest.raises(ProbeError, match=f"SASL {MECHANISM} authentication failed"):
+        fetch_brokers(wrong, timeout=10)
+
+
+def test_an_intent_completes_through_the_pipeline_over_sasl_ssl(
+    secure: SecureBroker, tmp_path: Path
+) -> None:
+    env = secure.client_env(password_file(tmp_path, PASSWORD))
+    stack = start_stack(tmp_path, bootstrap=secure.bootstrap, extra_env=env)
+    try:
+        request_id = f"sasl-{uuid.uuid4().hex[:8]}"
+        accepted = httpx.post(
+            f"{stack.api_url}/v1/generate",
+            json={"intent": {"emotional_intent": "we won the championship!"}, "seed": 3},
+            headers={"X-Request-ID": request_id},
+            timeout=30,
+        )
+        assert accepted.status_code == 202, accepted.text
+        status = httpx.get(
+            f"{stack.results_url}/v1/results/{request_id}", params={"wait": 60}, timeout=90
+        )
+        assert status.json()["status"] == "completed", status.text
+        midi = httpx.get(f"{stack.results_url}/v1/results/{request_id}/midi", timeout=30)
+        assert midi.content.startswith(b"MThd")
+    finally:
+        stack.stop()
+
+
+def test_wrong_credentials_make_the_ingress_not_ready_with_the_reason(
+    secure: SecureBroker, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        **secure.client_env(password_file(tmp_path, "not-the-password")),
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "API_WORKERS": "1",
+    }
+    log = (tmp_path / "ingress.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer_api"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        body = poll_not_ready(f"http://127.0.0.1:{port}/ready")
+        message = str(body["error"]["message"])  # type: ignore[index]
+        assert "SaslAuthenticationFailed" in message, body
+        assert "invalid credentials" in message, body
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def poll_not_ready(url: str) -> dict[str, object]:
+    """The first 503 body that gives a reason, polled until the test's DEADLINE."""
+    deadline = time.monotonic() + DEADLINE
+    seen: list[object] = []
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5)
+        except httpx.TransportError as exc:
+            seen.append(repr(exc))
+        else:
+            assert response.status_code == 503, response.text
+            body: dict[str, object] = response.json()
+            if "Error" in str(body):
+                return body
+            seen.append(body)
+        time.sleep(0.5)
+    raise AssertionError(f"{url} gave no reason within {DEADLINE:g} s: {seen[-3:]}")
+
+
+def test_topic_creation_with_wrong_credentials_fails_with_the_reason(
+    secure: SecureBroker, tmp_path: Path
+) -> None:
+    env = {**os.environ, **secure.client_env(password_file(tmp_path, "not-the-password"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "stream_processors.topics", "create", "--timeout", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "SaslAuthenticationFailed" in result.stderr, result.stderr
+    assert "invalid credentials" in result.stderr, result.stderr
