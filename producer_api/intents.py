@@ -14,6 +14,7 @@ from schemas.events import IntentSubmitted, dump_event
 from schemas.http import GenerateAccepted
 from schemas.intent import Intent
 from schemas.topics import INTENTS
+from service_common import telemetry
 from service_common.http import ApiError
 from service_common.kafka_headers import build_headers
 
@@ -41,9 +42,9 @@ async def publish_event(
 ) -> None:
     """Publish and wait for the acknowledgement, or raise 503 ``broker_unavailable``."""
     try:
-        await publisher.publish(
-            topic, key, dump_event(event), build_headers(request_id, traceparent)
-        )
+        with telemetry.publish_span(topic):
+            headers = telemetry.with_current_traceparent(build_headers(request_id, traceparent))
+            await publisher.publish(topic, key, dump_event(event), headers)
     except PublishError as exc:
         log.warning(
             "event not published",

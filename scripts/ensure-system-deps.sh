@@ -4,7 +4,9 @@
 # with --test, the independent checkers the tests use: midicsv (MIDI parser), timidity (MIDI
 # renderer), ffmpeg (audio decoder and loudness meter), kcat (Kafka client), promtool
 # (Prometheus metrics linter), node + npm (AsyncAPI parser), chromium (the studio page's
-# browser tests, driven by Playwright). Debian/Ubuntu only; elsewhere it says what to install.
+# browser tests, driven by Playwright), Go and, built with it, the OpenTelemetry Collector
+# the trace tests send spans to (scripts/build-otelcol.sh, cached in ~/.cache/kmidi).
+# Debian/Ubuntu only; elsewhere it says what to install.
 set -euo pipefail
 
 want_test_tools=false
@@ -28,8 +30,12 @@ if $want_test_tools; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   # Playwright drives Debian's browser: its own browser downloads are not used.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v go >/dev/null 2>&1 || missing+=(golang-go)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+build_collector() {
+  if $want_test_tools; then "$(dirname "$0")/build-otelcol.sh" >/dev/null; fi
+}
+[ ${#missing[@]} -eq 0 ] && { build_collector; exit 0; }
 
 echo "kmidi: installing system packages: ${missing[*]}" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -45,3 +51,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+build_collector

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.events import ErrorInfo
 from schemas.headers import HTTP_REQUEST_ID, is_valid_request_id
 from schemas.http import ErrorBody
+from service_common import telemetry
 from service_common.logging import request_id_var
 
 logger = logging.getLogger("kmidi.http")
@@ -439,7 +440,8 @@ def install_http_observability(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     registry: CollectorRegistry = REGISTRY,
 ) -> None:
-    """Wire request IDs, access logs, metrics, body limit, error handlers and ``/metrics``."""
+    """Wire request IDs, access logs, metrics, body limit, error handlers and ``/metrics``;
+    and a server span per request when tracing is on (``service_common.telemetry``)."""
     app.state.service_name = service
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
@@ -447,6 +449,10 @@ def install_http_observability(
     # add_middleware puts each new one outermost: the body limit runs inside the context.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics.for_registry(registry))
+    if telemetry.configure_tracing(service):
+        from service_common.otel_http import TracingMiddleware
+
+        app.add_middleware(TracingMiddleware)
     if enable_metrics:
         app.add_api_route(
             "/metrics",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import faust
 
 from schemas.topics import INTENTS, INTERROGATIONS, PLANS, TOPICS, TopicSpec
+from service_common import telemetry
 from service_common.kafka_headers import KafkaHeaders
 from service_common.logging import configure_logging
 from service_common.runtime import freeze_startup_objects
@@ -84,6 +86,7 @@ class KmidiApp(faust.App):
         # Again, after faust's worker set-up: at level warn and above it adds a spinner
         # handler and sets the root logger to DEBUG, which costs CPU on every record.
         _configure_json_logging(self.settings.log_level)
+        telemetry.configure_tracing(SERVICE_NAME)
         await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
         metrics.start_metrics_server(
             self.settings.worker_metrics_port, self.settings.worker_metrics_host
@@ -183,25 +186,38 @@ publisher = Publisher(
 )
 
 
+def _record_span(record: InputRecord) -> AbstractContextManager[object]:
+    """The trace span of one record's processing by this worker's consumer group."""
+    return telemetry.consume_span(
+        record.topic, record.partition, record.offset, record.headers, consumer_group=app.conf.id
+    )
+
+
 @app.agent(intents_topic, name="interrogation")
 async def interrogation_agent(stream: Any) -> None:
     """kmidi.intents.v1 → kmidi.plans.v1 (or a failed result / dead letter)."""
     async for event in stream.events():
-        await process_intent(InputRecord.from_event(event), publisher)
+        record = InputRecord.from_event(event)
+        with _record_span(record):
+            await process_intent(record, publisher)
 
 
 @app.agent(plans_topic, name="generation")
 async def generation_agent(stream: Any) -> None:
     """kmidi.plans.v1 → kmidi.results.v1 (or a dead letter + failed result)."""
     async for event in stream.events():
-        await process_plan(InputRecord.from_event(event), publisher)
+        record = InputRecord.from_event(event)
+        with _record_span(record):
+            await process_plan(record, publisher)
 
 
 @app.agent(interrogations_topic, name="conversation")
 async def conversation_agent(stream: Any) -> None:
     """kmidi.interrogations.v1 → kmidi.interrogation-replies.v1, state in ``sessions``."""
     async for event in stream.events():
-        await process_turn(InputRecord.from_event(event), publisher, sessions)
+        record = InputRecord.from_event(event)
+        with _record_span(record):
+            await process_turn(record, publisher, sessions)
 
 
 _lag_labels: set[tuple[str, str]] = set()

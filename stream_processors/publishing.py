@@ -32,6 +32,7 @@ from tenacity import (
 
 from schemas.events import dump_event
 from schemas.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, TRACEPARENT
+from service_common import telemetry
 from service_common.kafka_headers import KafkaHeaders, build_headers
 from service_common.tracing import child_traceparent
 from stream_processors import metrics
@@ -126,9 +127,11 @@ class Publisher:
             reraise=True,
         )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._send_and_wait(topic, raw_key, value, headers)
+            with telemetry.publish_span(topic):
+                headers = telemetry.with_current_traceparent(headers)
+                async for attempt in retrying:
+                    with attempt:
+                        await self._send_and_wait(topic, raw_key, value, headers)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -22,6 +22,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, PLANS, RESULTS
+from service_common import telemetry
 from service_common.kafka_failure import connection_failure_reason
 from service_common.logging import bound_request_id
 from service_common.tasks import cancel_and_wait
@@ -206,6 +207,15 @@ class ResultsConsumer:
         tp = TopicPartition(record.topic, record.partition)
         self._positions[tp] = record.offset + 1
         live = self._targets is None or record.offset >= self._targets.get(tp, 0)
+        if not live:  # replayed while rebuilding the view: old traces get no new spans
+            self._apply(record, live=False)
+            return
+        with telemetry.consume_span(
+            record.topic, record.partition, record.offset, record.headers, consumer_group=None
+        ):
+            self._apply(record, live=True)
+
+    def _apply(self, record: ConsumerRecord, *, live: bool) -> None:
         applied = self.view.apply(record.topic, record.key, record.value, record.headers)
         metrics.VIEW_EVENTS.labels(topic=record.topic, outcome=applied.outcome.value).inc()
         if applied.evicted:

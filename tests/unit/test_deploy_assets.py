@@ -579,6 +579,19 @@ def test_compose_publishes_ports_on_loopback_without_default_secrets() -> None:
     )
 
 
+def test_compose_services_send_traces_to_jaeger_and_grafana_reads_it() -> None:
+    services = load_yaml(COMPOSE)["services"]
+    for name in ("ingress", "worker", "results"):
+        env = services[name]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318", name
+    jaeger = services["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/jaeger:2.")
+    assert "receivers.otlp.protocols.http.endpoint=0.0.0.0:4318" in jaeger["command"]
+    datasources = load_yaml(GRAFANA / "provisioning" / "datasources" / "jaeger.yml")
+    (datasource,) = datasources["datasources"]
+    assert (datasource["type"], datasource["url"]) == ("jaeger", "http://jaeger:16686")
+
+
 def test_compose_mounts_exist() -> None:
     for name, service in load_yaml(COMPOSE)["services"].items():
         for volume in service.get("volumes", []):

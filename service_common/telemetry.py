@@ -1,0 +1,137 @@
+"""OpenTelemetry spans for every hop, on only when an OTLP endpoint is configured.
+
+Tracing is on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
+is set (and ``OTEL_SDK_DISABLED`` is not ``true``); each service calls
+:func:`configure_tracing` once at start-up. Off, nothing of the OpenTelemetry SDK is
+imported and every helper here returns one shared null context: a global check and a
+function call per span (``bench/bench_tracing.py`` measures it). On, the SDK lives in
+``service_common.otel_sdk``, imported by :func:`configure_tracing` alone.
+
+Spans link hops through the ``traceparent`` header every Kafka message already carries: a
+consume span is a child of the message's traceparent, and a publish span puts its own
+context into the record it sends (:func:`with_current_traceparent`), so one request is one
+trace from the HTTP call to the results service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Literal
+
+from schemas.headers import TRACEPARENT
+from service_common.kafka_headers import KafkaHeaders
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from service_common.otel_sdk import Tracing
+
+SpanKindName = Literal["internal", "server", "producer", "consumer"]
+Attributes = Mapping[str, str | int | float | bool]
+RawHeaders = Mapping[str, str] | Iterable[tuple[str, bytes | None]]
+
+_OFF: AbstractContextManager[None] = nullcontext()
+_tracing: Tracing | None = None
+
+
+def tracing_requested() -> bool:
+    """Whether the environment asks for traces (an OTLP endpoint, the SDK not disabled)."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def configure_tracing(service_name: str) -> bool:
+    """Start exporting this process's spans when the environment asks for it; idempotent."""
+    global _tracing
+    if _tracing is None and tracing_requested():
+        from service_common.otel_sdk import Tracing
+
+        _tracing = Tracing(service_name)
+    return _tracing is not None
+
+
+def tracing_enabled() -> bool:
+    return _tracing is not None
+
+
+def span(
+    name: str,
+    *,
+    kind: SpanKindName = "internal",
+    traceparent: str | None = None,
+    attributes: Attributes | None = None,
+) -> AbstractContextManager[Span | None]:
+    """A current span named ``name`` (child of ``traceparent`` when given), or nothing."""
+    if _tracing is None:
+        return _OFF
+    return _tracing.span(name, kind=kind, traceparent=traceparent, attributes=attributes)
+
+
+def consume_span(
+    topic: str,
+    partition: int,
+    offset: int,
+    headers: RawHeaders,
+    *,
+    consumer_group: str | None,
+) -> AbstractContextManager[Span | None]:
+    """The span of processing one Kafka record, a child of the record's ``traceparent``."""
+    if _tracing is None:
+        return _OFF
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": topic,
+        "messaging.destination.partition.id": str(partition),
+        "messaging.kafka.offset": offset,
+    }
+    if consumer_group:
+        attributes["messaging.consumer.group.name"] = consumer_group
+    return _tracing.span(
+        f"process {topic}",
+        kind="consumer",
+        traceparent=_header(headers, TRACEPARENT),
+        attributes=attributes,
+    )
+
+
+def publish_span(topic: str) -> AbstractContextManager[Span | None]:
+    """The span of sending one record to ``topic`` until the broker acknowledged it."""
+    if _tracing is None:
+        return _OFF
+    return _tracing.span(
+        f"send {topic}",
+        kind="producer",
+        traceparent=None,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic,
+        },
+    )
+
+
+def with_current_traceparent(headers: KafkaHeaders) -> KafkaHeaders:
+    """``headers`` with the current span as ``traceparent``; unchanged when tracing is off."""
+    if _tracing is None:
+        return headers
+    current = _tracing.current_traceparent()
+    if current is None:
+        return headers
+    return [(k, v) for k, v in headers if k != TRACEPARENT] + [(TRACEPARENT, current.encode())]
+
+
+def _header(headers: RawHeaders, name: str) -> str | None:
+    if isinstance(headers, Mapping):
+        value = headers.get(name)
+        return str(value) if value is not None else None
+    for key, raw in headers:
+        if key.lower() == name and raw is not None:
+            return raw.decode("ascii", errors="replace")
+    return None
