@@ -14,7 +14,7 @@ from producer_api.core.config import Settings, get_settings
 from producer_api.kafka import EventPublisher
 from producer_api.limits import build_limiter, handle_rate_limit_exceeded
 from producer_api.replies import ReplyWaiter
-from producer_api.routes import emotions, generate, health, interrogate
+from producer_api.routes import emotions, generate, health, interrogate, studio
 from service_common.http import install_http_observability
 from service_common.logging import configure_logging
 from service_common.runtime import freeze_startup_objects
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_exception_handler(RateLimitExceeded, handle_rate_limit_exceeded)
     for module in (generate, interrogate, emotions, health):
         app.include_router(module.router)
+    studio.install(app)
     origins = settings.cors_origin_list
     app.add_middleware(
         CORSMiddleware,

@@ -1,0 +1,296 @@
+"""The studio page at ``/`` in a real browser (Debian's Chromium driven by Playwright) against
+the real stack (``kmidi up`` on the session's broker).
+
+Screenshots of every page state go to ``$KMIDI_STUDIO_SCREENSHOTS`` (default: a
+``studio-screenshots`` folder in pytest's temporary directory; the path is printed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mido
+import pytest
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Response,
+    ViewportSize,
+    sync_playwright,
+)
+
+from tests.e2e.stack_process import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("KMIDI_CHROMIUM", "/usr/bin/chromium")
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PIECE_TIMEOUT_MS = 90_000
+INTERROGATE_LIMIT = 4
+"""Interrogation turns a client may send per hour, so the 429 test can reach the limit."""
+
+# Records what #status says, so a test can check the progress it showed on the way.
+STATUS_LOG_SCRIPT = """
+window.statusLog = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const node = document.getElementById("status");
+  new MutationObserver(() => window.statusLog.push(node.textContent))
+    .observe(node, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(
+        tmp_path_factory.mktemp("studio-stack"),
+        bootstrap=kafka_bootstrap,
+        extra_env={"RATE_LIMIT_INTERROGATE": f"{INTERROGATE_LIMIT}/hour"},
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run scripts/ensure-system-deps.sh --test "
+            "(apt-get install chromium) or set KMIDI_CHROMIUM",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        yield launch(playwright)
+
+
+def launch(playwright: Playwright) -> Browser:
+    # The system browser: Playwright's own browser downloads are never used.
+    return playwright.chromium.launch(executable_path=CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    configured = os.environ.get("KMIDI_STUDIO_SCREENSHOTS")
+    folder = Path(configured) if configured else tmp_path_factory.mktemp("studio-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"studio screenshots: {folder}")
+    return folder
+
+
+class Studio:
+    """One browser tab on the studio page, with what it requested and what it logged."""
+
+    def __init__(self, page: Page, stack: RunningStack, screenshots: Path) -> None:
+        self.page = page
+        self.stack = stack
+        self.screenshots = screenshots
+        self.urls: list[str] = []
+        self.problems: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+        page.on("pageerror", lambda error: self.problems.append(str(error)))
+        page.add_init_script(STATUS_LOG_SCRIPT)
+        page.goto(f"{stack.api_url}/")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
+
+    def shoot(self, name: str) -> None:
+        """The whole page as a PNG. Not ``full_page=True``: with Debian's Chromium 156 the
+        next click after such a screenshot missed its button; a taller viewport does not."""
+        viewport = self.page.viewport_size
+        assert viewport is not None
+        height = int(self.page.evaluate("document.documentElement.scrollHeight"))
+        self.page.set_viewport_size({"width": viewport["width"], "height": height})
+        self.page.screenshot(path=self.screenshots / f"{name}.png")
+        self.page.set_viewport_size(viewport)
+
+    def wait_until_settled(self) -> str:
+        """Wait for the piece to be shown or an error; the state reached."""
+        self.page.wait_for_function(
+            "() => ['completed', 'error'].includes(document.body.dataset.state)",
+            timeout=PIECE_TIMEOUT_MS,
+        )
+        return str(self.page.evaluate("document.body.dataset.state"))
+
+    def error_text(self) -> str:
+        return self.page.inner_text("#error") if self.page.is_visible("#error") else ""
+
+    def horizontal_overflow(self) -> int:
+        return int(
+            self.page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+        )
+
+    def status_log(self) -> list[str]:
+        return list(self.page.evaluate("window.statusLog"))
+
+
+@pytest.fixture
+def studio(browser: Browser, stack: RunningStack, screenshots: Path) -> Iterator[Studio]:
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        yield Studio(context.new_page(), stack, screenshots)
+    finally:
+        context.close()
+
+
+def note_ons(midi: mido.MidiFile) -> list[int]:
+    """Pitches of every sounding note-on, read by mido (independent of the page's reader)."""
+    return [
+        msg.note
+        for track in midi.tracks
+        for msg in track
+        if msg.type == "note_on" and msg.velocity > 0
+    ]
+
+
+def test_a_piece_composed_on_a_phone_is_drawn_and_its_midi_downloads(
+    studio: Studio, stack: RunningStack
+) -> None:
+    page = studio.page
+    page.set_viewport_size(PHONE)
+    page.fill("#emotional-intent", "we won the championship tonight!")
+    page.fill("#core-desire", "to remember this night forever")
+    page.click("summary")
+    page.fill("#bpm", "132")
+    page.select_option("#genre", "rock")
+    page.fill("#length-bars", "8")
+    studio.shoot("1-form-filled-phone")
+    assert studio.horizontal_overflow() <= 0
+    page.click("#compose")
+    page.wait_for_selector("#steps li.done")
+    studio.shoot("2-progress-phone")
+
+    assert studio.wait_until_settled() == "completed", studio.error_text()
+    studio.shoot("3-piece-phone")
+    assert studio.horizontal_overflow() <= 0, "a phone-size screen scrolls sideways"
+    log = studio.status_log()
+    assert any(line.startswith("Accepted") for line in log), log
+    assert log[-1] == "Composed.", log
+    assert page.locator("#steps li.done").count() == 3
+
+    with page.expect_download() as download_info:
+        page.click("#midi-download")
+    download = download_info.value
+    midi_bytes = Path(download.path()).read_bytes()
+    request_id = download.suggested_filename.removeprefix("kmidi-").removesuffix(".mid")
+    served = httpx.get(f"{stack.results_url}/v1/results/{request_id}/midi", timeout=10)
+    assert midi_bytes == served.content
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes))
+    pitches = note_ons(midi)
+    assert len(pitches) > 20
+
+    drawn = page.locator("#roll svg rect.note")
+    assert drawn.count() == len(pitches), "one rect per note of the file"
+    box = page.locator("#roll svg").bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 100
+    label = page.get_attribute("#roll svg", "aria-label") or ""
+    assert f"pitches {min(pitches)} to {max(pitches)}" in label, label
+
+    assert "132 bpm" in page.inner_text("#plan")
+    assert page.locator("#explanations li").count() >= 3
+    evidence = page.locator("#evidence li").all_inner_texts()
+    assert any(word in "we won the championship tonight! remember" for word in evidence), evidence
+
+    origins = {stack.api_url, stack.results_url}
+    outside = [url for url in studio.urls if not url.startswith(tuple(origins))]
+    assert outside == [], "the page loads nothing from elsewhere"
+    assert studio.problems == []
+    milliseconds = page.get_attribute("#roll", "data-milliseconds")
+    print(f"MIDI read and drawn in the browser: {milliseconds} ms")
+
+
+def test_the_keyboard_alone_submits_an_intent(studio: Studio) -> None:
+    page = studio.page
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "emotional-intent"
+    page.keyboard.type("a quiet morning, calm and grateful")
+    for _ in range(10):
+        if page.evaluate("document.activeElement.id") == "compose":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "compose"
+    studio.shoot("4-keyboard-focus-on-compose")
+    page.keyboard.press("Enter")
+    assert studio.wait_until_settled() == "completed", studio.error_text()
+    assert page.locator("#roll svg rect.note").count() > 0
+
+
+def test_a_rejected_wish_is_explained_with_the_request_id(studio: Studio) -> None:
+    page = studio.page
+    page.fill("#emotional-intent", "I am feeling grief")
+    page.click("summary")
+    page.fill("#key", "H#")
+    with page.expect_response(lambda r: r.url.endswith("/v1/generate")) as answer:
+        page.click("#compose")
+    response: Response = answer.value
+    assert response.status == 422
+    body: dict[str, Any] = response.json()
+    assert studio.wait_until_settled() == "error"
+    studio.shoot("5-error-422")
+    text = studio.error_text()
+    assert "cannot accept" in text, text
+    assert body["error"]["message"] in text, text
+    assert f"Request ID: {response.headers['x-request-id']}" in text, text
+
+
+def test_talking_it_through_composes_the_piece(studio: Studio) -> None:
+    page = studio.page
+    page.fill("#talk-message", "I lost my dad last spring")
+    page.click("#talk-send")
+    page.wait_for_selector("#conversation li.kmidi")
+    studio.shoot("6-conversation-question")
+    question = page.inner_text("#conversation li.kmidi")
+    assert question.startswith("kmidi: ")
+    assert len(question) > len("kmidi: ")
+    for answer in ("I just want to feel him near, slow piano", "compose it"):
+        page.fill("#talk-message", answer)
+        page.click("#talk-compose")
+        page.wait_for_function(
+            "() => !document.getElementById('status').textContent.startsWith('kmidi is thinking')"
+        )
+        if page.evaluate("document.body.dataset.state") != "ready":
+            break
+    assert studio.wait_until_settled() == "completed", studio.error_text()
+    studio.shoot("7-conversation-piece")
+    assert page.locator("#roll svg rect.note").count() > 0
+    assert "grief" in page.inner_text("#reading")
+
+
+def test_the_rate_limit_is_explained_with_the_request_id(
+    studio: Studio, stack: RunningStack
+) -> None:
+    # Use up this client's interrogation turns with plain HTTP, then send one from the page.
+    for _ in range(INTERROGATE_LIMIT + 1):
+        turn = httpx.post(
+            f"{stack.api_url}/v1/interrogate",
+            json={"message": "so anxious"},
+            headers={"X-Request-ID": f"limit-{uuid.uuid4().hex[:12]}"},
+            timeout=30,
+        )
+        if turn.status_code == 429:
+            break
+    assert turn.status_code == 429, turn.text
+    page = studio.page
+    page.fill("#talk-message", "I am nervous about tomorrow")
+    page.click("#talk-send")
+    page.wait_for_selector("#error:not([hidden])")
+    studio.shoot("8-error-429")
+    text = studio.error_text()
+    assert "Too many requests" in text, text
+    assert re.search(r"Request ID: [0-9a-f]{32}", text), text
