@@ -22,12 +22,19 @@ EXAMPLES: tuple[tuple[str, dict[str, Any], int], ...] = (
     ("a smoky late night, a little wistful", {"genre": "jazz", "length_bars": 16}, 4),
     ("tender love for my newborn", {"genre": "folk", "time_signature": "3/4"}, 21),
 )
-BARS_SHOWN = 8
-_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+BARS_SHOWN = 10
+"""A 16-bar piece's 2-bar intro, its A phrase and the start of A'."""
+_SHARPS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLATS = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+_FLAT_SIGNATURES = frozenset(
+    ("F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb", "Dm", "Gm", "Cm", "Fm", "Bbm", "Ebm", "Abm")
+)
 
 
-def _name(pitch: int) -> str:
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
+def _name(pitch: int, signature: str) -> str:
+    """The note's name as the key signature spells it (G# in A major, Ab in Eb major)."""
+    names = _FLATS if signature in _FLAT_SIGNATURES else _SHARPS
+    return f"{names[pitch % 12]}{pitch // 12 - 1}"
 
 
 def _onsets(midi: bytes, track_name: str) -> list[tuple[int, int]]:
@@ -44,13 +51,15 @@ def _onsets(midi: bytes, track_name: str) -> list[tuple[int, int]]:
     return []
 
 
-def _beats(onsets: list[tuple[int, int]], bar: int, beat_ticks: int, beats: int) -> str:
+def _beats(
+    onsets: list[tuple[int, int]], bar: int, beat_ticks: int, beats: int, signature: str
+) -> str:
     """One bar as beats separated by "|": the notes starting in each beat, "-" for none."""
     cells = []
     for k in range(beats):
         lo = bar * beats * beat_ticks + k * beat_ticks - beat_ticks // 8
         hi = lo + beat_ticks
-        names = [_name(p) for t, p in onsets if lo <= t < hi]
+        names = [_name(p, signature) for t, p in onsets if lo <= t < hi]
         cells.append(" ".join(names) or "-")
     return " | ".join(cells)
 
@@ -75,8 +84,9 @@ def example(text: str, technical: dict[str, Any], seed: int) -> str:
     for bar in range(min(BARS_SHOWN, plan.length_bars)):
         chords = " ".join(s.symbol for s in plan.progression if s.bar == bar) or "(held)"
         lines.append(f"bar {bar + 1:<2} {chords}")
-        lines.append(f"  melody  {_beats(melody, bar, beat_ticks, num)}")
-        lines.append(f"  bass    {_beats(bass, bar, beat_ticks, num)}")
+        sig = plan.key_signature
+        lines.append(f"  melody  {_beats(melody, bar, beat_ticks, num, sig)}")
+        lines.append(f"  bass    {_beats(bass, bar, beat_ticks, num, sig)}")
     return "\n".join(lines)
 
 

@@ -25,6 +25,9 @@ suspended or added-note chord hanging."""
 
 PHRASE_BARS: Final = 4
 
+INTRO: Final = "intro"
+"""Label of the opening phrase where the band sets up the groove before the melody."""
+
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
@@ -75,18 +78,40 @@ def _cadence(label: str, index: int, count: int, final: str) -> str:
     return "half" if index % 2 == 0 else "authentic"
 
 
-def plan_form(bars: int, form: str, *, final: str = "authentic") -> tuple[Phrase, ...]:
-    """The phrases of a ``bars``-long piece in ``form``, the last ending on ``final``."""
+def intro_bars(bars: int) -> int:
+    """Bars of instrumental intro: none under 12 bars, 2 under 24, else a 4-bar phrase."""
+    if bars < 12:
+        return 0
+    return 2 if bars < 24 else PHRASE_BARS
+
+
+def plan_form(
+    bars: int, form: str, *, final: str = "authentic", intro: int = 0
+) -> tuple[Phrase, ...]:
+    """The phrases of a ``bars``-long piece in ``form``, the last ending on ``final``;
+    with ``intro`` bars, an intro phrase comes first and ends on a half cadence."""
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}; known: {', '.join(FORMS)}")
     if final not in CADENCES:
         raise ValueError(f"unknown cadence {final!r}; known: {', '.join(CADENCES)}")
-    spans = phrase_spans(bars)
+    if not 0 <= intro < bars:
+        raise ValueError(f"an intro of {intro} bars does not fit {bars} bars")
+    spans = phrase_spans(bars - intro)
     labels = _labels(form, len(spans))
-    return tuple(
-        Phrase(start, end, label, _cadence(label, i, len(spans), final))
+    body = tuple(
+        Phrase(intro + start, intro + end, label, _cadence(label, i, len(spans), final))
         for i, ((start, end), label) in enumerate(zip(spans, labels, strict=True))
     )
+    return (Phrase(0, intro, INTRO, "half"), *body) if intro else body
 
 
-__all__ = ["CADENCES", "FORMS", "PHRASE_BARS", "Phrase", "phrase_spans", "plan_form"]
+__all__ = [
+    "CADENCES",
+    "FORMS",
+    "INTRO",
+    "PHRASE_BARS",
+    "Phrase",
+    "intro_bars",
+    "phrase_spans",
+    "plan_form",
+]

@@ -29,6 +29,8 @@ ENDINGS: tuple[str, ...] = ("held", "ritardando")
 """How a piece ends: its last chord held in time, or slowing over its last two bars."""
 VOICINGS: tuple[str, ...] = ("close", "power")
 """How comping voices chords: close triads/sevenths, or root-fifth-octave power chords."""
+INTRO_PARTS: tuple[str, ...] = ("harmony", "bass", "pad", "drums")
+"""Parts an intro may use: the melody always waits for the first phrase."""
 KICK, SNARE = 36, 38
 GRID_CHARS = frozenset("Xxo.")
 
@@ -65,6 +67,8 @@ class GenreSpec:
     form: str
     """Phrase plan: "song" (verse/chorus), "aaba", "through" (through-composed)."""
     ending: str
+    intro: tuple[str, ...]
+    """Parts that play the intro, before the melody enters."""
     voicing: str
     swing: float
     """Delay of off-beat eighths in beats: 0 straight, 1/6 a triplet feel."""
@@ -117,6 +121,7 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             bass_style=raw["bass_style"],
             form=raw["form"],
             ending=raw.get("ending", "held"),
+            intro=tuple(raw["intro"]),
             voicing=raw.get("voicing", "close"),
             swing=float(raw["swing"]),
             humanize=float(raw["humanize"]),
@@ -131,6 +136,8 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             raise GenreDataError(f"{where}: unknown comping or bass style")
         if spec.form not in FORMS or spec.voicing not in VOICINGS or spec.ending not in ENDINGS:
             raise GenreDataError(f"{where}: unknown form, voicing or ending")
+        if not spec.intro or not set(spec.intro) <= set(INTRO_PARTS):
+            raise GenreDataError(f"{where}: intro must name some of {', '.join(INTRO_PARTS)}")
         if not 0.0 <= spec.swing <= 0.34:
             raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
         genres[name] = spec

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmidi import emotions
 from kmidi.errors import TechnicalWishError
-from kmidi.form import Phrase, phrase_spans, plan_form
+from kmidi.form import INTRO, Phrase, intro_bars, phrase_spans, plan_form
 from kmidi.genres import GenreSpec, beat_groups, choose_genre, drum_style_for, get_genre
 from kmidi.theory import (
     MINOR_LIKE,
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from kmidi.affect import Affect
     from schemas.intent import Intent, TechnicalWishes
 
-PLAN_VERSION = 2
-"""2 added ``phrases`` (form and cadences) and ``Instrumentation.voicing``; a version-1
-plan still loads (one phrase per 4 bars, close voicings)."""
+PLAN_VERSION = 3
+"""2 added ``phrases`` (form and cadences) and ``Instrumentation.voicing``; 3 added the
+intro phrase and ``Instrumentation.intro``. Older plans still load (version 1: one phrase
+per 4 bars, close voicings; versions 1 and 2: no intro)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ class Instrumentation:
     tonic_pedal: bool = False
     """A modal key's tonic anchored: held above every chord (close voicings) or chugged
     by the bass between power chords. Never under a requested progression."""
+    intro: tuple[str, ...] = ()
+    """Parts that play the intro phrase (the others, and always the melody, enter after
+    it); empty when the piece has no intro."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,14 +273,7 @@ class Plan:
                 groove=Groove(**{f.name: data["groove"][f.name] for f in fields(Groove)}),
                 dynamics=tuple(float(x) for x in data["dynamics"]),
                 dynamics_variance=float(data["dynamics_variance"]),
-                instrumentation=Instrumentation(
-                    **{
-                        f.name: data["instrumentation"][f.name]
-                        for f in fields(Instrumentation)
-                        if f.name in data["instrumentation"]
-                        or f.name not in ("voicing", "tonic_pedal")
-                    }
-                ),
+                instrumentation=_instrumentation_from(data["instrumentation"]),
                 registers=Registers(
                     **{f.name: data["registers"][f.name] for f in fields(Registers)}
                 ),
@@ -309,6 +306,20 @@ def variation_seed(
     one intent with one seed is still the same piece every time."""
     reading = f"{seed}|{preset}|{','.join(modifiers)}|{intensity:.4f}|{valence:.4f}|{arousal:.4f}"
     return int.from_bytes(hashlib.blake2b(reading.encode(), digest_size=8).digest(), "big")
+
+
+def _instrumentation_from(data: dict[str, Any]) -> Instrumentation:
+    """Instrumentation from JSON; fields added after version 1 take their defaults."""
+    later = ("voicing", "tonic_pedal", "intro")
+    values = {f.name: data[f.name] for f in fields(Instrumentation) if f.name in data}
+    missing = [
+        f.name for f in fields(Instrumentation) if f.name not in data and f.name not in later
+    ]
+    if missing:
+        raise KeyError(missing[0])
+    if "intro" in values:
+        values["intro"] = tuple(str(p) for p in values["intro"])
+    return Instrumentation(**values)
 
 
 def _phrases(data: dict[str, Any]) -> tuple[Phrase, ...]:
@@ -577,7 +588,8 @@ def _phrase_degrees(
     """Degrees of every chord, phrase by phrase, and the slots that end on a cadence's V.
 
     Each material draws its template once, so a returning phrase ("A'") has the same
-    chords as its first statement up to its own cadence.
+    chords as its first statement up to its own cadence. An intro vamps on the first two
+    chords of A.
     """
     templates = _TEMPLATES[key.mode]
     weights = [1.0 / (1 + i) for i in range(len(templates))]
@@ -585,14 +597,16 @@ def _phrase_degrees(
     degrees: list[int] = []
     dominants: set[int] = set()
     for phrase, count in zip(phrases, counts, strict=True):
-        if phrase.material not in template_of:
+        material = "A" if phrase.label == INTRO else phrase.material
+        if material not in template_of:
             # New material gets a progression of its own while the mode has one left.
             fresh = [i for i, t in enumerate(templates) if t not in template_of.values()]
             pool = fresh or list(range(len(templates)))
             pick = rng.choices(pool, weights=[weights[i] for i in pool])[0]
-            template_of[phrase.material] = templates[pick]
-        template = template_of[phrase.material]
-        body = [template[i % len(template)] for i in range(count)]
+            template_of[material] = templates[pick]
+        template = template_of[material]
+        cycle = len(template) if phrase.label != INTRO else 2
+        body = [template[i % cycle] for i in range(count)]
         ending = _cadence_degrees(key.mode, phrase.cadence, count, body[0])
         body[count - len(ending) :] = ending
         first = len(degrees)
@@ -855,17 +869,22 @@ def _choose_form(
     bars: int, genre: GenreSpec, rules: set[str], why: list[str]
 ) -> tuple[Phrase, ...]:
     """Phrases and cadences; a piece that must not come home deceives at every cadence."""
-    phrases = plan_form(bars, genre.form, final=_final_cadence(rules))
+    intro = intro_bars(bars)
+    phrases = plan_form(bars, genre.form, final=_final_cadence(rules), intro=intro)
     if "avoid_tonic_resolution" in rules:
         phrases = tuple(
             replace(p, cadence="deceptive") if p.cadence == "authentic" else p for p in phrases
         )
-    labels = " ".join(p.label for p in phrases)
+    body = phrases[1:] if intro else phrases
     why.append(
-        f"Form {genre.form}: {labels}, phrases of {phrases[0].bars} bars; "
-        f"the piece ends on a {phrases[-1].cadence} cadence."
+        f"Form {genre.form}: {' '.join(p.label for p in body)}, phrases of {body[0].bars} "
+        f"bars; the piece ends on {_article(phrases[-1].cadence)} {phrases[-1].cadence} cadence."
     )
     return phrases
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _requested_cadence(chord: Chord, key: Key) -> str:
@@ -994,6 +1013,7 @@ def _instrumentation(
     heard: HeardWishes,
     *,
     tonic_pedal: bool,
+    intro: int,
     why: list[str],
 ) -> Instrumentation:
     """The genre's band, with an instrument named in the words on the melody, or on
@@ -1006,18 +1026,34 @@ def _instrumentation(
     elif heard.program is not None:
         melody = heard.program
         why.append(f"The melody on {heard.instrument}: asked for in your words.")
+    pad = None if solo else genre.pad_program
+    drums = drum_style is not None and not solo
+    present = (
+        {"harmony", "bass"}
+        | ({"pad"} if pad is not None else set())
+        | ({"drums"} if drums else set())
+    )
+    intro_parts = tuple(p for p in genre.intro if p in present) if intro else ()
+    if intro and not {"harmony", "pad"} & set(intro_parts):
+        intro_parts += ("harmony",)  # the genre's chords live on a part this band lacks
+    if intro:
+        why.append(
+            f"A {intro}-bar intro on {', '.join(intro_parts)} sets up the {genre.name} "
+            f"groove; the melody enters at bar {intro + 1}."
+        )
     return Instrumentation(
         genre=genre.name,
         harmony_program=genre.harmony_program if harmony is None else harmony,
         bass_program=genre.bass_program if bass is None else bass,
         melody_program=genre.melody_program if melody is None else melody,
-        pad_program=None if solo else genre.pad_program,
-        drums=drum_style is not None and not solo,
+        pad_program=pad,
+        drums=drums,
         drum_style=None if solo else drum_style,
         comping=genre.comping,
         bass_style=genre.bass_style,
         voicing="close" if solo else genre.voicing,
         tonic_pedal=tonic_pedal,
+        intro=intro_parts,
     )
 
 
@@ -1099,6 +1135,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
             drum_style,
             heard,
             tonic_pedal=tech.progression is None and key.mode in _MODAL,
+            intro=phrases[0].bars if phrases[0].label == INTRO else 0,
             why=why,
         ),
         registers=_registers(preset),

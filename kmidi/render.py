@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from kmidi.form import Phrase
+from kmidi.form import INTRO, Phrase
 from kmidi.genres import beat_groups, drum_pattern
 from kmidi.mix import track_controls
 from kmidi.plan import ChordSlot, Plan
@@ -114,10 +114,13 @@ def _notes(name: str, track: SettledTrack, seconds_at: Callable[[Ints], Floats])
 class _Part:
     """One track's notes as they are generated: humanised in blocks, settled at the end."""
 
-    def __init__(self, jitter: np.random.Generator) -> None:
+    def __init__(self, jitter: np.random.Generator, enters: float = 0.0) -> None:
         self._jitter = jitter
+        self._enters = enters - 0.25
+        """Written onsets up to here are dropped (the part sits out the intro); a sixteenth
+        of slack keeps the entrance on its downbeat when the feel plays it ahead."""
         self._blocks: list[tuple[NDArray[Any], ...]] = []
-        """(onset beat, end beat, pitch, velocity) columns, humanised, not yet rounded."""
+        """(onset beat, end beat, pitch, velocity, kept) columns, humanised, not rounded."""
 
     def add(
         self,
@@ -142,15 +145,18 @@ class _Part:
         if count == 0:
             return
         draw = self._jitter.random((4, count))
+        # Drawn for every note, kept or not, so later bars do not depend on who plays.
+        kept = on > self._enters
         on = on + (draw[0] - draw[1]) * timing
         off = np.minimum(on + hold, cap)
         vel = velocity + (draw[2] - draw[3]) * dynamics
         if voices is not None:
             on, off, vel = np.repeat(on, voices), np.repeat(off, voices), np.repeat(vel, voices)
+            kept = np.repeat(kept, voices)
             if spread:
                 first = np.repeat(np.cumsum(voices) - voices, voices)
                 on = on + (np.arange(len(on)) - first) * spread
-        self._blocks.append((on, off, pitch, vel))
+        self._blocks.append((on, off, pitch, vel, kept))
 
     def add_rows(self, rows: list[Row], *, timing: float, dynamics: float) -> None:
         """``add`` for notes generated one at a time."""
@@ -163,7 +169,10 @@ class _Part:
         if not self._blocks:
             empty = np.zeros(0, dtype=np.int64)
             return settle(empty, empty, empty, empty, end_tick)
-        on, off, pitch, velocity = (np.concatenate(c) for c in zip(*self._blocks, strict=True))
+        on, off, pitch, velocity, kept = (
+            np.concatenate(c) for c in zip(*self._blocks, strict=True)
+        )
+        on, off, pitch, velocity = on[kept], off[kept], pitch[kept], velocity[kept]
         start = np.rint(on * PPQ).astype(np.int64)
         order = np.argsort(start, kind="stable")
         return settle(
@@ -382,15 +391,20 @@ def render_midi(plan: Plan) -> RenderedPiece:
     score = _score(plan)
     jitter = np.random.Generator(np.random.PCG64(plan.variation))
     inst = plan.instrumentation
+    intro_end = plan.phrases[0].end_bar * score.bpb if inst.intro else 0.0
+
+    def new_part(name: str) -> _Part:
+        return _Part(jitter, 0.0 if name in inst.intro else intro_end)
+
     tracks: list[tuple[str, _Part, int | None]] = [
-        ("harmony", _Part(jitter), inst.harmony_program),
-        ("bass", _Part(jitter), inst.bass_program),
-        ("melody", _Part(jitter), inst.melody_program),
+        ("harmony", new_part("harmony"), inst.harmony_program),
+        ("bass", new_part("bass"), inst.bass_program),
+        ("melody", new_part("melody"), inst.melody_program),
     ]
     if inst.pad_program is not None:
-        tracks.append(("pad", _Part(jitter), inst.pad_program))
+        tracks.append(("pad", new_part("pad"), inst.pad_program))
     if inst.drums and inst.drum_style is not None:
-        tracks.append(("drums", _Part(jitter), None))
+        tracks.append(("drums", new_part("drums"), None))
     parts = {name: part for name, part, _ in tracks}
     # Parts are written in this order, whatever the track order: it fixes the random draws.
     _harmony(score, parts["harmony"], parts.get("pad"))
@@ -609,26 +623,38 @@ def _broken_chord(
 # ---------------------------------------------------------------- bass
 
 
-def _bass_roots(score: _Score) -> tuple[list[int], list[int]]:
-    """Each slot's bass note (its chord's root or written bass) and the note that leads
-    into the next slot's: a scale step beside it, from the side the line comes from, or
-    the fifth when the chord does not change."""
+def _fifth_of(chord: Chord) -> int:
+    """Semitones from the chord's bass note up to its fifth: perfect, diminished (ø7, °)
+    or augmented, whichever the chord holds; else the chord tone a sixth up (a slash
+    bass), or 0."""
+    above = {(pc - chord.bass_pc) % 12 for pc in chord.pitch_classes}
+    return next((iv for iv in (7, 6, 8, 9) if iv in above), 0)
+
+
+def _bass_roots(score: _Score) -> tuple[list[int], list[int], list[int]]:
+    """Each slot's bass note (its chord's root or written bass), the chord's fifth over
+    it, and the note that leads into the next slot's: a scale step beside it, from the
+    side the line comes from, or the fifth when the chord does not change."""
     plan, key = score.plan, score.key
     low, high = plan.registers.bass_low, plan.registers.bass_high
     centre = (low + high) // 2
     roots = [_place((chord.bass_pc,), centre, low, high) for chord in score.chords]
+    fifths = [
+        root + iv if root + iv <= high else root + iv - 12
+        for root, iv in zip(roots, (_fifth_of(c) for c in score.chords), strict=True)
+    ]
     approaches: list[int] = []
     for i, root in enumerate(roots):
         nxt = roots[(i + 1) % len(roots)]
         if nxt == root:
-            approaches.append(root + 7 if root + 7 <= high else root - 5)
+            approaches.append(fifths[i])
         else:
             side = -1 if nxt > root else 1
             near = _place(key.scale, nxt + 2 * side, nxt - 2, nxt + 2)
             if near == root:  # a step away already: come from the other side instead
                 near = _place(key.scale, nxt - 2 * side, nxt - 2, nxt + 2)
             approaches.append(near)
-    return roots, approaches
+    return roots, fifths, approaches
 
 
 def _bass_pattern(score: _Score, style: str) -> list[tuple[float, float, int, int, float]]:
@@ -661,8 +687,12 @@ def _bass_pattern(score: _Score, style: str) -> list[tuple[float, float, int, in
         rows = [(x, 0.4, 0, 0, 1.0) for x in beats]
         rows += [(b - 0.5, 0.22, 12, 0, 0.8) for b in beats[1:] if b - 0.5 > 0]
         return [*sorted(rows), (bpb - 0.5, 0.22, 0, 2, 0.8)]
-    funk = ((0.0, 0), (0.75, 0), (1.5, 12), (2.0, 7), (2.75, 0), (3.5, 12))
-    return [(x, 0.22 if iv else 0.4, iv, 0, 0.8 if iv else 1.0) for x, iv in funk]
+    # (beat, interval, role): the fifth on beat 3 is the chord's own (role 1).
+    funk = ((0.0, 0, 0), (0.75, 0, 0), (1.5, 12, 0), (2.0, 0, 1), (2.75, 0, 0), (3.5, 12, 0))
+    return [
+        (x, 0.22 if iv or role else 0.4, iv, role, 0.8 if iv or role else 1.0)
+        for x, iv, role in funk
+    ]
 
 
 def _bass(score: _Score, bass: _Part) -> None:
@@ -672,7 +702,7 @@ def _bass(score: _Score, bass: _Part) -> None:
     high, style = plan.registers.bass_high, plan.instrumentation.bass_style
     sw = score.swing.get
     onset = score.feel * 0.5
-    roots, approaches = _bass_roots(score)
+    roots, fifth_notes, approaches = _bass_roots(score)
     final_bar = score.bars - 1
     rows: list[Row] = []
     patterned: list[tuple[int, float, float, float, float, bool]] = []
@@ -708,8 +738,7 @@ def _bass(score: _Score, bass: _Part) -> None:
     pitch = root + intervals[hit]
     # A leap that would climb over an octave above the bass register plays the root instead.
     pitch = np.where(pitch <= high + 12, pitch, root)
-    fifths = np.where(root + 7 <= high, root + 7, root - 5)
-    pitch = np.where(roles[hit] == 1, fifths, pitch)
+    pitch = np.where(roles[hit] == 1, np.array(fifth_notes, dtype=np.int64)[ids[row]], pitch)
     lead_in = (roles[hit] == 2) & leads[row]
     pitch = np.where(lead_in, np.array(approaches, dtype=np.int64)[ids[row]], pitch)
     if plan.instrumentation.voicing == "power" and plan.instrumentation.tonic_pedal:
@@ -941,7 +970,8 @@ def _melody(score: _Score, part: _Part) -> None:
         return
     centre = _place((key.tonic_pc,), plan.registers.melody_centre, low, high)
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
-    motif_bars = 2 if plan.phrases[0].bars >= 4 else 1
+    phrases = [p for p in plan.phrases if p.label != INTRO]
+    motif_bars = 2 if phrases[0].bars >= 4 else 1
     half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
     line = _Line(
         notes,
@@ -958,7 +988,7 @@ def _melody(score: _Score, part: _Part) -> None:
     shapes: dict[str, tuple[str, int, int]] = {}
     rows: list[Row] = []
     prev = centre
-    for phrase in plan.phrases:
+    for phrase in phrases:
         if phrase.material not in shapes:
             development, lift = _DEVELOPMENTS[len(shapes) % len(_DEVELOPMENTS)]
             lift += 2 * (len(shapes) // len(_DEVELOPMENTS))
@@ -966,7 +996,7 @@ def _melody(score: _Score, part: _Part) -> None:
             shapes[phrase.material] = (development, anchor + lift, sequence)
         development, at, sequence = shapes[phrase.material]
         body = _phrase_shape(line, development, at, sequence, phrase.bars)
-        ending = prev % 12 if phrase.start_bar > 0 else None
+        ending = prev % 12 if phrase is not phrases[0] else None
         prev = _phrase_rows(score, line, phrase, body, prev, rows, ending)
     part.add_rows(rows, timing=score.kj, dynamics=score.kv)
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from kmidi.compose import Composition, compose
+from kmidi.genres import GENRE_SPECS
 from kmidi.theory import parse_chord_symbol
 from schemas.intent import Intent
 from tests.unit.midi_tools import CsvNote, ParsedMidi, krumhansl, midicsv, require_tool
@@ -99,8 +100,10 @@ def repeats_a_block(parsed: ParsedMidi) -> bool:
 
 
 def opening_returns(parsed: ParsedMidi) -> bool:
+    """The melody's first two bars (after any intro) come back later, exact or transposed."""
     blocks = bar_blocks(parsed, "melody", 2)
-    return any(same_shape(blocks[0], later) for later in blocks[2:])
+    first = next(i for i, bar in enumerate(bar_blocks(parsed, "melody", 1)) if bar)
+    return any(same_shape(blocks[first], later) for later in blocks[first + 2 :])
 
 
 def test_most_pieces_repeat_a_two_bar_melody_block_and_the_opening_returns() -> None:
@@ -112,15 +115,15 @@ def test_most_pieces_repeat_a_two_bar_melody_block_and_the_opening_returns() -> 
 
 
 def test_a_phrase_that_returns_repeats_its_melody_up_to_its_cadence() -> None:
-    c, parsed = piece("we won the championship!", 7, genre="pop", length_bars=16)
-    labels = [p.label for p in c.plan.phrases]
-    assert labels == ["A", "A'", "B", "B'"]
+    c, parsed = piece("we won the championship!", 7, genre="pop", length_bars=20)
+    starts = {p.label: p.start_bar for p in c.plan.phrases}
+    assert list(starts) == ["intro", "A", "A'", "B", "B'"]
     blocks = bar_blocks(parsed, "melody", 3)
-    assert same_shape(blocks[0], blocks[4])  # A and A': their first three bars
+    assert same_shape(blocks[starts["A"]], blocks[starts["A'"]])  # their first three bars
     # B and B': their first two bars (the last phrase's cadence starts a chord earlier).
     pairs = bar_blocks(parsed, "melody", 2)
-    assert same_shape(pairs[8], pairs[12])
-    assert not same_shape(pairs[0], pairs[8])  # new material is new
+    assert same_shape(pairs[starts["B"]], pairs[starts["B'"]])
+    assert not same_shape(pairs[starts["A"]], pairs[starts["B"]])  # new material is new
 
 
 def sounding(parsed: ParsedMidi, tracks: tuple[str, ...], lo: int, hi: int) -> list[CsvNote]:
@@ -297,6 +300,32 @@ def test_rock_plays_power_chords() -> None:
             assert intervals <= {0, 6, 7, 8}, (seed, tick, pitches)  # no third
             chords += 1
         assert chords > 16
+
+
+@pytest.mark.parametrize("genre", GENRES)
+def test_the_genres_intro_parts_set_up_the_groove_and_the_melody_enters_after(
+    genre: str,
+) -> None:
+    for bars, intro in ((12, 2), (23, 2), (24, 4), (64, 4)):
+        c, parsed = piece("we won the championship!", bars, genre=genre, length_bars=bars)
+        entrance = intro * parsed.bar_ticks - parsed.division // 8
+        playing = {n.track for n in parsed.notes if n.start < entrance}
+        assert "melody" not in playing, (bars, "the melody waits for A")
+        assert playing, "the intro is not silent"
+        assert playing <= set(GENRE_SPECS[genre].intro) | {"harmony"}, playing
+        first = min(n.start for n in parsed.track("melody"))
+        assert abs(first - intro * parsed.bar_ticks) < parsed.division, (bars, first)
+        # Every part of the band is playing once the melody has entered.
+        later = {n.track for n in parsed.notes if entrance < n.start < first + parsed.bar_ticks}
+        assert later >= {"harmony", "bass", "melody"}, later
+        assert c.plan.phrases[0].label == "intro"
+
+
+def test_short_pieces_have_no_intro() -> None:
+    for bars in range(1, 12):
+        c, parsed = piece("we won the championship!", bars, genre="rock", length_bars=bars)
+        assert all(p.label != "intro" for p in c.plan.phrases)
+        assert min(n.start for n in parsed.track("melody")) < parsed.division
 
 
 def test_drum_fills_lead_into_new_sections() -> None:
