@@ -140,3 +140,6 @@ class HealthReport(BaseModel):
     version: str
     uptime_seconds: float
     checks: dict[str, bool] = Field(default_factory=dict)
+    reason: str | None = Field(
+        default=None, description="Why the broker cannot be reached (its error), when known."
+    )

@@ -510,6 +510,7 @@ def _report(consumer: ResultsConsumer, *, ok: bool) -> HealthReport:
             "broker_connected": consumer.connected,
             "caught_up": consumer.caught_up.is_set(),
         },
+        reason=consumer.last_error,
     )
 
 

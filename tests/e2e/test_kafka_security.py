@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,8 +133,19 @@ def test_an_intent_completes_through_the_pipeline_over_sasl_ssl(
         stack.stop()
 
 
-def test_wrong_credentials_make_the_ingress_not_ready_with_the_reason(
-    secure: SecureBroker, tmp_path: Path
+@pytest.mark.parametrize(
+    ("module", "reason_of"),
+    [
+        ("producer_api", lambda body: body["error"]["message"]),
+        ("stream_processors.results_service", lambda body: body["reason"]),
+    ],
+    ids=["ingress", "results"],
+)
+def test_wrong_credentials_make_a_service_not_ready_with_the_reason(
+    secure: SecureBroker,
+    tmp_path: Path,
+    module: str,
+    reason_of: Callable[[dict[str, Any]], str],
 ) -> None:
     port = free_port()
     env = {
@@ -142,24 +154,24 @@ def test_wrong_credentials_make_the_ingress_not_ready_with_the_reason(
         "API_HOST": "127.0.0.1",
         "API_PORT": str(port),
         "API_WORKERS": "1",
+        "RESULTS_HOST": "127.0.0.1",
+        "RESULTS_PORT": str(port),
     }
-    log = (tmp_path / "ingress.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "producer_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        body = poll_not_ready(f"http://127.0.0.1:{port}/ready")
-        message = str(body["error"]["message"])  # type: ignore[index]
-        assert "SaslAuthenticationFailed" in message, body
-        assert "invalid credentials" in message, body
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
+    with (tmp_path / "service.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            reason = poll_not_ready_reason(f"http://127.0.0.1:{port}/ready", reason_of)
+        finally:
+            process.terminate()
+            process.wait(30)
+    assert "SaslAuthenticationFailed" in reason
+    assert "invalid credentials" in reason
 
 
-def poll_not_ready(url: str) -> dict[str, object]:
-    """The first 503 body that gives a reason, polled until the test's DEADLINE."""
+def poll_not_ready_reason(url: str, reason_of: Callable[[dict[str, Any]], str | None]) -> str:
+    """The reason in the first 503 that gives one, polled until the test's DEADLINE."""
     deadline = time.monotonic() + DEADLINE
     seen: list[object] = []
     while time.monotonic() < deadline:
@@ -169,10 +181,10 @@ def poll_not_ready(url: str) -> dict[str, object]:
             seen.append(repr(exc))
         else:
             assert response.status_code == 503, response.text
-            body: dict[str, object] = response.json()
-            if "Error" in str(body):
-                return body
-            seen.append(body)
+            reason = reason_of(response.json())
+            if reason and "Error" in reason:
+                return reason
+            seen.append(response.text)
         time.sleep(0.5)
     raise AssertionError(f"{url} gave no reason within {DEADLINE:g} s: {seen[-3:]}")
 
