@@ -181,14 +181,9 @@ function showRoll(midi) {
     : "The file has no notes.";
 }
 
-function audioArtifact(status) {
-  const artifact = (status.artifacts ?? []).find((a) => a.kind === "audio");
-  if (artifact) return artifact;
-  return status.audio_url ? { uri: status.audio_url, media_type: "audio/ogg" } : null;
-}
-
 function showAudio(status) {
-  const artifact = audioArtifact(status);
+  // Over HTTP an artifact's uri is its download URL (docs/results.md).
+  const artifact = (status.artifacts ?? []).find((a) => a.kind === "audio");
   const area = $("audio-area");
   const link = $("audio-download");
   if (!artifact) {
@@ -205,6 +200,23 @@ function showAudio(status) {
   const size = artifact.size ? `, ${(artifact.size / 1024).toFixed(0)} KB` : "";
   link.textContent = `Download audio (${artifact.media_type}${size})`;
   link.hidden = false;
+}
+
+/** Save the audio: the results service is another origin, where ``download`` is ignored
+ * and its inline file would replace this page, so the file is fetched and saved from here. */
+async function saveAudio(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const response = await get(link.href, current.requestId);
+    const disposition = response.headers.get("Content-Disposition") ?? "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `kmidi-${current.requestId}`;
+    const url = URL.createObjectURL(await response.blob());
+    Object.assign(document.createElement("a"), { href: url, download: name }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    showError(error);
+  }
 }
 
 // ------------------------------------------------------------------ reading and plan
@@ -345,4 +357,5 @@ async function sendTurn(event) {
 
 $("intent-form").addEventListener("submit", submitIntent);
 $("talk-form").addEventListener("submit", sendTurn);
+$("audio-download").addEventListener("click", saveAudio);
 document.body.dataset.state = "ready";

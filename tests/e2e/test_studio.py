@@ -294,3 +294,31 @@ def test_the_rate_limit_is_explained_with_the_request_id(
     text = studio.error_text()
     assert "Too many requests" in text, text
     assert re.search(r"Request ID: [0-9a-f]{32}", text), text
+
+
+def test_an_audio_piece_plays_in_the_page_and_its_audio_downloads(
+    studio: Studio, stack: RunningStack
+) -> None:
+    page = studio.page
+    page.fill("#emotional-intent", "a calm evening by the sea")
+    page.click("summary")
+    page.fill("#length-bars", "4")
+    page.select_option("#output", "audio:ogg")
+    page.click("#compose")
+    assert studio.wait_until_settled() == "completed", studio.error_text()
+    page.wait_for_selector("#player", timeout=PIECE_TIMEOUT_MS)  # once the audio stage is done
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    studio.shoot("9-audio")
+    duration = float(page.evaluate("document.getElementById('player').duration"))
+    assert page.evaluate("document.getElementById('player').error?.code ?? null") is None
+    events_url = next(url for url in studio.urls if url.endswith("/events"))
+    status = httpx.get(events_url.removesuffix("/events"), timeout=10).json()
+    assert status["audio_status"] == "completed", status
+    assert duration == pytest.approx(status["duration_seconds"], abs=0.1)
+
+    with page.expect_download() as download_info:
+        page.click("#audio-download")
+    audio = Path(download_info.value.path()).read_bytes()
+    assert audio[:4] == b"OggS"
+    assert audio == httpx.get(f"{events_url.removesuffix('/events')}/audio", timeout=10).content
+    assert studio.page.url == f"{stack.api_url}/", "saving the audio leaves the page in place"
