@@ -116,7 +116,11 @@ def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     stop.add_argument("--port", type=int, default=default_port())
     stop.set_defaults(handler=_broker_stop)
 
-    status = actions.add_parser("status", help="does a broker answer? (exit 0 yes, 1 no)")
+    status = actions.add_parser(
+        "status",
+        help="does a broker answer, with the KAFKA_SECURITY_PROTOCOL/SASL/SSL settings? "
+        "(exit 0 yes, 1 no)",
+    )
     status.add_argument(
         "--bootstrap",
         default=None,
@@ -264,9 +268,19 @@ def _broker_stop(args: argparse.Namespace) -> int:
 
 
 def _broker_status(args: argparse.Namespace) -> int:
+    # Imported here: pydantic-settings would slow every other kmidi command down.
+    from pydantic import ValidationError
+
+    from schemas.kafka_connection import KafkaConnection
+
     bootstrap = args.bootstrap or default_bootstrap()
     try:
-        brokers = fetch_brokers(bootstrap, timeout=3.0)
+        connection = KafkaConnection().with_bootstrap(bootstrap)
+    except ValidationError as exc:
+        print(f"invalid Kafka connection settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        brokers = fetch_brokers(connection, timeout=3.0)
     except (OSError, ProbeError, ValueError) as exc:
         print(f"no Kafka broker answers at {bootstrap} ({exc})")
         return 1

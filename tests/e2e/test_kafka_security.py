@@ -107,6 +107,16 @@ def test_the_probe_authenticates_and_names_a_wrong_password(
     wrong = connection(secure.client_env(password_file(tmp_path, "not-it")), monkeypatch)
     with pytest.raises(ProbeError, match=f"SASL {MECHANISM} authentication failed"):
         fetch_brokers(wrong, timeout=10)
+    status = subprocess.run(
+        [sys.executable, "-m", "kmidi.cli.main", "broker", "status"],
+        env={**os.environ, **secure.client_env(password_file(tmp_path, "not-it"))},
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert status.returncode == 1
+    assert "authentication failed" in status.stdout, status.stdout
 
 
 def test_an_intent_completes_through_the_pipeline_over_sasl_ssl(
