@@ -1,0 +1,78 @@
+"""Blind holdouts: sentences written and labelled by someone who had not read the
+analyser, measured, never tuned on. The tables print counts per category and language
+only, so the rows stay unread by whoever tunes the analyser.
+
+holdout4 (103 rows: plain, scenes, sarcasm, five other languages, long texts, musical
+words, unsure ones). First pass (commit b7765c2, before any multilingual vocabulary):
+49 of 103 (48 %): plain English 16/18, musical 17/20, unsure 5/6 flagged, scenes 7/14,
+long 2/5, sarcasm 1/9, other languages 1/31. Second pass, after the multilingual lexicon
+(written by someone who never opened the file): 78 of 103 (76 %), other languages 30/31.
+
+holdout5 (90 rows, written 2026-11-29; see data/BLIND_PROVENANCE.md). First pass
+(commit 16696a5, before any work on sarcasm or scenes): 50 of 90 (56 %): plain 13/15,
+scenes 13/20, sarcasm 2/20, other languages 10/15, long 2/5, musical 8/10, unsure 2/5.
+
+The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
+marker cannot outlive the gap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kmidi.affect import analyse_text
+from kmidi.emotions import PRESETS
+
+DATA = Path(__file__).parent / "data"
+GOAL = 0.90
+SPLITS = {
+    "affect_holdout4": ("48 % first pass, 76 % second", 80),
+    "affect_holdout5": ("56 % first pass", 90),
+}
+
+
+def _rows(split: str) -> list[dict[str, object]]:
+    text = (DATA / f"{split}.jsonl").read_text("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_the_split_covers_what_it_claims(split: str) -> None:
+    rows = _rows(split)
+    assert len(rows) >= SPLITS[split][1]
+    assert {r["language"] for r in rows} == {"en", "es", "de", "fr", "pt", "it"}
+    assert {"plain", "scene", "sarcasm", "language", "long", "musical", "unsure"} <= {
+        r["category"] for r in rows
+    }
+    families = {p.family for p in PRESETS.values()}
+    assert all(r["family"] in families and r["preset"] in PRESETS for r in rows)
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        pytest.param(
+            split,
+            marks=pytest.mark.xfail(
+                strict=True, reason=f"blind {split} below the 90 % goal ({figures})"
+            ),
+        )
+        for split, (figures, _) in SPLITS.items()
+    ],
+)
+def test_family_accuracy(split: str) -> None:
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for row in _rows(split):
+        reading = analyse_text(str(row["text"]))
+        hit = PRESETS[reading.primary].family == row["family"]
+        for group in (f"category {row['category']}", f"language {row['language']}", "all"):
+            total[group] += 1
+            right[group] += hit
+    table = "\n".join(f"{g:<22} {right[g]:>3}/{total[g]:<3}" for g in sorted(total))
+    print(f"\n{split} family accuracy:\n{table}")
+    assert right["all"] / total["all"] >= GOAL, table
