@@ -249,6 +249,18 @@ def test_a_rejected_wish_is_explained_with_the_request_id(studio: Studio) -> Non
     assert f"Request ID: {response.headers['x-request-id']}" in text, text
 
 
+def test_a_lost_connection_is_explained_with_the_request_id(studio: Studio) -> None:
+    page = studio.page
+    page.fill("#emotional-intent", "I am feeling grief")
+    page.context.set_offline(True)  # Chromium's own network stack refuses every request
+    page.click("#compose")
+    assert studio.wait_until_settled() == "error"
+    studio.shoot("5b-error-offline")
+    text = studio.error_text()
+    assert f"Could not reach kmidi at {studio.stack.api_url}" in text, text
+    assert re.search(r"Request ID: [0-9a-f]{32}", text), text
+
+
 def test_talking_it_through_composes_the_piece(studio: Studio) -> None:
     page = studio.page
     page.fill("#talk-message", "I lost my dad last spring")
