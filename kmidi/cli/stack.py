@@ -290,6 +290,7 @@ def _print_banner(services: list[Service], bootstrap: str, broker: EmbeddedKafka
     lines = [
         "",
         "kmidi is up",
+        f"  studio   http://127.0.0.1:{api['API_PORT']}/  (open it in a browser)",
         f"  ingress  http://127.0.0.1:{api['API_PORT']}  (POST /v1/generate, docs at /docs)",
         f"  results  http://127.0.0.1:{results['RESULTS_PORT']}  (GET /v1/results/{{id}})",
     ]
