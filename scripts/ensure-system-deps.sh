@@ -5,7 +5,8 @@
 # renderer), ffmpeg (audio decoder and loudness meter), kcat (Kafka client), promtool
 # (Prometheus metrics linter), node + npm (AsyncAPI parser), chromium (the studio page's
 # browser tests, driven by Playwright), Go and, built with it, the OpenTelemetry Collector
-# the trace tests send spans to (scripts/build-otelcol.sh, cached in ~/.cache/kmidi).
+# the trace tests send spans to (scripts/build-otelcol.sh, cached in ~/.cache/kmidi) and the
+# Versity S3 Gateway the S3 artifact store's tests run against (scripts/build-versitygw.sh).
 # Debian/Ubuntu only; elsewhere it says what to install.
 set -euo pipefail
 
@@ -33,7 +34,10 @@ if $want_test_tools; then
   command -v go >/dev/null 2>&1 || missing+=(golang-go)
 fi
 build_collector() {
-  if $want_test_tools; then "$(dirname "$0")/build-otelcol.sh" >/dev/null; fi
+  if $want_test_tools; then
+    "$(dirname "$0")/build-otelcol.sh" >/dev/null
+    "$(dirname "$0")/build-versitygw.sh" >/dev/null
+  fi
 }
 [ ${#missing[@]} -eq 0 ] && { build_collector; exit 0; }
 

@@ -4,8 +4,7 @@ Results name their files by ``Artifact`` (kind, media type, size, SHA-256, URI);
 live here. One interface, ``ArtifactStore``; one implementation, ``LocalArtifactStore``:
 a directory tree ``<root>/<request_id>/<kind>-<sha256[:16]><suffix>`` on a disk the stages
 and the results service share (``kmidi up``: one machine; elsewhere a shared volume).
-An S3-compatible store would implement the same interface (docs/audio.md says why there
-is none yet).
+``ARTIFACT_STORE=s3`` selects ``stream_processors.artifacts_s3.S3ArtifactStore`` instead.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Literal, Protocol
 from urllib.parse import unquote, urlparse
 
 from pydantic import Field
@@ -59,6 +58,17 @@ class ArtifactSettings(BaseSettings):
         default=256 * 1024,
         description="MIDI up to this size also travels inline (midi_base64) in the result.",
     )
+    artifact_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="local: files under artifacts_dir. s3: objects in s3_bucket, with "
+        "artifacts_dir as the results service's read-through cache.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Of an S3-compatible server; unset means AWS S3."
+    )
+    s3_bucket: str = ""
+    s3_prefix: str = Field(default="", description="Prepended to every object key.")
+    s3_region: str = "us-east-1"
 
 
 class ArtifactStore(Protocol):
@@ -88,7 +98,8 @@ class LocalArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
 
-    def _request_dir(self, request_id: str) -> Path:
+    def request_dir(self, request_id: str) -> Path:
+        """The request's directory; ``ValueError`` for an ID that is no directory name."""
         # "." and ".." match the request ID pattern but must never become a path.
         if not is_valid_request_id(request_id) or request_id in (".", ".."):
             raise ValueError(f"not a request ID usable as a directory: {request_id!r}")
@@ -98,9 +109,9 @@ class LocalArtifactStore:
         self, request_id: str, kind: ArtifactKind, data: bytes, *, media_type: str, suffix: str
     ) -> Artifact:
         digest = hashlib.sha256(data).hexdigest()
-        directory = self._request_dir(request_id)
+        directory = self.request_dir(request_id)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{kind}-{digest[:16]}{suffix}"
+        path = directory / artifact_name(kind, digest, suffix)
         # Written aside and renamed: a reader never sees half a file.
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False) as tmp:
             tmp.write(data)
@@ -124,7 +135,7 @@ class LocalArtifactStore:
         return self.local_path(artifact).read_bytes()
 
     def delete_request(self, request_id: str) -> int:
-        directory = self._request_dir(request_id)
+        directory = self.request_dir(request_id)
         if not directory.is_dir():
             return 0
         count = sum(1 for path in directory.iterdir() if path.is_file())
@@ -151,10 +162,21 @@ def get_artifact_settings() -> ArtifactSettings:
     return ArtifactSettings()
 
 
+def artifact_name(kind: ArtifactKind, digest: str, suffix: str) -> str:
+    """A file's name in its request's directory (or key prefix): the same bytes, one name."""
+    return f"{kind}-{digest[:16]}{suffix}"
+
+
 @lru_cache(maxsize=1)
 def get_artifact_store() -> ArtifactStore:
     """The process-wide store, as the settings say."""
-    return LocalArtifactStore(get_artifact_settings().artifacts_dir)
+    settings = get_artifact_settings()
+    if settings.artifact_store == "s3":
+        # Imported here: boto3 takes a while to load and only an S3 deployment needs it.
+        from stream_processors.artifacts_s3 import S3ArtifactStore
+
+        return S3ArtifactStore.from_settings(settings)
+    return LocalArtifactStore(settings.artifacts_dir)
 
 
 async def expire_forever(store: ArtifactStore, settings: ArtifactSettings) -> None:
