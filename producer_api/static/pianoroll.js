@@ -23,15 +23,31 @@ function barTicks(song) {
   return ticks;
 }
 
+function colourOf(note, order) {
+  return note.channel === DRUM_CHANNEL ? DRUM_COLOUR : TRACK_COLOURS[order % TRACK_COLOURS.length];
+}
+
+/** A small square of ``colour``, for the legend (an SVG attribute, which the CSP allows). */
+export function swatch(colour) {
+  const svg = element("svg", { width: 12, height: 12, "aria-hidden": "true" });
+  svg.append(element("rect", { width: 12, height: 12, fill: colour }));
+  return svg;
+}
+
 /**
  * Draw ``song`` (from parseMidi) into ``container``; returns what was drawn:
- * {notes, tracks, lowest, highest, bars}.
+ * {notes, tracks, lowest, highest, bars, legend: [{name, colour, notes}]}.
  */
 export function drawPianoRoll(container, song) {
   const voiced = song.tracks.filter((track) => track.notes.length > 0);
   const notes = voiced.flatMap((track, order) => track.notes.map((note) => ({ ...note, order })));
+  const legend = voiced.map((track, order) => ({
+    name: track.name || `track ${track.index + 1}`,
+    colour: colourOf(track.notes[0], order),
+    notes: track.notes.length,
+  }));
   container.replaceChildren();
-  if (notes.length === 0) return { notes: 0, tracks: 0, lowest: null, highest: null, bars: 0 };
+  if (notes.length === 0) return { notes: 0, tracks: 0, lowest: null, highest: null, bars: 0, legend };
 
   const pitches = notes.map((note) => note.pitch);
   const lowest = Math.min(...pitches);
@@ -50,7 +66,6 @@ export function drawPianoRoll(container, song) {
     svg.append(element("line", { x1: tick * scale, x2: tick * scale, y1: 0, y2: height, class: "bar" }));
   }
   for (const note of notes) {
-    const colour = note.channel === DRUM_CHANNEL ? DRUM_COLOUR : TRACK_COLOURS[note.order % TRACK_COLOURS.length];
     svg.append(
       element("rect", {
         class: "note",
@@ -58,12 +73,12 @@ export function drawPianoRoll(container, song) {
         y: (highest - note.pitch) * ROW,
         width: Math.max(1.5, (note.end - note.start) * scale),
         height: ROW - 1,
-        fill: colour,
+        fill: colourOf(note, note.order),
         "fill-opacity": 0.45 + (0.55 * note.velocity) / 127,
       }),
     );
   }
-  const drawn = { notes: notes.length, tracks: voiced.length, lowest, highest, bars: bars.length - 1 };
+  const drawn = { notes: notes.length, tracks: voiced.length, lowest, highest, bars: bars.length - 1, legend };
   svg.setAttribute(
     "aria-label",
     `Piano roll: ${drawn.notes} notes on ${drawn.tracks} tracks, MIDI pitches ${lowest} to ${highest}, ${drawn.bars} bars.`,

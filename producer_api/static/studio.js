@@ -2,7 +2,7 @@
 // Server-Sent Events, then show the reading, the plan, the piano roll, audio and downloads.
 
 import { StudioError, get, newRequestId, postJson } from "./api.js";
-import { drawPianoRoll } from "./pianoroll.js";
+import { drawPianoRoll, swatch } from "./pianoroll.js";
 import { parseMidi } from "./smf.js";
 
 const $ = (id) => document.getElementById(id);
@@ -179,6 +179,13 @@ function showRoll(midi) {
   $("roll-caption").textContent = drawn.notes
     ? `${drawn.notes} notes on ${drawn.tracks} tracks over ${drawn.bars} bars (read and drawn in ${milliseconds.toFixed(1)} ms).`
     : "The file has no notes.";
+  $("roll-legend").replaceChildren(
+    ...drawn.legend.map((track) => {
+      const item = document.createElement("li");
+      item.append(swatch(track.colour), ` ${track.name} (${track.notes} notes)`);
+      return item;
+    }),
+  );
 }
 
 function showAudio(status) {

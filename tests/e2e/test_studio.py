@@ -196,6 +196,9 @@ def test_a_piece_composed_on_a_phone_is_drawn_and_its_midi_downloads(
     assert box is not None
     assert box["width"] > 300
     assert box["height"] > 100
+    voiced = [track.name for track in midi.tracks if any(m.type == "note_on" for m in track)]
+    legend = page.locator("#roll-legend li").all_inner_texts()
+    assert [item.split(" (")[0].strip() for item in legend] == voiced
     label = page.get_attribute("#roll svg", "aria-label") or ""
     assert f"pitches {min(pitches)} to {max(pitches)}" in label, label
 
