@@ -1,7 +1,8 @@
 """Audio through the whole stack (issue 11): ``kmidi up`` with its audio stage, against the
 session's real broker, real uvicorn services and real FluidSynth.
 
-The audio file is read back by FFmpeg (ffprobe), the MIDI's length by midicsv; neither is
+The audio file is read back by FFmpeg (ffprobe, and its ebur128 loudness meter), the MIDI's
+length by midicsv; neither is
 the code under test. The audio stage's process is frozen (SIGSTOP) to show that MIDI
 results never wait for it: an ordering of events, not a timing.
 """
@@ -9,10 +10,8 @@ results never wait for it: an ordering of events, not a timing.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,8 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kmidi.audio import TARGET_LUFS
 from tests.e2e.stack_process import RunningStack, start_stack
-from tests.unit.midi_tools import midicsv, require_tool
+from tests.unit.midi_tools import midicsv
+from tests.unit.test_audio import ffmpeg_probe
 
 LENGTH_TOLERANCE = 0.05
 """Seconds: the audio is cut to the MIDI's length to the sample; Vorbis framing adds less."""
@@ -74,28 +75,6 @@ def _artifacts_dir(stack: RunningStack, request_id: str) -> Path:
     return stack.log_path.parent / "stack-data" / "artifacts" / request_id
 
 
-def _ffprobe(data: bytes, tmp_path: Path) -> dict[str, Any]:
-    path = tmp_path / "probe.bin"
-    path.write_bytes(data)
-    shown = subprocess.run(
-        [
-            require_tool("ffprobe"),
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    probe: dict[str, Any] = json.loads(shown.stdout)
-    return probe
-
-
 def test_an_audio_request_lists_midi_and_audio_and_serves_playable_audio(
     stack: RunningStack, tmp_path: Path
 ) -> None:
@@ -125,12 +104,12 @@ def test_an_audio_request_lists_midi_and_audio_and_serves_playable_audio(
     assert hashlib.sha256(midi.content).hexdigest() == by_kind["midi"]["sha256"]
     parsed = midicsv(midi.content)
     piece_seconds = parsed.seconds(parsed.end_tick)
-    probe = _ffprobe(audio.content, tmp_path)
-    assert probe["streams"][0]["codec_name"] == "vorbis"
-    assert abs(float(probe["format"]["duration"]) - piece_seconds) < LENGTH_TOLERANCE, (
-        probe["format"]["duration"],
-        piece_seconds,
-    )
+    (tmp_path / "piece.ogg").write_bytes(audio.content)
+    probe = ffmpeg_probe(tmp_path / "piece.ogg")
+    assert (probe.codec, probe.channels) == ("vorbis", 2)
+    assert abs(probe.seconds - piece_seconds) < LENGTH_TOLERANCE, (probe, piece_seconds)
+    # This piece is not peak-limited (2.3 dB of headroom measured): it must reach −16 LUFS.
+    assert abs(probe.lufs - TARGET_LUFS) <= 1.0, probe
     assert abs(status["duration_seconds"] - piece_seconds) < LENGTH_TOLERANCE
 
 
