@@ -240,7 +240,7 @@ def test_compose_prometheus_sends_to_the_compose_alertmanager() -> None:
         in alertmanager["volumes"]
     )
     assert "--config.file=/etc/alertmanager/alertmanager.yml" in alertmanager["command"]
-    assert "9093:9093" in alertmanager["ports"]
+    assert "127.0.0.1:9093:9093" in alertmanager["ports"]  # every port bound to 127.0.0.1
     assert services["prometheus"]["depends_on"]["alertmanager"]["condition"] == "service_healthy"
     config = load_yaml(PROMETHEUS / "prometheus-compose.yml")
     (target,) = [
