@@ -34,7 +34,10 @@ def _upper(value: object) -> object:
 class KafkaConnection(BaseSettings):
     """Where the Kafka cluster is and how to authenticate to it (``KAFKA_*`` variables)."""
 
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", frozen=True)
+    # Errors name the variable; the input they would echo holds the passwords.
+    model_config = SettingsConfigDict(
+        env_prefix="KAFKA_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

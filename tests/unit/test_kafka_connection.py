@@ -118,6 +118,14 @@ def test_incomplete_or_unknown_settings_fail_with_the_variable_named(
         KafkaConnection()
 
 
+def test_errors_do_not_echo_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(monkeypatch, {**SASL_ENV, "KAFKA_SASL_PASSWORD": "do-not-log-me"})
+    monkeypatch.delenv("KAFKA_SASL_MECHANISM")
+    with pytest.raises(ValidationError, match="KAFKA_SASL_MECHANISM") as caught:
+        KafkaConnection()
+    assert "do-not-log-me" not in str(caught.value)
+
+
 def test_credentials_without_a_sasl_protocol_are_refused() -> None:
     with pytest.raises(ValidationError, match="sends no credentials"):
         KafkaConnection(sasl_username="kmidi", sasl_password="x")
