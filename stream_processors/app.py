@@ -57,7 +57,7 @@ class KmidiApp(faust.App):
             datadir=str(settings.worker_data_dir / settings.worker_id),
             processing_guarantee="at_least_once",
             topic_partitions=settings.topic_partitions,
-            topic_replication_factor=1,
+            topic_replication_factor=settings.replication.replication_factor,
             topic_allow_declare=True,  # faust must create the table changelog topic
             consumer_auto_offset_reset="earliest",
             # Real Kafka rejects session timeouts below group.min.session.timeout.ms (6 s).
@@ -92,7 +92,9 @@ class KmidiApp(faust.App):
             self.settings.worker_metrics_port, self.settings.worker_metrics_host
         )
         if self.settings.ensure_topics_on_start:
-            created = await ensure_topics(self.settings.kafka, TOPICS)
+            created = await ensure_topics(
+                self.settings.kafka, TOPICS, replication=self.settings.replication
+            )
             if created:
                 log.info("created topics %s", ", ".join(created))
         log.info(
@@ -169,6 +171,7 @@ sessions = app.Table(
     default=None,
     # Equal to the source topic's count, or faust fails with PartitionsMismatch.
     partitions=_spec(INTERROGATIONS).partitions,
+    extra_topic_configs=settings.replication.topic_configs(),
     help="Conversation state per session_id (ConversationState.to_dict() and last reply).",
 )
 

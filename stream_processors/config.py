@@ -6,11 +6,45 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import DEFAULT_PARTITIONS
+
+
+class TopicReplication(BaseSettings):
+    """Copies kept of every kmidi topic and table changelog (``TOPIC_*`` variables).
+
+    1 and 1 on a single broker; on a cluster of three or more, 3 and 2: a write with
+    acks=all then survives the loss of one broker, and producing stops (rather than
+    losing data) only when two are down.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TOPIC_", extra="ignore", frozen=True)
+
+    replication_factor: Annotated[int, Field(ge=1, le=16)] = Field(
+        default=1, description="Replicas of each partition of the topics kmidi creates."
+    )
+    min_insync_replicas: Annotated[int, Field(ge=1, le=16)] = Field(
+        default=1,
+        description="min.insync.replicas of those topics: replicas that must have a write "
+        "before acks=all succeeds.",
+    )
+
+    @model_validator(mode="after")
+    def _attainable(self) -> TopicReplication:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"TOPIC_MIN_INSYNC_REPLICAS={self.min_insync_replicas} exceeds "
+                f"TOPIC_REPLICATION_FACTOR={self.replication_factor}: every acks=all write "
+                "would fail"
+            )
+        return self
+
+    def topic_configs(self) -> dict[str, str]:
+        """The topic-level configs these settings add to every topic."""
+        return {"min.insync.replicas": str(self.min_insync_replicas)}
 
 
 class WorkerSettings(BaseSettings):
@@ -25,6 +59,10 @@ class WorkerSettings(BaseSettings):
     kafka: KafkaConnection = Field(
         default_factory=KafkaConnection,
         description="KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.",
+    )
+    replication: TopicReplication = Field(
+        default_factory=TopicReplication,
+        description="TOPIC_REPLICATION_FACTOR and TOPIC_MIN_INSYNC_REPLICAS.",
     )
     worker_id: str = Field(
         default="kmidi-worker",
@@ -81,7 +119,9 @@ class WorkerSettings(BaseSettings):
     )
     ensure_topics_on_start: bool = Field(
         default=True,
-        description="Create the kmidi topics (schemas.topics) before the consumer starts.",
+        description="Create the kmidi topics (schemas.topics) before the consumer starts. "
+        "In production set false and run `kmidi topics create` (or the topics job) once "
+        "per deployment: a worker then needs no right to create kmidi's topics.",
     )
 
 

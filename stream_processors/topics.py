@@ -15,7 +15,11 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
+from aiokafka.errors import (  # type: ignore[import-untyped]
+    KafkaConnectionError,
+    KafkaError,
+    for_code,
+)
 from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -27,6 +31,7 @@ from tenacity import (
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import TOPICS, TopicSpec
 from service_common.kafka_failure import connection_failure_reason
+from stream_processors.config import TopicReplication
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,17 @@ async def ensure_topics(
     connection: KafkaConnection,
     specs: Iterable[TopicSpec] = TOPICS,
     *,
+    replication: TopicReplication | None = None,
     timeout: float = 30,
 ) -> list[str]:
     """Create every topic of ``specs`` that does not exist yet; the names created.
 
-    Idempotent: existing topics are left as they are (their partitions and configs are
-    not changed). Retries the connection for up to ``timeout`` seconds so it can run
-    while the broker is still starting.
+    Idempotent: existing topics are left as they are (their partitions, replicas and
+    configs are not changed). ``replication`` defaults to the ``TOPIC_*`` variables.
+    Retries the connection for up to ``timeout`` seconds so it can run while the broker
+    is still starting.
     """
+    replication = replication or TopicReplication()
     wanted = {spec.name: spec for spec in specs}
     if not wanted:
         return []
@@ -60,12 +68,16 @@ async def ensure_topics(
     )
     async for attempt in retrying:
         with attempt:
-            return await _create_missing(connection, wanted, request_timeout=timeout)
+            return await _create_missing(connection, wanted, replication, request_timeout=timeout)
     raise AssertionError("unreachable")  # tenacity reraises on the last attempt
 
 
 async def _create_missing(
-    connection: KafkaConnection, wanted: dict[str, TopicSpec], *, request_timeout: float
+    connection: KafkaConnection,
+    wanted: dict[str, TopicSpec],
+    replication: TopicReplication,
+    *,
+    request_timeout: float,
 ) -> list[str]:
     admin = AIOKafkaAdminClient(
         **connection.aiokafka_kwargs(),
@@ -83,8 +95,8 @@ async def _create_missing(
                 NewTopic(
                     name=spec.name,
                     num_partitions=spec.partitions,
-                    replication_factor=spec.replication_factor,
-                    topic_configs=dict(spec.configs),
+                    replication_factor=replication.replication_factor,
+                    topic_configs={**spec.configs, **replication.topic_configs()},
                 )
                 for spec in missing
             ],
@@ -98,7 +110,7 @@ async def _create_missing(
             if code == 0:
                 created.append(name)
             elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
-                failures.append(f"{name}: error {code} {message or ''}".strip())
+                failures.append(f"{name}: {for_code(code).__name__} {message or ''}".strip())
         if failures:
             raise TopicCreationError("could not create topics: " + "; ".join(failures))
         await _wait_until_served(admin, created, timeout=request_timeout)
@@ -154,11 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         connection = KafkaConnection().with_bootstrap(args.bootstrap)
+        replication = TopicReplication()
     except ValidationError as exc:
-        print(f"invalid Kafka connection settings: {exc}", file=sys.stderr)
+        print(f"invalid Kafka settings: {exc}", file=sys.stderr)
         return 2
     try:
-        created = asyncio.run(ensure_topics(connection, TOPICS, timeout=args.timeout))
+        created = asyncio.run(
+            ensure_topics(connection, TOPICS, replication=replication, timeout=args.timeout)
+        )
     except (KafkaError, OSError, TopicCreationError) as exc:
         reason = asyncio.run(connection_failure_reason(connection, exc))
         print(f"could not create topics at {args.bootstrap}: {reason}", file=sys.stderr)
@@ -166,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in TOPICS:
         state = "created" if spec.name in created else "exists"
         print(f"{state:8} {spec.name} (partitions={spec.partitions})")
+    if created:
+        print(
+            f"created with {replication.replication_factor} replica(s), "
+            f"min.insync.replicas={replication.min_insync_replicas}"
+        )
     return 0
 
 

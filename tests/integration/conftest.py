@@ -19,6 +19,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.admin.config_resource import (  # type: ignore[import-untyped]
+    ConfigResource,
+    ConfigResourceType,
+)
 
 from schemas.kafka_connection import KafkaConnection
 
@@ -87,6 +91,15 @@ async def wait_for_topic(
         if time.monotonic() > deadline:
             raise TimeoutError(f"topic {topic} not ready: {described}")
         await asyncio.sleep(0.1)
+
+
+async def topic_overrides(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    """The configs set on ``topic`` itself, not inherited from the broker's defaults."""
+    (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    (resource,) = response.resources
+    assert resource[0] == 0, resource
+    # DescribeConfigs v1+: config_source 1 is DYNAMIC_TOPIC_CONFIG (set on the topic).
+    return {entry[0]: entry[1] for entry in resource[4] if entry[3] == 1}
 
 
 @pytest.fixture

@@ -19,8 +19,14 @@ from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 from kmidi.cli.broker import free_port
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import RESULTS, TOPICS, TopicSpec
-from stream_processors.topics import ensure_topics
-from tests.integration.conftest import ConsumerFactory, ProducerFactory, TopicFactory
+from stream_processors.config import TopicReplication
+from stream_processors.topics import TopicCreationError, ensure_topics
+from tests.integration.conftest import (
+    ConsumerFactory,
+    ProducerFactory,
+    TopicFactory,
+    topic_overrides,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +134,30 @@ async def test_ensure_topics_returns_only_what_it_created(
         assert (await topic_configs(kafka_admin, spec.name))["cleanup.policy"] == "compact"
     finally:
         await kafka_admin.delete_topics([spec.name])
+
+
+async def test_ensure_topics_creates_topics_with_the_replication_settings(
+    kafka_connection: KafkaConnection, kafka_admin: AIOKafkaAdminClient
+) -> None:
+    spec = TopicSpec(f"test-replication-{uuid.uuid4().hex[:10]}", partitions=2)
+    replication = TopicReplication(replication_factor=1, min_insync_replicas=1)
+    try:
+        assert await ensure_topics(kafka_connection, [spec], replication=replication)
+        assert (await topic_overrides(kafka_admin, spec.name))["min.insync.replicas"] == "1"
+        (described,) = await kafka_admin.describe_topics([spec.name])
+        assert [len(p["replicas"]) for p in described["partitions"]] == [1, 1]
+    finally:
+        await kafka_admin.delete_topics([spec.name])
+
+
+async def test_more_replicas_than_brokers_is_refused_by_name(
+    kafka_connection: KafkaConnection, kafka_admin: AIOKafkaAdminClient
+) -> None:
+    spec = TopicSpec(f"test-replication-{uuid.uuid4().hex[:10]}", partitions=1)
+    replication = TopicReplication(replication_factor=16, min_insync_replicas=2)
+    with pytest.raises(TopicCreationError, match="InvalidReplicationFactorError"):
+        await ensure_topics(kafka_connection, [spec], replication=replication)
+    assert spec.name not in await kafka_admin.list_topics()
 
 
 async def test_ensure_topics_gives_up_after_its_timeout() -> None:

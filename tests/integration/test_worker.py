@@ -34,7 +34,7 @@ from schemas.topics import (
     PLANS,
     RESULTS,
 )
-from tests.integration.conftest import ConsumerFactory, ProducerFactory
+from tests.integration.conftest import ConsumerFactory, ProducerFactory, topic_overrides
 from tests.integration.stream_helpers import (
     SLOW_SEEK_ENV,
     SLOW_SEEK_MODULE,
@@ -188,6 +188,15 @@ async def test_intent_written_by_kcat_completes(
 
 
 # --- failures ---------------------------------------------------------------------------
+
+
+async def test_the_changelog_gets_the_replication_settings(
+    worker: WorkerProcess, kafka_admin: AIOKafkaAdminClient
+) -> None:
+    # The broker's default min.insync.replicas is 1 too: only a topic-level override proves
+    # the worker passed TOPIC_MIN_INSYNC_REPLICAS to faust.
+    changelog = f"{worker.app_id}-conversations-changelog"
+    assert (await topic_overrides(kafka_admin, changelog))["min.insync.replicas"] == "1"
 
 
 async def test_health_pages_answer_live_and_ready(worker: WorkerProcess) -> None:

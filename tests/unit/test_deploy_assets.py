@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from stream_processors.config import TopicReplication
 from stream_processors.probe import main as probe_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -738,6 +739,15 @@ def test_configmap_and_topics_job() -> None:
     assert data["KAFKA_BOOTSTRAP_SERVERS"]
     assert data["WORKER_METRICS_PORT"] == "9100"
     assert all(isinstance(value, str) for value in data.values()), "ConfigMap values are strings"
+    # A cluster: replicated topics, and workers that leave topic creation to the Job.
+    replication = TopicReplication.model_validate(
+        {
+            "replication_factor": data["TOPIC_REPLICATION_FACTOR"],
+            "min_insync_replicas": data["TOPIC_MIN_INSYNC_REPLICAS"],
+        }
+    )
+    assert (replication.replication_factor, replication.min_insync_replicas) == (3, 2)
+    assert data["ENSURE_TOPICS_ON_START"] == "false"
     (job,) = [doc for doc in documents if doc["kind"] == "Job"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:4] == ["python", "-m", "stream_processors.topics", "create"]
