@@ -34,7 +34,7 @@ function showSteps(status) {
 
 function showError(error) {
   const box = $("error");
-  const requestId = error.requestId ?? current?.requestId;
+  const { requestId } = error; // none for a check made here, before anything was sent
   const lines = [error.message, ...(error.details ?? [])];
   box.replaceChildren(
     ...lines.map((line) => Object.assign(document.createElement("p"), { textContent: line })),
@@ -94,6 +94,7 @@ function begin(requestId) {
   current = { requestId, events: null };
   clearError();
   $("result").hidden = true;
+  showAudio({}); // no player of an earlier piece while this one's audio is made
   showSteps(null);
   document.body.dataset.state = "submitting";
   say("Sending…");
@@ -136,14 +137,15 @@ function follow(accepted) {
     }
     events.close();
     showAudio(status);
-    say(status.audio_status === "failed" ? "Composed (MIDI only: the audio could not be made)." : STATUS_WORDS.completed);
+    const audioError = (status.artifact_errors ?? []).find((e) => e.kind === "audio");
+    say(audioError ? `Composed, MIDI only: the audio could not be made (${audioError.message}).` : STATUS_WORDS.completed);
   });
   events.addEventListener("error", (event) => {
     if (event.data) {
       // The server's own "error" event: the request left the results view.
       events.close();
       const body = JSON.parse(event.data);
-      showError(new StudioError(`The results service lost this request: ${body.error?.message ?? ""}`, piece.requestId));
+      showError(new StudioError(`The results service lost this request: ${body.message ?? body.code}`, piece.requestId));
     } else if (events.readyState === EventSource.CLOSED) {
       showError(new StudioError(`The status stream of the results service at ${new URL(accepted.status_url).origin} could not be opened.`, piece.requestId));
     } else {
@@ -174,7 +176,6 @@ function showRoll(midi) {
   const song = parseMidi(midi);
   const drawn = drawPianoRoll($("roll"), song);
   const milliseconds = performance.now() - started;
-  $("roll").dataset.notes = String(drawn.notes);
   $("roll").dataset.milliseconds = milliseconds.toFixed(2);
   $("roll-caption").textContent = drawn.notes
     ? `${drawn.notes} notes on ${drawn.tracks} tracks over ${drawn.bars} bars (read and drawn in ${milliseconds.toFixed(1)} ms).`
