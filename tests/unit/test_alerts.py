@@ -113,7 +113,14 @@ def test_every_prometheus_config_sets_an_absolute_runbook_base() -> None:
         assert url.scheme in {"http", "https"}, (config, base)
         assert url.netloc, (config, base)
         assert not base.endswith("/"), "the rules add /docs/…"
-    assert len(set(bases.values())) == 1, "one base, or the docs would have to say which"
+    # The local and compose Prometheus serve docs/ themselves (--web.user-assets), on the
+    # port both publish on the host; a cluster's base must be set by whoever deploys it.
+    local = "http://127.0.0.1:9090/user"
+    assert bases["prometheus.yml"] == bases["prometheus-compose.yml"] == local
+    compose = load_yaml(ROOT / "docker-compose.yml")["services"]["prometheus"]
+    assert "--web.user-assets=/etc/prometheus/user-assets" in compose["command"]
+    assert "./docs:/etc/prometheus/user-assets/docs:ro" in compose["volumes"]
+    assert "127.0.0.1:9090:9090" in compose["ports"]
 
 
 def _free_port() -> int:
@@ -124,8 +131,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
-    """The active alerts of a real Prometheus running alerts.yml with no target at all.
+def prometheus_alerts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """The active alerts of a real Prometheus running alerts.yml with no target at all, and
+    its port; it serves docs/ as user assets, as the local stack's Prometheus does.
 
     Without targets, the three KmidiJobAbsent rules are active at the first evaluation
     (pending: their ``for`` has not passed); Prometheus expands annotations then too.
@@ -140,6 +150,9 @@ def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list
         )
     directory = tmp_path_factory.mktemp("prometheus")
     shutil.copy(ALERTS, directory / "alerts.yml")
+    # As docs/operations.md says for the local stack: user assets holding docs/ alone.
+    (directory / "assets").mkdir()
+    (directory / "assets" / "docs").symlink_to(ROOT / "docs")
     config = {
         "global": {
             "evaluation_interval": "1s",
@@ -155,6 +168,7 @@ def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list
             f"--config.file={directory / 'prometheus.yml'}",
             f"--storage.tsdb.path={directory / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.user-assets={directory / 'assets'}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -176,7 +190,7 @@ def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list
             if len(alerts) >= len(JOBS):
                 break
             time.sleep(0.2)
-        yield alerts
+        yield alerts, port
     finally:
         process.terminate()
         try:
@@ -187,21 +201,31 @@ def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list
 
 
 def test_runbook_urls_are_absolute_on_a_real_prometheus(
-    prometheus_alerts: list[dict[str, Any]],
+    prometheus_alerts: tuple[list[dict[str, Any]], int],
 ) -> None:
+    alerts, _ = prometheus_alerts
     base = external_labels("prometheus.yml")["runbook_base_url"]
-    absent = {
-        a["labels"]["job"]: a
-        for a in prometheus_alerts
-        if a["labels"]["alertname"] == "KmidiJobAbsent"
-    }
-    assert set(absent) == set(JOBS), prometheus_alerts
+    absent = {a["labels"]["job"]: a for a in alerts if a["labels"]["alertname"] == "KmidiJobAbsent"}
+    assert set(absent) == set(JOBS), alerts
     for alert in absent.values():
         assert alert["state"] == "pending"
         assert alert["annotations"]["runbook_url"] == f"{base}/docs/operations.md#kmidijobabsent"
         assert (
             alert["annotations"]["summary"] == f"Prometheus has no {alert['labels']['job']} target"
         )
+
+
+def test_runbook_links_open_the_runbook_served_by_that_prometheus(
+    prometheus_alerts: tuple[list[dict[str, Any]], int],
+) -> None:
+    alerts, port = prometheus_alerts
+    url = urlparse(alerts[0]["annotations"]["runbook_url"])
+    # The shipped base names port 9090; this Prometheus listens on a free port instead.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{url.path}", timeout=5) as answer:
+        served = answer.read().decode("utf-8")
+    assert served == (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"### {alerts[0]['labels']['alertname']}" in served
+    assert url.fragment == alerts[0]["labels"]["alertname"].lower()
 
 
 # -- Alertmanager ------------------------------------------------------------------------
