@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
 from kmidi.lexicon import LEXICON, Lexicon, Unit, lexicon_for
+from kmidi.sarcasm import find_irony, has_trouble, irritation
 
 if TYPE_CHECKING:
     from schemas.intent import Intent
@@ -94,6 +95,8 @@ _KEEP_CONTEXTS = frozenset({"loss"})
 EUPHORIA_CHANNELS = 2
 """Kinds of emphasis (capitals, "!!", stretched words) from which joy reads as euphoria."""
 EUPHORIA_SHARE = 0.6
+SINCERE_PRAISE = 0.3
+"""Pleasant score left beside a praise word that keeps it sincere ("Great, I passed!")."""
 _MAX_EVIDENCE = 8
 
 
@@ -350,6 +353,29 @@ def _read_long(text: str, reading: _Reading, lexicon: Lexicon) -> None:
     reading.strength_scale = min(1.0, LONG_TEXT_SENTENCES / max(1, feeling))
 
 
+def _read_short(text: str, lexicon: Lexicon, language: str) -> _Reading:
+    """A text read whole; sarcastic praise is set aside, read as irritation (``kmidi.sarcasm``)."""
+    irony = find_irony(text, language)
+    if irony is None:
+        reading = _Reading()
+        _read(text, 1.0, reading, "", lexicon)
+        return reading
+    rest = _Reading()
+    _read(irony.rest, 1.0, rest, "", lexicon)
+    pleasant = sum(score for p, score in rest.scores.items() if PRESETS[p].valence > 0)
+    unpleasant = any(score > 0 and PRESETS[p].valence < 0 for p, score in rest.scores.items())
+    trouble = unpleasant or has_trouble(irony.rest, language)
+    if not irony.certain and (pleasant >= SINCERE_PRAISE or not trouble):
+        reading = _Reading()
+        _read(text, 1.0, reading, "", lexicon)
+        return reading
+    for preset, score in rest.scores.items():
+        if PRESETS[preset].valence > 0 and score > 0:
+            rest.scores[preset] = 0.0  # praise under irony is not felt
+    rest.add("anger", irritation(), f"sarcasm: {irony.marker}")
+    return rest
+
+
 def analyse_text(text: str, *, wound: str | None = None, desire: str | None = None) -> Affect:
     """Read emotion, intensity, valence and arousal from what a person wrote.
 
@@ -357,13 +383,13 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     as ``neutral`` with intensity 0. The language (``kmidi.language.detect`` over all three)
     chooses the lexicon, and is reported in ``Affect.language``.
     """
-    reading = _Reading()
     language = detect(" ".join(part for part in (text, wound, desire) if part))
     lexicon = lexicon_for(language)
     if len(text or "") > LONG_TEXT_CHARS:
+        reading = _Reading()
         _read_long(text, reading, lexicon)
     else:
-        _read(text or "", 1.0, reading, "", lexicon)
+        reading = _read_short(text or "", lexicon, language)
     if wound:
         _read(wound, WOUND_WEIGHT, reading, "wound: ", lexicon)
     if desire:

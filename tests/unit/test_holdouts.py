@@ -11,6 +11,9 @@ long 2/5, sarcasm 1/9, other languages 1/31. Second pass, after the multilingual
 holdout5 (90 rows, written 2026-11-29; see data/BLIND_PROVENANCE.md). First pass
 (commit 16696a5, before any work on sarcasm or scenes): 50 of 90 (56 %): plain 13/15,
 scenes 13/20, sarcasm 2/20, other languages 10/15, long 2/5, musical 8/10, unsure 2/5.
+Second pass, after the sarcasm reader (kmidi/sarcasm.py, written from its own development
+sentences in tests/unit/test_sarcasm.py): 55 of 90 (61 %), sarcasm 7/20, nothing else
+moved; holdout4 went to 81 of 103 (79 %), its sarcasm 1/9 -> 4/9.
 
 The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
 marker cannot outlive the gap.
@@ -30,8 +33,8 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 76 % second", 80),
-    "affect_holdout5": ("56 % first pass", 90),
+    "affect_holdout4": ("48 % first pass, 76 % second, 79 % third", 80),
+    "affect_holdout5": ("56 % first pass, 61 % second", 90),
 }
 
 
