@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Literal
 
 from schemas.headers import TRACEPARENT
-from service_common.kafka_headers import KafkaHeaders
+from service_common.kafka_headers import KafkaHeaders, headers_to_dict
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -57,6 +57,7 @@ def configure_tracing(service_name: str) -> bool:
 
 
 def tracing_enabled() -> bool:
+    """Whether :func:`configure_tracing` turned tracing on in this process."""
     return _tracing is not None
 
 
@@ -96,7 +97,7 @@ def consume_span(
     return _tracing.span(
         f"process {topic}",
         kind="consumer",
-        traceparent=_header(headers, TRACEPARENT),
+        traceparent=_traceparent(headers),
         attributes=attributes,
     )
 
@@ -127,11 +128,6 @@ def with_current_traceparent(headers: KafkaHeaders) -> KafkaHeaders:
     return [(k, v) for k, v in headers if k != TRACEPARENT] + [(TRACEPARENT, current.encode())]
 
 
-def _header(headers: RawHeaders, name: str) -> str | None:
-    if isinstance(headers, Mapping):
-        value = headers.get(name)
-        return str(value) if value is not None else None
-    for key, raw in headers:
-        if key.lower() == name and raw is not None:
-            return raw.decode("ascii", errors="replace")
-    return None
+def _traceparent(headers: RawHeaders) -> str | None:
+    decoded = headers if isinstance(headers, Mapping) else headers_to_dict(headers)
+    return decoded.get(TRACEPARENT)
