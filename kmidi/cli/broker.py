@@ -288,6 +288,7 @@ class EmbeddedKafka:
         with self._lock:
             if self.is_running():
                 return self
+            self._stop_locked()  # a JVM that died on its own: reap it, close its console log
             java = find_java()
             lib = resolve_kafka_jars(self._cache)
             if self._data_dir is None:

@@ -1,5 +1,8 @@
 """``kmidi up``: the whole pipeline on one machine, each service its own process.
 
+It supervises what it started: a service or an embedded broker that dies is started again
+(the broker with its data, on the same ports, so the services reconnect by themselves).
+
 Order of start: broker (embedded unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), topics, results
 service, stream worker(s), the audio stage's worker, ingress. Ctrl-C or SIGTERM stops them in
 the reverse order, so the ingress stops accepting before the worker that drains its events
@@ -28,6 +31,7 @@ from kmidi.cli.broker import (
     EmbeddedKafka,
     KafkaUnavailableError,
     die_with_parent,
+    free_port,
     stack_data_dir,
 )
 from kmidi.cli.kafka_probe import broker_answers
@@ -116,6 +120,7 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     services: list[Service] = []
+    broker_restarts: deque[float] = deque()
     try:
         if _create_topics(bootstrap) != 0:
             return 1
@@ -126,6 +131,8 @@ def run_up(args: argparse.Namespace) -> int:
             return 0 if stopping else 1
         _print_banner(services, bootstrap, broker)
         while not stopping:
+            if broker is not None and not _supervise_broker(broker, broker_restarts):
+                return 1
             if not _supervise(services):
                 return 1
             time.sleep(0.5)
@@ -144,7 +151,8 @@ def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     print(f"kmidi: starting Apache Kafka on 127.0.0.1:{port} (data: {data_dir})…", flush=True)
-    broker = EmbeddedKafka(port=port, data_dir=data_dir)
+    # Both ports fixed: a restarted broker must come back where the services look for it.
+    broker = EmbeddedKafka(port=port, controller_port=free_port(), data_dir=data_dir)
     started = time.monotonic()
     try:
         broker.start()
@@ -260,25 +268,63 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _restart_allowed(restarts: deque[float]) -> bool:
+    """Count a restart; False when RESTARTS_ALLOWED already happened within RESTART_WINDOW."""
+    now = time.monotonic()
+    while restarts and now - restarts[0] > RESTART_WINDOW:
+        restarts.popleft()
+    if len(restarts) >= RESTARTS_ALLOWED:
+        return False
+    restarts.append(now)
+    return True
+
+
 def _supervise(services: list[Service]) -> bool:
     """Restart a service that died; False when one keeps dying."""
-    now = time.monotonic()
     for service in services:
         code = service.exited()
         if code is None:
             continue
-        while service.restarts and now - service.restarts[0] > RESTART_WINDOW:
-            service.restarts.popleft()
-        if len(service.restarts) >= RESTARTS_ALLOWED:
+        if not _restart_allowed(service.restarts):
             print(
                 f"kmidi: {service.name} exited (code {code}) {RESTARTS_ALLOWED} times within "
                 f"{RESTART_WINDOW:g} s; stopping the stack",
                 file=sys.stderr,
             )
             return False
-        service.restarts.append(now)
         print(f"kmidi: {service.name} exited with code {code}; restarting it", file=sys.stderr)
         service.start()
+    return True
+
+
+def _supervise_broker(broker: EmbeddedKafka, restarts: deque[float]) -> bool:
+    """Restart the embedded broker with its data when it died; False when it cannot be."""
+    if broker.is_running():
+        return True
+    if not _restart_allowed(restarts):
+        print(
+            f"kmidi: Kafka died {RESTARTS_ALLOWED} times within {RESTART_WINDOW:g} s; "
+            f"stopping the stack. Log: {broker.log_file}",
+            file=sys.stderr,
+        )
+        return False
+    print(
+        f"kmidi: the embedded Kafka broker died; restarting it with its data "
+        f"(log: {broker.log_file})",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.monotonic()
+    try:
+        broker.start()
+    except (KafkaUnavailableError, BrokerStartError) as exc:
+        print(f"kmidi: Kafka did not come back: {exc}", file=sys.stderr)
+        return False
+    print(
+        f"kmidi: Kafka back in {time.monotonic() - started:.1f} s "
+        f"(the dead JVM's exit code: {broker.returncode})",
+        flush=True,
+    )
     return True
 
 
