@@ -135,6 +135,10 @@ def heard_wishes(*texts: str | None) -> HeardWishes:
         if "instrument" in entry:
             wishes["instrument"] = entry["instrument"]
         words.append((f"{name} ({entry['time_signature']})", phrase))
+    meter = finder.first("meters")
+    if meter is not None:  # a meter said outright beats a dance's own
+        wishes["time_signature"] = meter[0]
+        words.append((f"meter {meter[0]}", meter[1]))
     genre = finder.first("genres")
     if genre is not None:
         wishes["genre"] = genre[0]

@@ -29,6 +29,14 @@ from tests.unit.midi_tools import midicsv
         ("une berceuse pour mon fils", {"time_signature": "6/8"}),
         ("uma música lenta com violão e guitarra", {"bpm": 68.0, "instrument": "guitar"}),
         ("una marcia con la tromba", {"time_signature": "2/4", "instrument": "trumpet"}),
+        ("a tarantella for the wedding", {"time_signature": "6/8", "genre": "folk"}),
+        ("a sad minuet", {"time_signature": "3/4", "genre": "classical"}),
+        ("bossa nova for a lazy sunday", {"time_signature": "4/4", "genre": "jazz"}),
+        ("something gentle in 6/8", {"time_signature": "6/8", "energy": "calm"}),
+        ("a waltz, but in 6/8 time", {"time_signature": "6/8", "bpm": 90.0}),
+        ("a ballad in twelve-eight", {"time_signature": "12/8"}),
+        ("ein Stück im Dreivierteltakt", {"time_signature": "3/4"}),
+        ("algo en 7/8, por favor", {"time_signature": "7/8"}),
     ],
 )
 def test_musical_words_are_heard(text: str, expected: dict[str, Any]) -> None:
@@ -47,6 +55,7 @@ def test_musical_words_are_heard(text: str, expected: dict[str, Any]) -> None:
         "no jazz please",
         "I'm short on money and scared",
         "nothing too slow",
+        "I paid 3/4 of the rent and 1/2 of the bills",
     ],
 )
 def test_words_that_are_not_wishes_are_not_heard(text: str) -> None:
