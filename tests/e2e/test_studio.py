@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import mido
 import pytest
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import (
     Browser,
     Page,
@@ -134,6 +135,12 @@ class Studio:
     def status_log(self) -> list[str]:
         return list(self.page.evaluate("window.statusLog"))
 
+    def accessibility_violations(self) -> str:
+        """axe-core's WCAG 2 A/AA and best-practice rules on the page as it is now:
+        one line per broken rule (labels, contrast, landmarks, ARIA…), empty when none."""
+        results = Axe().run(self.page)
+        return str(results.generate_snapshot())
+
 
 @pytest.fixture
 def studio(browser: Browser, stack: RunningStack, screenshots: Path) -> Iterator[Studio]:
@@ -174,6 +181,7 @@ def test_a_piece_composed_on_a_phone_is_drawn_and_its_midi_downloads(
     assert studio.wait_until_settled() == "completed", studio.error_text()
     studio.shoot("3-piece-phone")
     assert studio.horizontal_overflow() <= 0, "a phone-size screen scrolls sideways"
+    assert studio.accessibility_violations() == ""
     log = studio.status_log()
     assert any(line.startswith("Accepted") for line in log), log
     assert log[-1] == "Composed.", log
@@ -246,6 +254,7 @@ def test_a_rejected_wish_is_explained_with_the_request_id(studio: Studio) -> Non
     body: dict[str, Any] = response.json()
     assert studio.wait_until_settled() == "error"
     studio.shoot("5-error-422")
+    assert studio.accessibility_violations() == ""
     text = studio.error_text()
     assert "cannot accept" in text, text
     assert body["error"]["message"] in text, text
@@ -283,6 +292,7 @@ def test_talking_it_through_composes_the_piece(studio: Studio) -> None:
             break
     assert studio.wait_until_settled() == "completed", studio.error_text()
     studio.shoot("7-conversation-piece")
+    assert studio.accessibility_violations() == ""
     assert page.locator("#roll svg rect.note").count() > 0
     assert "grief" in page.inner_text("#reading")
 
@@ -324,6 +334,7 @@ def test_an_audio_piece_plays_in_the_page_and_its_audio_downloads(
     page.wait_for_selector("#player", timeout=PIECE_TIMEOUT_MS)  # once the audio stage is done
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     studio.shoot("9-audio")
+    assert studio.accessibility_violations() == ""
     duration = float(page.evaluate("document.getElementById('player').duration"))
     assert page.evaluate("document.getElementById('player').error?.code ?? null") is None
     events_url = next(url for url in studio.urls if url.endswith("/events"))
