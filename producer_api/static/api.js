@@ -25,10 +25,7 @@ function detailLines(body) {
 function sentenceFor(status, body, response) {
   const message = body?.error?.message ?? response.statusText ?? "";
   if (status === 422) return `kmidi cannot accept this request: ${message}`;
-  if (status === 429) {
-    const wait = response.headers.get("Retry-After");
-    return `Too many requests from this address: ${message}.${wait ? ` Try again in ${wait} s.` : ""}`;
-  }
+  if (status === 429) return `Too many requests from this address: ${message}.`; // says when to retry
   if (status === 503) return `kmidi is not ready (is Kafka running?): ${message}`;
   if (status === 504) return `No answer in time: ${message}`;
   return `The request failed (HTTP ${status}): ${message}`;
