@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, cast
 
 from kmidi.affect import Affect, analyse_text
 from kmidi.emotions import PRESETS
+from kmidi.language import detect
+from kmidi.lexicon import read_data
 from schemas.intent import GENRES, MAX_TEXT_CHARS
 
 TECHNICAL_KEYS: Final = ("key", "bpm", "genre", "length_bars", "time_signature", "progression")
@@ -23,41 +26,24 @@ READY_AFTER_TURNS: Final = 3
 DEFAULT_BPM: Final = 96.0
 
 _OPPOSITE: Final[Mapping[str, str]] = {
-    "sadness": "calm", "fear": "tension building", "anger": "defiance", "joy": "hope",
+    "sadness": "calm", "fear": "tension_building", "anger": "defiance", "joy": "hope",
     "peace": "melancholy", "tenderness": "nostalgia", "nostalgia": "melancholy",
     "tension": "fear", "awe": "wonder", "detachment": "melancholy",
 }  # fmt: skip
-"""The feeling offered beside an unsure reading that has no secondary one."""
-_QUESTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "feeling": (
-        "How are you feeling right now — what should this piece feel like?",
-        "No rush. If you had to name the feeling in a word or two, what would it be?",
-        "Is it closer to sad, anxious, angry, calm, joyful, or something else entirely?",
-    ),
-    "wound": (
-        "What happened that brought this feeling on?",
-        "Is there a moment or a loss behind this feeling you'd like the music to hold?",
-    ),
-    "desire": (
-        "What do you long for — what would you want to feel after listening?",
-        "If this piece could give you one thing, what would it be?",
-    ),
-    "genre": (
-        "Any style in mind — ambient, classical, cinematic, jazz, folk, electronic…?",
-        "Should it lean towards a particular sound, like piano and strings or synths and beats?",
-    ),
-    "tempo": (
-        "Slow and spacious, or with more movement? A BPM works too.",
-        "Any preference on pace — something like 70 bpm for slow, 120 for lively?",
-    ),
-}
-_SUGGESTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "feeling": ("I feel heartbroken", "anxious and on edge", "calm, a bit nostalgic"),
-    "wound": ("because my dad passed away", "after I lost my job", "since my best friend moved"),
-    "desire": ("I want to feel at peace", "I just want to feel hopeful again", "to let it out"),
-    "genre": ("ambient", "cinematic strings", "lofi", "jazz"),
-    "tempo": ("slow", "around 90 bpm", "fast and driving"),
-}
+"""The preset offered beside an unsure reading that has no secondary one."""
+
+
+@cache
+def _dialogue(language: str) -> Mapping[str, Any]:
+    """What the dialogue says in ``language`` (``data/dialogue.json``), else in English."""
+    languages = read_data("dialogue.json")["languages"]
+    return cast(Mapping[str, Any], languages.get(language, languages["en"]))
+
+
+def _feeling_name(preset: str, language: str) -> str:
+    names: Mapping[str, str] = _dialogue(language)["feelings"]
+    return names.get(preset, preset.replace("_", " "))
+
 
 # --- extractors -----------------------------------------------------------------------
 
@@ -481,13 +467,15 @@ def _known(state: ConversationState, topic: str, emotion_known: bool) -> bool:
     return state.technical.get("bpm") is not None
 
 
-def _next_question(state: ConversationState, emotion_known: bool) -> tuple[str, str] | None:
+def _next_question(
+    state: ConversationState, emotion_known: bool, language: str
+) -> tuple[str, str] | None:
     """(asked-marker, question) for the most useful missing topic never asked this way."""
     for topic in TOPICS:
         if _known(state, topic, emotion_known):
             continue
         used = sum(1 for marker in state.asked if marker.split("#", 1)[0] == topic)
-        phrasings = _QUESTIONS[topic]
+        phrasings = _dialogue(language)["questions"][topic]
         if used < len(phrasings):
             return f"{topic}#{used}", phrasings[used]
         if topic == "feeling":
@@ -495,21 +483,19 @@ def _next_question(state: ConversationState, emotion_known: bool) -> tuple[str, 
     return None
 
 
-def _clarifying_question(state: ConversationState, affect: Affect) -> tuple[str, list[str]] | None:
+def _clarifying_question(
+    state: ConversationState, affect: Affect, language: str
+) -> tuple[str, list[str]] | None:
     """One concrete question when a feeling was read but the reading is unsure, asked once
     and not after "go ahead": which of the two likeliest feelings is it?"""
     if affect.primary == "neutral" or not affect.unsure or state.go_ahead:
         return None
     if any(marker.startswith("clarify#") for marker in state.asked):
         return None
-    first = affect.primary.replace("_", " ")
-    second = (affect.secondary or _OPPOSITE.get(PRESETS[affect.primary].family, "calm")).replace(
-        "_", " "
-    )
-    return (
-        f"I'm not sure I read you right. Is it closer to {first}, or to {second}?",
-        [first, second],
-    )
+    first = _feeling_name(affect.primary, language)
+    other = affect.secondary or _OPPOSITE.get(PRESETS[affect.primary].family, "calm")
+    second = _feeling_name(other, language)
+    return _dialogue(language)["clarify"].format(first=first, second=second), [first, second]
 
 
 def _extract(message: str, state: ConversationState) -> dict[str, Any]:
@@ -605,21 +591,25 @@ def advance(
     )
     question: str | None = None
     suggestions: list[str] = []
-    clarify = _clarifying_question(state, affect)
+    # Asked in the language of everything said so far (a bare "hola" included).
+    said_so_far = (state.emotional_intent, state.core_wound, state.core_desire, message)
+    language = detect(" ".join(part for part in said_so_far if part))
+    clarify = _clarifying_question(state, affect, language)
     if clarify is not None:
         ready = False
         question, suggestions = clarify
         state = _with(state, asked=(*state.asked, "clarify#0"))
     elif not ready:
-        following = _next_question(state, emotion_known)
+        said = _dialogue(language)
+        following = _next_question(state, emotion_known, language)
         if following is None:
             ready = True  # nothing left worth asking: go with what we have
         else:
             marker, question = following
             topic = marker.split("#", 1)[0]
             if not found and state.turn > 1:
-                question = "No worries. " + question
-            suggestions = list(_SUGGESTIONS[topic])
+                question = said["again"].format(question=question)
+            suggestions = list(said["suggestions"][topic])
             state = _with(state, asked=(*state.asked, marker))
     if ready and not state.emotional_intent:
         # Intent needs some text; fall back to what we do know.

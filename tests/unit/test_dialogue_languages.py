@@ -1,0 +1,68 @@
+"""The conversation asks in the person's language (``data/dialogue.json``), and what it
+offers to click is read back in that language."""
+
+from __future__ import annotations
+
+import pytest
+
+from kmidi.emotions import PRESETS
+from kmidi.interrogation import TOPICS, advance
+from kmidi.language import FOREIGN, LANGUAGES
+from kmidi.lexicon import read_data
+
+DIALOGUE = read_data("dialogue.json")["languages"]
+OPENINGS = {
+    "es": "no sé muy bien qué me pasa hoy",
+    "de": "ich weiß nicht genau, was mit mir los ist",
+    "fr": "je ne sais pas trop ce qui m'arrive aujourd'hui",
+    "pt": "não sei bem o que está acontecendo comigo hoje",
+    "it": "non so bene cosa mi succede oggi",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_says_everything(language: str) -> None:
+    said = DIALOGUE[language]
+    for topic in TOPICS:
+        assert len(said["questions"][topic]) >= 2, topic
+        assert said["suggestions"][topic], topic
+    assert said["clarify"].format(first="x", second="y").count("x") == 1
+    assert "{question}" in said["again"]
+    if language != "en":
+        assert set(said["feelings"]) == set(PRESETS)
+
+
+@pytest.mark.parametrize("language", FOREIGN)
+def test_a_conversation_in_another_language_is_asked_in_it(language: str) -> None:
+    state, reply = advance(None, OPENINGS[language], session_id="s")
+    assert reply.affect is not None
+    assert reply.affect["primary"] == "neutral", "the opening names no feeling"
+    assert reply.question == DIALOGUE[language]["questions"]["feeling"][0]
+    assert reply.suggestions == DIALOGUE[language]["suggestions"]["feeling"]
+    # Clicking an offered feeling is understood, and the next question stays in the language.
+    state, reply = advance(state, reply.suggestions[0], session_id="s")
+    assert reply.affect is not None
+    assert PRESETS[reply.affect["primary"]].family != "neutral", reply.affect
+    assert reply.affect["language"] == language
+    assert reply.question in DIALOGUE[language]["questions"]["wound"]
+    # A plain answer to "what happened?" is the wound, in any language.
+    state, reply = advance(state, reply.suggestions[0], session_id="s")
+    assert state.core_wound == DIALOGUE[language]["suggestions"]["wound"][0]
+
+
+def test_an_english_conversation_is_unchanged() -> None:
+    _, reply = advance(None, "hello", session_id="s")
+    assert reply.question == DIALOGUE["en"]["questions"]["feeling"][0]
+    assert reply.question.startswith("How are you feeling")
+
+
+def test_the_clarifying_question_names_feelings_in_the_language() -> None:
+    text = "tengo ganas de llorar pero también de reír"  # laughing and crying: unsure
+    _, reply = advance(None, text, session_id="s")
+    assert reply.affect is not None
+    assert reply.affect["unsure"], reply.affect
+    names = DIALOGUE["es"]["feelings"]
+    assert reply.suggestions[0] == names[reply.affect["primary"]]
+    assert reply.question == DIALOGUE["es"]["clarify"].format(
+        first=reply.suggestions[0], second=reply.suggestions[1]
+    )
