@@ -56,9 +56,10 @@ class Settings(BaseSettings):
     enable_metrics: bool = True
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"],
-        description="Origins whose pages may read results. Every route is GET/HEAD without "
-        "credentials, so '*' exposes nothing curl cannot read; the studio page on the "
-        "ingress's origin needs it. An empty value turns CORS off.",
+        description="Origins whose pages may read results. CORS allows GET and HEAD only, "
+        "without credentials, so '*' lets a page read what curl can and no more (DELETE's "
+        "preflight is refused); the studio page on the ingress's origin needs it. An empty "
+        "value turns CORS off.",
     )
 
     @field_validator("cors_origins", mode="before")

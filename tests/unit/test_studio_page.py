@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
+
 from producer_api.routes.studio import (
     STATIC_DIR,
     content_security_policy,
@@ -11,6 +13,7 @@ from producer_api.routes.studio import (
     page_html,
 )
 from schemas.intent import GENRES
+from stream_processors.results_service.main import create_app
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 """An XML name, never fetched: the one URL the page's files may contain."""
@@ -50,3 +53,21 @@ def test_the_content_security_policy_allows_the_results_origin_only() -> None:
     assert "connect-src 'self' https://results.example:8443;" in policy
     assert "script-src 'self';" in policy
     assert "default-src 'none'" in policy
+
+
+def test_the_results_service_lets_other_origins_read_but_not_delete() -> None:
+    # The page's cross-origin story (docs/studio.md): CORS '*' for GET/HEAD only.
+    client = TestClient(create_app())  # no lifespan: the Kafka consumer never starts
+    answers = {
+        method: client.options(
+            "/v1/results/r1",
+            headers={
+                "Origin": "http://studio.example:8000",
+                "Access-Control-Request-Method": method,
+            },
+        )
+        for method in ("GET", "DELETE")
+    }
+    assert answers["GET"].status_code == 200
+    assert answers["GET"].headers["access-control-allow-origin"] == "*"
+    assert answers["DELETE"].status_code == 400
