@@ -623,6 +623,7 @@ def _broken_chord(
 # ---------------------------------------------------------------- bass
 
 
+@lru_cache(maxsize=1024)  # chords repeat within a piece and across pieces
 def _fifth_of(chord: Chord) -> int:
     """Semitones from the chord's bass note up to its fifth: perfect, diminished (ø7, °)
     or augmented, whichever the chord holds; else the chord tone a sixth up (a slash
