@@ -1,8 +1,8 @@
-// The piano roll: one SVG rect per note, time across (in beats), pitch up.
+// The piano roll: one SVG rect per note, time across, pitch up.
 
 const SVG = "http://www.w3.org/2000/svg";
 const DRUM_CHANNEL = 9;
-// Distinguishable on white at 3:1 or more; drums last, in grey.
+// A colour a track, each 4.7:1 or more against the roll's background; drums in grey.
 const TRACK_COLOURS = ["#1f5fa8", "#b8451f", "#2f7d32", "#7b3fa0", "#8a6d00", "#0f7c80"];
 const DRUM_COLOUR = "#6b6b6b";
 const WIDTH = 1000;
@@ -17,9 +17,9 @@ function element(name, attributes) {
 /** Bar lines: one every bar of the first meter (4/4 when the file names none). */
 function barTicks(song) {
   const meter = song.meters[0] ?? { numerator: 4, denominator: 4 };
-  const barTicks = (song.ticksPerBeat * 4 * meter.numerator) / meter.denominator;
+  const span = (song.ticksPerBeat * 4 * meter.numerator) / meter.denominator;
   const ticks = [];
-  for (let tick = 0; tick <= song.endTick; tick += barTicks) ticks.push(tick);
+  for (let tick = 0; tick <= song.endTick; tick += span) ticks.push(tick);
   return ticks;
 }
 

@@ -22,7 +22,6 @@ from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-unt
 from playwright.sync_api import (
     Browser,
     Page,
-    Playwright,
     Response,
     ViewportSize,
     sync_playwright,
@@ -72,12 +71,8 @@ def browser() -> Iterator[Browser]:
             pytrace=False,
         )
     with sync_playwright() as playwright:
-        yield launch(playwright)
-
-
-def launch(playwright: Playwright) -> Browser:
-    # The system browser: Playwright's own browser downloads are never used.
-    return playwright.chromium.launch(executable_path=CHROMIUM)
+        # The system browser: Playwright's own browser downloads are never used.
+        yield playwright.chromium.launch(executable_path=CHROMIUM)
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +141,11 @@ class Studio:
 def studio(browser: Browser, stack: RunningStack, screenshots: Path) -> Iterator[Studio]:
     context = browser.new_context(viewport=DESKTOP)
     try:
-        yield Studio(context.new_page(), stack, screenshots)
+        studio = Studio(context.new_page(), stack, screenshots)
+        yield studio
     finally:
         context.close()
+    assert studio.problems == [], "script errors on the page"
 
 
 def note_ons(midi: mido.MidiFile) -> list[int]:
@@ -218,7 +215,6 @@ def test_a_piece_composed_on_a_phone_is_drawn_and_its_midi_downloads(
     origins = {stack.api_url, stack.results_url}
     outside = [url for url in studio.urls if not url.startswith(tuple(origins))]
     assert outside == [], "the page loads nothing from elsewhere"
-    assert studio.problems == []
     milliseconds = page.get_attribute("#roll", "data-milliseconds")
     print(f"MIDI read and drawn in the browser: {milliseconds} ms")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
+import httpx
 
 from producer_api.routes.studio import (
     STATIC_DIR,
@@ -55,19 +55,21 @@ def test_the_content_security_policy_allows_the_results_origin_only() -> None:
     assert "default-src 'none'" in policy
 
 
-def test_the_results_service_lets_other_origins_read_but_not_delete() -> None:
+async def test_the_results_service_lets_other_origins_read_but_not_delete() -> None:
     # The page's cross-origin story (docs/studio.md): CORS '*' for GET/HEAD only.
-    client = TestClient(create_app())  # no lifespan: the Kafka consumer never starts
-    answers = {
-        method: client.options(
-            "/v1/results/r1",
-            headers={
-                "Origin": "http://studio.example:8000",
-                "Access-Control-Request-Method": method,
-            },
-        )
-        for method in ("GET", "DELETE")
-    }
+    # ASGITransport runs no lifespan: the app's Kafka consumer never starts.
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://results") as client:
+        answers = {
+            method: await client.options(
+                "/v1/results/r1",
+                headers={
+                    "Origin": "http://studio.example:8000",
+                    "Access-Control-Request-Method": method,
+                },
+            )
+            for method in ("GET", "DELETE")
+        }
     assert answers["GET"].status_code == 200
     assert answers["GET"].headers["access-control-allow-origin"] == "*"
     assert answers["DELETE"].status_code == 400
