@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from slowapi.errors import RateLimitExceeded
 
 from producer_api.core.config import Settings, get_settings
+from producer_api.idempotency import open_idempotency_store
 from producer_api.kafka import EventPublisher
 from producer_api.limits import build_limiter, handle_rate_limit_exceeded
 from producer_api.replies import ReplyWaiter
@@ -33,6 +34,7 @@ URLs back once Kafka has the event. Every answer carries `X-Request-ID`; every e
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     publisher: EventPublisher = app.state.publisher
     replies: ReplyWaiter = app.state.replies
+    app.state.idempotency = open_idempotency_store(app.state.settings)
     await publisher.start()
     replies.start()
     freeze_startup_objects()
@@ -42,6 +44,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await replies.stop()
         await publisher.stop()
+        if app.state.idempotency is not None:
+            app.state.idempotency.close()
         log.info("producer_api stopped")
 
 
@@ -73,7 +77,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         allow_credentials="*" not in origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        expose_headers=["X-Request-ID", "Location", "Retry-After", "Idempotent-Replayed"],
     )
     # Last, so it is outermost: CORS preflights and 413s carry the request ID too.
     install_http_observability(

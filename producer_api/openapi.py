@@ -110,6 +110,14 @@ ERROR_RESPONSES: dict[int, dict[str, Any]] = {
 }
 
 
+IDEMPOTENCY_IN_USE = _error(
+    "The first request with this Idempotency-Key is still being published.",
+    {"in_use": ("idempotency_key_in_use", "the first request with this Idempotency-Key (…) "
+                "is still being published; retry shortly")},
+    headers=_RETRY_AFTER,
+)  # fmt: skip
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The documented error answers for ``statuses``."""
     return {status: ERROR_RESPONSES[status] for status in statuses}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kmidi.cli.broker import stack_data_dir
 from schemas.kafka_connection import KafkaConnection
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=300)]
@@ -66,6 +68,18 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = Field(
         default=64 * 1024, description="Larger request bodies get 413."
     )
+    idempotency_db: Path | None = Field(
+        default=None,
+        description="SQLite file of Idempotency-Key claims, shared by the ingress processes "
+        "of a host; default <KMIDI_DATA_DIR or the cache>/stack-data/ingress-idempotency.sqlite3.",
+    )
+    idempotency_retention_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = Field(
+        default=24 * 3600.0, description="How long an Idempotency-Key is remembered."
+    )
+
+    @property
+    def idempotency_path(self) -> Path:
+        return self.idempotency_db or stack_data_dir() / "ingress-idempotency.sqlite3"
 
     @property
     def cors_origin_list(self) -> list[str]:

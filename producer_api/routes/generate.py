@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from producer_api.idempotency import (
+    MAX_KEY_CHARS,
+    check_key,
+    fingerprint,
+    replay_or_refuse,
+    require_store,
+)
 from producer_api.intents import check_technical, submit_intent
 from producer_api.limits import generate_limit
-from producer_api.openapi import error_responses
+from producer_api.openapi import IDEMPOTENCY_IN_USE, error_responses
 from schemas.events import IntentSubmitted
 from schemas.http import GenerateAccepted, GenerateRequest
 from service_common.http import request_id_of
 from service_common.tracing import child_traceparent
 
 router = APIRouter(tags=["generation"])
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 _ACCEPTED = {
     "description": "Kafka acknowledged the intent (acks=all); poll status_url for the piece.",
     "headers": {
         "Location": {"description": "= status_url", "schema": {"type": "string"}},
-        "X-Request-ID": {"description": "= request_id", "schema": {"type": "string"}},
+        "X-Request-ID": {
+            "description": "This exchange's ID: = request_id, except on a replay",
+            "schema": {"type": "string"},
+        },
+        "Idempotent-Replayed": {
+            "description": "true when the answer is the first request's, replayed for a "
+            "retry with the same Idempotency-Key and body (nothing was published)",
+            "schema": {"type": "string"},
+        },
     },
     "content": {
         "application/json": {
@@ -34,7 +50,24 @@ _ACCEPTED = {
 _DOC = {
     "status_code": 202,
     "response_model": GenerateAccepted,
-    "responses": {202: _ACCEPTED, **error_responses(413, 415, 422, 429, 503)},
+    "responses": {
+        202: _ACCEPTED,
+        409: IDEMPOTENCY_IN_USE,
+        **error_responses(413, 415, 422, 429, 503),
+    },
+    "openapi_extra": {
+        "parameters": [
+            {
+                "name": IDEMPOTENCY_KEY,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS},
+                "description": "Retry safely: the same key and body within 24 h answer with "
+                "the first request's 202 and publish nothing; the same key with another body "
+                "gets 422 idempotency_key_reused; while the first is being published, 409.",
+            }
+        ]
+    },
 }
 
 
@@ -59,26 +92,48 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
     # than declared as dependencies: on this hot path FastAPI's dependency solving cost
     # more than validating, publishing and answering together (docs/performance.md). The
     # 202 body is serialised once, not validated again as a response model.
-    state = request.app.state
     await generate_limit(request)
     check_technical(body.intent)
+    request_id = request_id_of(request)
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return _accepted(await _submit(body, request, request_id))
+    store = require_store(request.app.state.idempotency)
+    body_print = fingerprint(body)
+    claim = await store.claim(check_key(key), body_print, request_id)
+    if not claim.fresh:
+        return _accepted(replay_or_refuse(claim, body_print), replayed=True)
+    try:
+        payload = await _submit(body, request, request_id)
+    except BaseException:
+        await store.release(key, request_id)
+        raise
+    await store.complete(key, request_id, payload)
+    return _accepted(payload)
+
+
+async def _submit(body: GenerateRequest, request: Request, request_id: str) -> bytes:
+    """Publish the intent (acks=all); the 202 body."""
     event = IntentSubmitted(
-        request_id=request_id_of(request),
+        request_id=request_id,
         intent=body.intent,
         seed=body.seed,
         output_format=body.output_format,
         audio_format=body.audio_format,
         source="producer_api",
     )
+    state = request.app.state
     accepted = await submit_intent(
         state.publisher,
         state.settings,
         event,
         traceparent=child_traceparent(request.headers.get("traceparent")),
     )
-    return Response(
-        accepted.model_dump_json().encode(),
-        status_code=202,
-        media_type="application/json",
-        headers={"Location": accepted.status_url},
-    )
+    return accepted.model_dump_json().encode()
+
+
+def _accepted(payload: bytes, *, replayed: bool = False) -> Response:
+    headers = {"Location": GenerateAccepted.model_validate_json(payload).status_url}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(payload, status_code=202, media_type="application/json", headers=headers)

@@ -9,9 +9,11 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +83,7 @@ def ingress_settings(bootstrap: str, **overrides: Any) -> Settings:
         "rate_limit_interrogate": "10000/minute",
         "publish_timeout_seconds": 5.0,
         "kafka_connect_timeout_seconds": 10.0,
+        "idempotency_db": Path(tempfile.gettempdir()) / f"kmidi-itest-{uuid.uuid4().hex}.db",
         **overrides,
     }
     return Settings(**values)
@@ -307,6 +310,80 @@ async def test_bad_bodies_get_4xx_with_request_id_and_publish_nothing(
     published_ids = {headers_to_dict(m.headers).get("x-request-id") for m in seen}
     published_ids |= {m.key.decode() for m in seen if m.key}
     assert not published_ids & set(bad_ids)
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+def _published(seen: list[Any], request_ids: set[str]) -> list[str]:
+    return [m.key.decode() for m in seen if m.key and m.key.decode() in request_ids]
+
+
+async def test_a_retry_with_the_same_idempotency_key_publishes_once(
+    ingress: httpx.AsyncClient, intents: TopicTail
+) -> None:
+    key = {"Idempotency-Key": new_id("key")}
+    spaced = json.dumps(SEED_BODY, indent=4)  # the same body, however it is written
+    first = await ingress.post("/v1/generate", json=SEED_BODY, headers=key)
+    again = await ingress.post(
+        "/v1/generate", content=spaced, headers={**key, "Content-Type": "application/json"}
+    )
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["x-request-id"] != first.json()["request_id"], "its own exchange"
+    other = dict(SEED_BODY, seed=7)
+    refused = await ingress.post("/v1/generate", json=other, headers=key)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "idempotency_key_reused"
+    assert refused.json()["request_id"] == refused.headers["x-request-id"]
+    sentinel = new_id("sentinel")
+    await ingress.post("/v1/generate", json=SEED_BODY, headers={"X-Request-ID": sentinel})
+    await intents.find(sentinel)
+    ids = {first.json()["request_id"], again.headers["x-request-id"]}
+    ids |= {refused.headers["x-request-id"]}
+    assert _published(await intents.drain(), ids) == [first.json()["request_id"]]
+
+
+async def test_concurrent_retries_and_two_processes_share_one_claim(
+    kafka_bootstrap: str, kmidi_topics: None, intents: TopicTail, tmp_path: Path
+) -> None:
+    shared = tmp_path / "keys.sqlite3"
+    key = {"Idempotency-Key": new_id("key")}
+    async with (
+        running_ingress(ingress_settings(kafka_bootstrap, idempotency_db=shared)) as one,
+        running_ingress(ingress_settings(kafka_bootstrap, idempotency_db=shared)) as two,
+    ):
+        answers = await asyncio.gather(
+            *(client.post("/v1/generate", json=SEED_BODY, headers=key) for client in [one, two] * 4)
+        )
+        statuses = sorted({a.status_code for a in answers})
+        assert set(statuses) <= {202, 409}, [a.text for a in answers]
+        accepted = {a.json()["request_id"] for a in answers if a.status_code == 202}
+        assert len(accepted) == 1, accepted
+        for answer in answers:
+            if answer.status_code == 409:
+                assert answer.json()["error"]["code"] == "idempotency_key_in_use"
+                assert answer.headers["retry-after"] == "1"
+        later = await two.post("/v1/generate", json=SEED_BODY, headers=key)
+        assert later.status_code == 202
+        assert later.json()["request_id"] in accepted
+    sentinel = new_id("sentinel")
+    async with running_ingress(ingress_settings(kafka_bootstrap)) as client:
+        await client.post("/v1/generate", json=SEED_BODY, headers={"X-Request-ID": sentinel})
+    await intents.find(sentinel)
+    ids = {a.headers["x-request-id"] for a in [*answers, later]}
+    assert len(_published(await intents.drain(), ids)) == 1
+
+
+async def test_a_bad_idempotency_key_is_refused(ingress: httpx.AsyncClient) -> None:
+    response = await ingress.post(
+        "/v1/generate", json=SEED_BODY, headers={"Idempotency-Key": "x" * 256}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_idempotency_key"
 
 
 async def test_bad_key_message_names_the_key(ingress: httpx.AsyncClient) -> None:
