@@ -108,6 +108,8 @@ function follow(accepted) {
   showSteps("accepted");
   say(`${STATUS_WORDS.accepted} Request ID ${accepted.request_id}.`);
   document.body.dataset.state = "waiting";
+  // The address names the piece, so a reload or a shared link follows it again.
+  history.replaceState(null, "", `#piece=${encodeURIComponent(accepted.status_url)}`);
   const events = new EventSource(`${accepted.status_url}/events`);
   piece.events = events;
   let shown = false;
@@ -363,7 +365,18 @@ async function sendTurn(event) {
   }
 }
 
+/** Follow the piece the address names (#piece=<status_url>), as its 202 described it. */
+function followAddress() {
+  const statusUrl = new URLSearchParams(location.hash.slice(1)).get("piece");
+  if (!URL.canParse(statusUrl ?? "") || !/^https?:$/.test(new URL(statusUrl).protocol)) return;
+  const requestId = new URL(statusUrl).pathname.split("/").pop();
+  begin(requestId);
+  follow({ request_id: requestId, status_url: statusUrl, result_url: `${statusUrl}/midi` });
+}
+
 $("intent-form").addEventListener("submit", submitIntent);
 $("talk-form").addEventListener("submit", sendTurn);
 $("audio-download").addEventListener("click", saveAudio);
+window.addEventListener("hashchange", followAddress);
 document.body.dataset.state = "ready";
+followAddress();

@@ -7,17 +7,22 @@ Screenshots of every page state go to ``$KMIDI_STUDIO_SCREENSHOTS`` (default: a
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import os
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import mido
 import pytest
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import (
     Browser,
@@ -27,6 +32,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from schemas.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, REQUEST_ID
+from schemas.topics import INTENTS
 from tests.e2e.stack_process import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -235,7 +242,13 @@ def test_the_keyboard_alone_submits_an_intent(studio: Studio) -> None:
     studio.shoot("4-keyboard-focus-on-compose")
     page.keyboard.press("Enter")
     assert studio.wait_until_settled() == "completed", studio.error_text()
-    assert page.locator("#roll svg rect.note").count() > 0
+    notes = page.locator("#roll svg rect.note").count()
+    assert notes > 0
+    assert "#piece=" in page.url
+
+    page.reload()  # the address names the piece: a reload shows it again
+    assert studio.wait_until_settled() == "completed", studio.error_text()
+    assert page.locator("#roll svg rect.note").count() == notes
 
 
 def test_a_rejected_wish_is_explained_with_the_request_id(studio: Studio) -> None:
@@ -267,6 +280,40 @@ def test_a_lost_connection_is_explained_with_the_request_id(studio: Studio) -> N
     text = studio.error_text()
     assert f"Could not reach kmidi at {studio.stack.api_url}" in text, text
     assert re.search(r"Request ID: [0-9a-f]{32}", text), text
+
+
+async def publish_intent(bootstrap: str, request_id: str, intent: dict[str, Any]) -> None:
+    """An intent written straight to Kafka, as another system would: no ingress checks it."""
+    event = {"schema": "kmidi.intent.v1", "request_id": request_id, "intent": intent}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            INTENTS,
+            json.dumps(event).encode(),
+            key=request_id.encode(),
+            headers=[(REQUEST_ID, request_id.encode()), (CONTENT_TYPE, JSON_CONTENT_TYPE.encode())],
+        )
+    finally:
+        await producer.stop()
+
+
+def test_a_failed_generation_named_in_the_address_is_explained(
+    studio: Studio, stack: RunningStack
+) -> None:
+    request_id = f"studio-failed-{uuid.uuid4().hex[:10]}"
+    intent = {"emotional_intent": "I am feeling grief", "technical": {"key": "H#"}}
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, publish_intent(stack.bootstrap, request_id, intent)).result()
+    status_url = f"{stack.results_url}/v1/results/{request_id}"
+    studio.page.goto(f"{stack.api_url}/#piece={quote(status_url, safe='')}")
+    assert studio.wait_until_settled() == "error"
+    studio.shoot("5c-error-failed-generation")
+    text = studio.error_text()
+    assert "The piece could not be made" in text, text
+    assert "H#" in text, text
+    assert f"Request ID: {request_id}" in text, text
 
 
 def test_talking_it_through_composes_the_piece(studio: Studio) -> None:
@@ -343,4 +390,6 @@ def test_an_audio_piece_plays_in_the_page_and_its_audio_downloads(
     audio = Path(download_info.value.path()).read_bytes()
     assert audio[:4] == b"OggS"
     assert audio == httpx.get(f"{events_url.removesuffix('/events')}/audio", timeout=10).content
-    assert studio.page.url == f"{stack.api_url}/", "saving the audio leaves the page in place"
+    # Saving leaves the page in place (a plain link would have opened the audio instead).
+    assert studio.page.url.startswith(f"{stack.api_url}/#piece=")
+    assert page.is_visible("#player")
