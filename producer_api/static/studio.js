@@ -135,6 +135,7 @@ function follow(accepted) {
     }
     if (audioPending) {
       say("Composed. The audio is being rendered…");
+      $("audio-area").replaceChildren(Object.assign(document.createElement("p"), { textContent: "The audio is being rendered…" }));
       return; // the stream (or its reconnection) brings the audio
     }
     events.close();
@@ -196,6 +197,7 @@ function showAudio(status) {
   const artifact = (status.artifacts ?? []).find((a) => a.kind === "audio");
   const area = $("audio-area");
   const link = $("audio-download");
+  $("files-heading").textContent = artifact ? "Listen and download" : "Download";
   if (!artifact) {
     area.replaceChildren();
     link.hidden = true;

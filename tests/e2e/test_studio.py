@@ -374,6 +374,7 @@ def test_an_audio_piece_plays_in_the_page_and_its_audio_downloads(
     page.select_option("#output", "audio:ogg")
     page.click("#compose")
     assert studio.wait_until_settled() == "completed", studio.error_text()
+    studio.shoot("9a-midi-shown-audio-maybe-still-rendering")
     page.wait_for_selector("#player", timeout=PIECE_TIMEOUT_MS)  # once the audio stage is done
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     studio.shoot("9-audio")
