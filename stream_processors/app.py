@@ -78,6 +78,16 @@ class KmidiApp(faust.App):
             logging_config=json_logging_config(settings.log_level),
         )
 
+    def record_span(self, record: InputRecord) -> AbstractContextManager[object]:
+        """The trace span of one record's processing by this app's consumer group."""
+        return telemetry.consume_span(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.headers,
+            consumer_group=self.conf.id,
+        )
+
     def _new_transport(self) -> Any:
         transport_class = make_transport(self.settings.fetch_max_wait_ms)
         return transport_class(self.conf.broker_consumer, self)
@@ -189,19 +199,12 @@ publisher = Publisher(
 )
 
 
-def _record_span(record: InputRecord) -> AbstractContextManager[object]:
-    """The trace span of one record's processing by this worker's consumer group."""
-    return telemetry.consume_span(
-        record.topic, record.partition, record.offset, record.headers, consumer_group=app.conf.id
-    )
-
-
 @app.agent(intents_topic, name="interrogation")
 async def interrogation_agent(stream: Any) -> None:
     """kmidi.intents.v1 → kmidi.plans.v1 (or a failed result / dead letter)."""
     async for event in stream.events():
         record = InputRecord.from_event(event)
-        with _record_span(record):
+        with app.record_span(record):
             await process_intent(record, publisher)
 
 
@@ -210,7 +213,7 @@ async def generation_agent(stream: Any) -> None:
     """kmidi.plans.v1 → kmidi.results.v1 (or a dead letter + failed result)."""
     async for event in stream.events():
         record = InputRecord.from_event(event)
-        with _record_span(record):
+        with app.record_span(record):
             await process_plan(record, publisher)
 
 
@@ -219,7 +222,7 @@ async def conversation_agent(stream: Any) -> None:
     """kmidi.interrogations.v1 → kmidi.interrogation-replies.v1, state in ``sessions``."""
     async for event in stream.events():
         record = InputRecord.from_event(event)
-        with _record_span(record):
+        with app.record_span(record):
             await process_turn(record, publisher, sessions)
 
 

@@ -61,7 +61,9 @@ publisher = Publisher(
 async def audio_agent(stream: Any) -> None:
     """kmidi.results.v1 (completed, audio pending) → kmidi.results.v1 with the audio."""
     async for event in stream.events():
-        await process_result(InputRecord.from_event(event), publisher)
+        record = InputRecord.from_event(event)
+        with app.record_span(record):
+            await process_result(record, publisher)
 
 
 def main() -> None:

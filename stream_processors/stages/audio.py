@@ -21,6 +21,7 @@ from typing import Final
 from kmidi import audio
 from schemas.events import Artifact, ArtifactError, GenerationResult
 from schemas.topics import RESULTS
+from service_common import telemetry
 from service_common.logging import bound_request_id
 from stream_processors import metrics
 from stream_processors.artifacts import get_artifact_store
@@ -78,7 +79,8 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
 def render_and_store(event: GenerationResult) -> Artifact:
     """Render the result's MIDI as its requested audio format and keep the file."""
     fmt = event.chosen_audio_format or "ogg"
-    rendered = audio.render(_midi_of(event), format=fmt)
+    with telemetry.span("render audio", attributes={"kmidi.audio_format": fmt}):
+        rendered = audio.render(_midi_of(event), format=fmt)
     return get_artifact_store().put(
         event.request_id,
         "audio",

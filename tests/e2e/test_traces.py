@@ -13,7 +13,8 @@ import secrets
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,31 +183,43 @@ def traced_stack(
         running.stop()
 
 
-EXPECTED_SPANS = {
-    ("producer_api", "POST /v1/generate"),
-    ("producer_api", f"send {INTENTS}"),
-    ("kmidi-worker", f"process {INTENTS}"),
-    ("kmidi-worker", "analyse intent"),
-    ("kmidi-worker", "compose plan"),
-    ("kmidi-worker", "render midi"),
-    ("kmidi-worker", f"send {PLANS}"),
-    ("kmidi-worker", f"send {RESULTS}"),
-    ("kmidi-worker", f"process {PLANS}"),
-    ("results_service", f"process {RESULTS}"),
-    ("results_service", "GET /v1/results/{request_id}"),
-}
+EXPECTED_SPANS = Counter(
+    [
+        ("producer_api", "POST /v1/generate"),
+        ("producer_api", f"send {INTENTS}"),
+        ("kmidi-worker", f"process {INTENTS}"),
+        ("kmidi-worker", "analyse intent"),
+        ("kmidi-worker", "compose plan"),
+        ("kmidi-worker", "render midi"),
+        ("kmidi-worker", f"send {PLANS}"),
+        ("kmidi-worker", f"send {RESULTS}"),
+        ("kmidi-worker", f"process {PLANS}"),
+        ("results_service", f"process {RESULTS}"),
+        ("results_service", "GET /v1/results/{request_id}"),
+    ]
+)
+"""The spans of a MIDI request; the audio stage adds its own (and a second result)."""
+AUDIO_SPANS = Counter(
+    [
+        ("kmidi-worker", f"process {RESULTS}"),
+        ("kmidi-worker", "render audio"),
+        ("kmidi-worker", f"send {RESULTS}"),
+        ("results_service", f"process {RESULTS}"),
+    ]
+)
 
 
-def wait_for_trace(collector: Collector, trace_id: str) -> list[Span]:
-    """The spans of ``trace_id`` once every expected one has arrived (or after 30 s).
-
-    Each process exports in batches, a parent after its children, so a trace arrives in
-    pieces."""
+def wait_for_trace(
+    collector: Collector, trace_id: str, expected: Counter[tuple[str, str]]
+) -> list[Span]:
+    """The spans of ``trace_id`` once the ``expected`` (service, name) counts have arrived,
+    or after 30 s. Each process exports in batches, a parent after its children, so a
+    trace arrives in pieces."""
     deadline = time.monotonic() + 30
     while True:
         spans = [s for s in collected_spans(collector.log) if s.trace_id == trace_id]
-        arrived = {(s.service, s.name) for s in spans}
-        if arrived >= EXPECTED_SPANS or time.monotonic() > deadline:
+        arrived = Counter((s.service, s.name) for s in spans)
+        if not expected - arrived or time.monotonic() > deadline:
             return spans
         time.sleep(0.3)
 
@@ -221,32 +234,33 @@ def describe(spans: list[Span]) -> str:
     return "\n".join(f"  {s.service}: {s.name} {s.parent_id}->{s.span_id}" for s in spans)
 
 
-def test_one_request_is_one_trace_through_ingress_both_stages_and_results(
-    traced_stack: RunningStack, collector: Collector
-) -> None:
+def submit_traced(stack: RunningStack, body: Mapping[str, object]) -> tuple[str, str, str]:
+    """POST ``body`` and long-poll its result, both with one client traceparent; the trace
+    ID, the client's span ID and the request ID."""
     trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
-    headers = {
-        "traceparent": f"00-{trace_id}-{client_span}-01",
-        "X-Request-ID": f"trace-{uuid.uuid4().hex[:12]}",
-    }
-    accepted = httpx.post(
-        f"{traced_stack.api_url}/v1/generate",
-        json={"intent": {"emotional_intent": "we won the championship!"}},
-        headers=headers,
-        timeout=10,
-    )
+    request_id = f"trace-{uuid.uuid4().hex[:12]}"
+    headers = {"traceparent": f"00-{trace_id}-{client_span}-01", "X-Request-ID": request_id}
+    accepted = httpx.post(f"{stack.api_url}/v1/generate", json=body, headers=headers, timeout=10)
     assert accepted.status_code == 202, accepted.text
     status = httpx.get(
         accepted.json()["status_url"], params={"wait": 60}, headers=headers, timeout=70
     ).json()
     assert status["status"] == "completed", status
+    return trace_id, client_span, request_id
 
-    spans = wait_for_trace(collector, trace_id)
+
+def test_one_request_is_one_trace_through_ingress_both_stages_and_results(
+    traced_stack: RunningStack, collector: Collector
+) -> None:
+    body = {"intent": {"emotional_intent": "we won the championship!"}}
+    trace_id, client_span, request_id = submit_traced(traced_stack, body)
+
+    spans = wait_for_trace(collector, trace_id, EXPECTED_SPANS)
 
     # Ingress: the HTTP call, a child of the client's span, publishes the intent.
     post = only(spans, "producer_api", "POST /v1/generate")
     assert post.parent_id == client_span
-    assert post.attributes["kmidi.request_id"] == headers["X-Request-ID"]
+    assert post.attributes["kmidi.request_id"] == request_id
     send_intent = only(spans, "producer_api", f"send {INTENTS}")
     assert send_intent.parent_id == post.span_id
     # Interrogation stage: consumes that record, plans, renders, publishes plan and result.
@@ -266,3 +280,32 @@ def test_one_request_is_one_trace_through_ingress_both_stages_and_results(
     poll = only(spans, "results_service", "GET /v1/results/{request_id}")
     assert poll.parent_id == client_span
     assert {s.trace_id for s in spans} == {trace_id}
+
+
+def test_an_audio_request_adds_the_audio_stage_to_its_trace(
+    traced_stack: RunningStack, collector: Collector
+) -> None:
+    body = {"intent": {"emotional_intent": "calm evening"}, "output_format": "audio"}
+    trace_id, _, _ = submit_traced(traced_stack, body)
+
+    # The audio stage reads both results (the pending one it renders, and its own).
+    expected = EXPECTED_SPANS + AUDIO_SPANS + Counter([("kmidi-worker", f"process {RESULTS}")])
+    spans = wait_for_trace(collector, trace_id, expected)
+    by_id = {s.span_id: s for s in spans}
+    midi_result = next(
+        s
+        for s in spans
+        if s.name == f"send {RESULTS}" and by_id[s.parent_id].name == f"process {INTENTS}"
+    )
+    render = only(spans, "kmidi-worker", "render audio")
+    audio = by_id[render.parent_id]
+    assert audio.name == f"process {RESULTS}"
+    assert audio.attributes["messaging.consumer.group.name"] == "kmidi-audio"
+    assert audio.parent_id == midi_result.span_id
+    (audio_result,) = [
+        s for s in spans if s.name == f"send {RESULTS}" and s.parent_id == audio.span_id
+    ]
+    materialised = [
+        s for s in spans if s.service == "results_service" and s.name == f"process {RESULTS}"
+    ]
+    assert {s.parent_id for s in materialised} == {midi_result.span_id, audio_result.span_id}
