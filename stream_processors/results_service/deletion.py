@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import RESULTS
+from service_common import telemetry
 from service_common.kafka_headers import KafkaHeaders
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class TombstoneWriter:
     async def write(self, request_id: str, headers: KafkaHeaders) -> None:
         """Publish the tombstone; raises when the broker did not acknowledge it."""
         producer = await self._started()
-        await producer.send_and_wait(RESULTS, None, key=request_id.encode(), headers=headers)
+        with telemetry.publish_span(RESULTS):
+            headers = telemetry.with_current_traceparent(headers)
+            await producer.send_and_wait(RESULTS, None, key=request_id.encode(), headers=headers)
 
     async def stop(self) -> None:
         producer, self._producer = self._producer, None

@@ -309,3 +309,33 @@ def test_an_audio_request_adds_the_audio_stage_to_its_trace(
         s for s in spans if s.service == "results_service" and s.name == f"process {RESULTS}"
     ]
     assert {s.parent_id for s in materialised} == {midi_result.span_id, audio_result.span_id}
+
+
+def test_a_deletion_is_traced_to_its_tombstone(
+    traced_stack: RunningStack, collector: Collector
+) -> None:
+    body = {"intent": {"emotional_intent": "a quiet goodbye"}}
+    trace_id, client_span, request_id = submit_traced(traced_stack, body)
+    deleted = httpx.delete(
+        f"{traced_stack.results_url}/v1/results/{request_id}",
+        headers={"traceparent": f"00-{trace_id}-{client_span}-01"},
+        timeout=10,
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    expected = EXPECTED_SPANS + Counter(
+        [
+            ("results_service", "DELETE /v1/results/{request_id}"),
+            ("results_service", f"send {RESULTS}"),
+            ("results_service", f"process {RESULTS}"),
+        ]
+    )
+    spans = wait_for_trace(collector, trace_id, expected)
+    delete = only(spans, "results_service", "DELETE /v1/results/{request_id}")
+    assert delete.parent_id == client_span
+    tombstone = only(spans, "results_service", f"send {RESULTS}")
+    assert tombstone.parent_id == delete.span_id
+    applied = [
+        s for s in spans if s.service == "results_service" and s.parent_id == tombstone.span_id
+    ]
+    assert [s.name for s in applied] == [f"process {RESULTS}"]
