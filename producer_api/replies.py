@@ -16,14 +16,13 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
 from producer_api.core.config import Settings
 from producer_api.metrics import INTERROGATION_REPLIES, INTERROGATION_WAIT
 from schemas.events import InterrogationReply
 from schemas.topics import INTERROGATION_REPLIES as REPLIES_TOPIC
-from service_common.tasks import cancel_and_wait
+from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +138,16 @@ class ReplyWaiter:
                 await self._assign(consumer)
                 delay = 0.2
                 await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, OSError, TimeoutError) as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                if is_stop_request(exc):
+                    raise
                 log.warning(
                     "interrogation replies consumer failed; retrying",
                     extra={"error": repr(exc), "retry_in_seconds": delay},
                 )
             finally:
                 self._running.clear()
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_STOP_TIMEOUT):
-                        await consumer.stop()
+                await stop_quietly(consumer, timeout=_STOP_TIMEOUT)
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_WAIT)
 

@@ -153,14 +153,22 @@ def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
     print(f"kmidi: starting Apache Kafka on 127.0.0.1:{port} (data: {data_dir})…", flush=True)
     # Both ports fixed: a restarted broker must come back where the services look for it.
     broker = EmbeddedKafka(port=port, controller_port=free_port(), data_dir=data_dir)
+    seconds = _start_timed(broker)
+    if seconds is None:
+        return None
+    print(f"kmidi: Kafka ready in {seconds:.1f} s", flush=True)
+    return broker
+
+
+def _start_timed(broker: EmbeddedKafka) -> float | None:
+    """Seconds ``broker.start()`` took; None, with the reason on stderr, when it failed."""
     started = time.monotonic()
     try:
         broker.start()
     except (KafkaUnavailableError, BrokerStartError) as exc:
         print(f"kmidi: {exc}", file=sys.stderr)
         return None
-    print(f"kmidi: Kafka ready in {time.monotonic() - started:.1f} s", flush=True)
-    return broker
+    return time.monotonic() - started
 
 
 def _create_topics(bootstrap: str) -> int:
@@ -314,15 +322,11 @@ def _supervise_broker(broker: EmbeddedKafka, restarts: deque[float]) -> bool:
         file=sys.stderr,
         flush=True,
     )
-    started = time.monotonic()
-    try:
-        broker.start()
-    except (KafkaUnavailableError, BrokerStartError) as exc:
-        print(f"kmidi: Kafka did not come back: {exc}", file=sys.stderr)
+    seconds = _start_timed(broker)
+    if seconds is None:
         return False
     print(
-        f"kmidi: Kafka back in {time.monotonic() - started:.1f} s "
-        f"(the dead JVM's exit code: {broker.returncode})",
+        f"kmidi: Kafka back in {seconds:.1f} s (the dead JVM's exit code: {broker.returncode})",
         flush=True,
     )
     return True

@@ -25,7 +25,7 @@ from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common import telemetry
 from service_common.kafka_failure import connection_failure_reason
 from service_common.logging import bound_request_id
-from service_common.tasks import cancel_and_wait
+from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
 from stream_processors.results_service import metrics
 from stream_processors.results_service.store import Applied, Outcome, ResultsView
 
@@ -113,12 +113,12 @@ class ResultsConsumer:
                 self._set_connected(True)
                 delay = _FIRST_RETRY_SECONDS
                 await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
             except _PartitionsChangedError:
                 log.info("partitions added to a view topic; reassigning")
                 continue
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                if is_stop_request(exc):
+                    raise
                 self._set_connected(False)
                 metrics.CONSUMER_RECONNECTS.inc()
                 self.last_error = await connection_failure_reason(self.connection, exc)
@@ -128,7 +128,7 @@ class ResultsConsumer:
                 )
             finally:
                 self._set_connected(False)
-                await _stop_quietly(consumer)
+                await stop_quietly(consumer, timeout=_STOP_TIMEOUT_SECONDS)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)
 
@@ -288,10 +288,3 @@ class ResultsConsumer:
         if connected:
             self.last_error = None
         metrics.BROKER_CONNECTED.set(1 if connected else 0)
-
-
-async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
-    try:
-        await consumer.stop()
-    except Exception:  # pragma: no cover - closing a broken client must not mask the cause
-        log.debug("error while closing the results consumer", exc_info=True)

@@ -91,6 +91,18 @@ def password_file(directory: Path, password: str) -> Path:
     return path
 
 
+def run_module(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` with ``env`` added, bounded by the test's DEADLINE."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
 def connection(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> KafkaConnection:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -107,13 +119,8 @@ def test_the_probe_authenticates_and_names_a_wrong_password(
     wrong = connection(secure.client_env(password_file(tmp_path, "not-it")), monkeypatch)
     with pytest.raises(ProbeError, match=f"SASL {MECHANISM} authentication failed"):
         fetch_brokers(wrong, timeout=10)
-    status = subprocess.run(
-        [sys.executable, "-m", "kmidi.cli.main", "broker", "status"],
-        env={**os.environ, **secure.client_env(password_file(tmp_path, "not-it"))},
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        check=False,
+    status = run_module(
+        secure.client_env(password_file(tmp_path, "not-it")), "kmidi.cli.main", "broker", "status"
     )
     assert status.returncode == 1
     assert "authentication failed" in status.stdout, status.stdout
@@ -202,15 +209,8 @@ def poll_not_ready_reason(url: str, reason_of: Callable[[dict[str, Any]], str | 
 def test_topic_creation_with_wrong_credentials_fails_with_the_reason(
     secure: SecureBroker, tmp_path: Path
 ) -> None:
-    env = {**os.environ, **secure.client_env(password_file(tmp_path, "not-the-password"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "stream_processors.topics", "create", "--timeout", "3"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        check=False,
-    )
+    env = secure.client_env(password_file(tmp_path, "not-the-password"))
+    result = run_module(env, "stream_processors.topics", "create", "--timeout", "3")
     assert result.returncode == 1
     assert "SaslAuthenticationFailed" in result.stderr, result.stderr
     assert "invalid credentials" in result.stderr, result.stderr

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 
-from service_common.tasks import cancel_and_wait
+from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
 
 
 async def swallows_first_cancel(stopped: list[str]) -> None:
@@ -57,3 +57,60 @@ async def test_a_task_that_already_ended_is_fine() -> None:
     task = asyncio.create_task(quick())
     await task
     assert await cancel_and_wait(task, timeout=1) is True
+
+
+async def classify(awaitable_of: asyncio.Future[None]) -> bool:
+    """Await ``awaitable_of``; whether the CancelledError it ends with is a stop request."""
+    try:
+        await awaitable_of
+    except asyncio.CancelledError as exc:
+        return is_stop_request(exc)
+    raise AssertionError("not cancelled")
+
+
+async def test_a_future_cancelled_by_a_library_is_no_stop_request() -> None:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(classify(future))
+    await asyncio.sleep(0)
+    future.cancel()  # what a client library does to its own pending request
+    assert await task is False
+
+
+async def test_cancelling_the_task_is_a_stop_request() -> None:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(classify(future))
+    await asyncio.sleep(0)
+    task.cancel()
+    assert await task is True
+
+
+class StrayCancelClient:
+    """A client whose stop() ends the way aiokafka's did after a broker kill."""
+
+    async def stop(self) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future
+
+
+class HangingClient:
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_stop_quietly_survives_a_stray_cancellation() -> None:
+    await stop_quietly(StrayCancelClient(), timeout=1)  # returns: the loop may retry
+
+
+async def test_stop_quietly_gives_up_on_a_hanging_client() -> None:
+    start = time.monotonic()
+    await stop_quietly(HangingClient(), timeout=0.2)
+    assert time.monotonic() - start < 2
+
+
+async def test_stop_quietly_passes_a_stop_request_on() -> None:
+    task = asyncio.create_task(stop_quietly(HangingClient(), timeout=30))
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.wait({task})
+    assert task.cancelled()
