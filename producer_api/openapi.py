@@ -47,13 +47,17 @@ def _error(
 
 
 ERROR_RESPONSES: dict[int, dict[str, Any]] = {
+    400: _error(
+        "The body could not be read as JSON text (for example, bytes that are not UTF-8).",
+        {"unreadable": ("bad_request", "There was an error parsing the body")},
+    ),
     409: _error(
         "A request with this X-Request-ID is still in flight.",
         {"in_flight": ("request_in_flight", "request abc is already waiting for a reply")},
     ),
     413: _error(
         "The body is larger than MAX_BODY_BYTES.",
-        {"too_large": ("payload_too_large", "request body larger than 65536 bytes")},
+        {"too_large": ("payload_too_large", "request body larger than 1048576 bytes")},
     ),
     415: _error(
         "The body was not sent as JSON.",

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from schemas.events import Artifact, ArtifactError, ErrorInfo, OutputChoice, Seed, SessionId
+from schemas.events import Artifact, ArtifactError, ErrorInfo, OutputChoice, SessionId
 from schemas.intent import MAX_TEXT_CHARS, Intent
 
 RequestStatus = Literal["accepted", "processing", "completed", "failed"]
 AudioStatus = Literal["pending", "completed", "failed"]
+
+
+HttpSeed = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+"""A seed in an HTTP body: a JSON integer (``true`` or ``"7"`` is a 422, as the document
+says; events from Kafka keep pydantic's lax reading)."""
 
 
 class GenerateRequest(OutputChoice):
@@ -40,7 +45,7 @@ class GenerateRequest(OutputChoice):
     )
 
     intent: Intent
-    seed: Seed | None = Field(default=None, description="Same intent and seed → same bytes.")
+    seed: HttpSeed | None = Field(default=None, description="Same intent and seed → same bytes.")
 
 
 class GenerateAccepted(BaseModel):
@@ -67,11 +72,11 @@ class InterrogateRequest(OutputChoice):
     message: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
     ]
-    submit: bool = Field(
+    submit: StrictBool = Field(
         default=False,
         description="When the conversation is ready, also submit the intent for generation.",
     )
-    seed: Seed | None = None
+    seed: HttpSeed | None = None
 
 
 class InterrogateResponse(BaseModel):

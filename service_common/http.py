@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -46,7 +46,9 @@ logger = logging.getLogger("kmidi.http")
 access_logger = logging.getLogger("kmidi.http.access")
 
 UNMATCHED_ROUTE: Final = "<unmatched>"
-DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
+DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+"""Holds every body the contract allows: three texts of 20,000 characters, JSON-escaped
+(up to 12 bytes a character), about 720 kB. 64 KiB refused valid bodies (schemathesis)."""
 MAX_ERROR_DETAILS: Final = 20
 """A body with thousands of wrong items gets the first few errors, not a megabyte back."""
 _MAX_DETAIL_CHARS: Final = 200
@@ -264,6 +266,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Any ``HTTPException`` (ours or the framework's 404/405) as ``ErrorBody``."""
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods when several routes share a path.
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     details: list[dict[str, Any]] | None = None
     if isinstance(exc, ApiError):
         code, message, details = exc.code, exc.message, exc.details
@@ -279,6 +284,27 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(
         request_id_of(request), exc.status_code, code, message, details=details, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at this request's path."""
+    methods: set[str] = set()
+    for route in _leaf_routes(getattr(request.app.router, "routes", ())):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Routes with paths, through FastAPI's included routers (kmidi's routers declare full
+    paths and no prefix, so the included routes' own paths are the served ones)."""
+    for route in routes:
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested is not None and getattr(route, "path_regex", None) is None:
+            yield from _leaf_routes(nested)
+        else:
+            yield route
 
 
 async def handle_unexpected_exception(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kmidi.cli.broker import stack_data_dir
 from schemas.kafka_connection import KafkaConnection
+from service_common.http import DEFAULT_MAX_BODY_BYTES
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=300)]
 
@@ -66,7 +67,8 @@ class Settings(BaseSettings):
     )
     rate_limit_interrogate: str = "120/minute"
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = Field(
-        default=64 * 1024, description="Larger request bodies get 413."
+        default=DEFAULT_MAX_BODY_BYTES,
+        description="Larger request bodies get 413 (the default holds every valid body).",
     )
     idempotency_db: Path | None = Field(
         default=None,

@@ -53,7 +53,7 @@ _DOC = {
     "responses": {
         202: _ACCEPTED,
         409: IDEMPOTENCY_IN_USE,
-        **error_responses(413, 415, 422, 429, 503),
+        **error_responses(400, 413, 415, 422, 429, 503),
     },
     "openapi_extra": {
         "parameters": [

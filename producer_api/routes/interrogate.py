@@ -45,7 +45,7 @@ _OK = {
 }
 _DOC = {
     "response_model": InterrogateResponse,
-    "responses": {200: _OK, **error_responses(409, 413, 415, 422, 429, 503, 504)},
+    "responses": {200: _OK, **error_responses(400, 409, 413, 415, 422, 429, 503, 504)},
     "dependencies": [Depends(interrogate_limit)],
 }
 

@@ -244,7 +244,7 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
     ),
     (
         "huge_body",
-        {"json": {"intent": {"emotional_intent": "z" * 200_000}}},
+        {"json": {"intent": {"emotional_intent": "z" * 2_000_000}}},
         413,
         "payload_too_large",
     ),
