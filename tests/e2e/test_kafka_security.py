@@ -1,8 +1,9 @@
-"""The pipeline over SASL_SSL: an embedded broker whose client listener speaks only SASL_SSL.
+"""Kafka security end to end: an embedded broker with SASL_SSL, SASL_PLAINTEXT and SSL listeners.
 
-The broker's certificate comes from a CA made here with openssl; it requires a client
-certificate too (mutual TLS), and its one SCRAM-SHA-512 user is made by Kafka's own
-``StorageTool format --add-scram``. Every kmidi process gets only the KAFKA_* variables.
+The broker's certificate comes from a CA made here with openssl; its TLS listeners require
+a client certificate too (mutual TLS). SCRAM users are made by Kafka's own ``StorageTool
+format --add-scram``, the PLAIN user by its JAAS configuration. Every kmidi process gets
+only the KAFKA_* variables; the whole pipeline runs over SASL_SSL with SCRAM-SHA-512.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
 from kmidi.cli.broker import EmbeddedKafka, free_port
 from kmidi.cli.kafka_probe import ProbeError, fetch_brokers
@@ -31,56 +33,87 @@ pytestmark = pytest.mark.e2e
 USER = "kmidi-pipeline"
 PASSWORD = "scram-secret-7"
 MECHANISM = "SCRAM-SHA-512"
+"""The pipeline's mechanism; the broker also offers PLAIN and SCRAM-SHA-256."""
 DEADLINE = 60.0
 """The test's own bound on how long a misconfigured service may take to say so."""
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+PLAIN_LOGIN = (
+    f'org.apache.kafka.common.security.plain.PlainLoginModule required user_{USER}="{PASSWORD}";'
+)
 
 
 @dataclass(frozen=True, slots=True)
 class SecureBroker:
     broker: EmbeddedKafka
     tls: TlsMaterial
-    bootstrap: str
 
-    def client_env(self, password_file: Path) -> dict[str, str]:
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.listener_bootstrap("SASL_SSL")
+
+    def client_env(
+        self,
+        password_file: Path,
+        *,
+        protocol: str = "SASL_SSL",
+        mechanism: str | None = MECHANISM,
+    ) -> dict[str, str]:
         """What an operator sets for every kmidi process."""
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-            "KAFKA_SASL_MECHANISM": MECHANISM,
-            "KAFKA_SASL_USERNAME": USER,
-            "KAFKA_SASL_PASSWORD_FILE": str(password_file),
-            "KAFKA_SSL_CA_LOCATION": str(self.tls.ca),
-            "KAFKA_SSL_CERTIFICATE_LOCATION": str(self.tls.client_certificate),
-            "KAFKA_SSL_KEY_LOCATION": str(self.tls.client_key),
-            "KAFKA_SSL_KEY_PASSWORD": self.tls.client_key_password,
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.listener_bootstrap(protocol),
+            "KAFKA_SECURITY_PROTOCOL": protocol,
         }
+        if mechanism is not None:
+            env.update(
+                KAFKA_SASL_MECHANISM=mechanism,
+                KAFKA_SASL_USERNAME=USER,
+                KAFKA_SASL_PASSWORD_FILE=str(password_file),
+            )
+        if protocol.endswith("SSL"):
+            env.update(
+                KAFKA_SSL_CA_LOCATION=str(self.tls.ca),
+                KAFKA_SSL_CERTIFICATE_LOCATION=str(self.tls.client_certificate),
+                KAFKA_SSL_KEY_LOCATION=str(self.tls.client_key),
+                KAFKA_SSL_KEY_PASSWORD=self.tls.client_key_password,
+            )
+        return env
+
+
+def listener_properties(tls: TlsMaterial) -> dict[str, str]:
+    properties = {"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"}
+    for listener in ("sasl_ssl", "sasl_plaintext"):
+        prefix = f"listener.name.{listener}."
+        properties[f"{prefix}plain.sasl.jaas.config"] = PLAIN_LOGIN
+        properties[f"{prefix}scram-sha-256.sasl.jaas.config"] = SCRAM_LOGIN
+        properties[f"{prefix}scram-sha-512.sasl.jaas.config"] = SCRAM_LOGIN
+    for listener in ("sasl_ssl", "ssl"):
+        prefix = f"listener.name.{listener}."
+        properties[f"{prefix}ssl.keystore.type"] = "PKCS12"
+        properties[f"{prefix}ssl.keystore.location"] = str(tls.broker_keystore)
+        properties[f"{prefix}ssl.keystore.password"] = tls.keystore_password
+        properties[f"{prefix}ssl.truststore.type"] = "PEM"
+        properties[f"{prefix}ssl.truststore.location"] = str(tls.ca)
+        properties[f"{prefix}ssl.client.auth"] = "required"
+    return properties
 
 
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     tls = make_tls_material(tmp_path_factory.mktemp("tls"))
-    port = free_port()
-    listener = "listener.name.sasl_ssl."
+    scram_users = [
+        argument
+        for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+        for argument in ("--add-scram", f"{mechanism}=[name={USER},password={PASSWORD}]")
+    ]
     broker = EmbeddedKafka(
         heap="512m",
-        listeners={"SASL_SSL": port},
-        properties={
-            "sasl.enabled.mechanisms": MECHANISM,
-            f"{listener}{MECHANISM.lower()}.sasl.jaas.config": (
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-            ),
-            f"{listener}ssl.keystore.type": "PKCS12",
-            f"{listener}ssl.keystore.location": str(tls.broker_keystore),
-            f"{listener}ssl.keystore.password": tls.keystore_password,
-            f"{listener}ssl.truststore.type": "PEM",
-            f"{listener}ssl.truststore.location": str(tls.ca),
-            f"{listener}ssl.client.auth": "required",
-        },
-        format_args=["--add-scram", f"{MECHANISM}=[name={USER},password={PASSWORD}]"],
+        listeners={"SASL_SSL": free_port(), "SASL_PLAINTEXT": free_port(), "SSL": free_port()},
+        properties=listener_properties(tls),
+        format_args=scram_users,
     )
     broker.start()
     try:
-        yield SecureBroker(broker, tls, broker.listener_bootstrap("SASL_SSL"))
+        yield SecureBroker(broker, tls)
     finally:
         broker.stop()
 
@@ -107,6 +140,37 @@ def connection(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> KafkaCon
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return KafkaConnection()
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism"),
+    [
+        ("SASL_SSL", "PLAIN"),
+        ("SASL_SSL", "SCRAM-SHA-256"),
+        ("SASL_SSL", "SCRAM-SHA-512"),
+        ("SASL_PLAINTEXT", "PLAIN"),
+        ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
+        ("SSL", None),
+    ],
+)
+async def test_every_protocol_and_mechanism_connects_through_the_probe_and_aiokafka(
+    secure: SecureBroker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    protocol: str,
+    mechanism: str | None,
+) -> None:
+    env = secure.client_env(
+        password_file(tmp_path, PASSWORD), protocol=protocol, mechanism=mechanism
+    )
+    chosen = connection(env, monkeypatch)
+    assert len(fetch_brokers(chosen, timeout=10)) == 1
+    admin = AIOKafkaAdminClient(**chosen.aiokafka_kwargs(), client_id="kmidi-security-test")
+    await admin.start()
+    try:
+        assert isinstance(await admin.list_topics(), list)
+    finally:
+        await admin.close()
 
 
 def test_the_probe_authenticates_and_names_a_wrong_password(
