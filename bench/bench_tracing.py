@@ -1,7 +1,7 @@
 """Benchmark: what the OpenTelemetry spans cost the worker, off (the default) and on.
 
     .venv/bin/python bench/bench_tracing.py [--messages 200] [--rounds 5]
-        [--repeats 3] [--before REV] [--after REV]
+        [--repeats 4] [--before REV] [--after REV]
 
 The interrogation stage (parse, analyse, plan, render, publish plan and result) runs in
 this process on in-memory records, with a publisher whose broker acknowledges at once,
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", default=None, help="git revision without the spans")
     parser.add_argument("--after", default=None, help="git revision with the spans")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of each")
+    parser.add_argument("--repeats", type=int, default=4, help="interleaved runs of each")
     options = parser.parse_args(args)
     before_rev = options.before or f"{tracing_commit()}^"
     after_rev = options.after or tracing_commit()
@@ -209,10 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         hooks_off: list[float] = []
         hooks_on: list[float] = []
         n, r = options.messages, options.rounds
-        for _ in range(options.repeats):
-            runs["before"].append(run_measure(before, n, r, [], tracing=False))
-            runs["after_off"].append(run_measure(after, n, r, hooks_off, tracing=False))
-            runs["after_on"].append(run_measure(after, n, r, hooks_on, tracing=True))
+        order = [
+            ("before", before, [], False),
+            ("after_off", after, hooks_off, False),
+            ("after_on", after, hooks_on, True),
+        ]
+        for repeat in range(options.repeats):
+            # Every other repeat backwards, so no side always runs first.
+            for name, tree, hooks, tracing in order if repeat % 2 == 0 else order[::-1]:
+                runs[name].append(run_measure(tree, n, r, hooks, tracing=tracing))
     best = {name: min(values) for name, values in runs.items()}
     print(f"before {before_rev}, after {after_rev}: {n} messages x {r} rounds, CPU time")
     for name, value in best.items():
