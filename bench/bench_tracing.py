@@ -11,13 +11,15 @@ the repository taken with ``git archive``, each in its own Python process:
 - ``before``: the commit before the spans were added (default: the parent of the commit
   that added ``service_common/telemetry.py``);
 - ``after``: the commit that added them (``--after HEAD`` for the code as it is now),
-  tracing off, then on. "On" exports to an OTLP
-  endpoint nobody listens on, with the batch processor's delay set beyond the run, so the
-  spans are created and queued but never sent: what a request pays, not the exporter.
+  tracing off, then on. "On" exports to an OTLP endpoint nobody listens on, with the
+  batch processor's delay set beyond the run, so the spans are created and queued but
+  never sent: what a request pays, not the exporter.
 
-Printed: median seconds per message of each, and the ratios after-off / before and
-after-on / after-off. Compare ratios within one run; the machine's load moves absolute
-figures. Nothing here is a test.
+Printed: CPU seconds per message of each (median of the rounds, best of the repeats), the
+ratios after-off / before and after-on / after-off, and the CPU time of one message's
+tracing calls measured alone, off and on. The machine's load moves the whole-stage figures
+by several per cent from run to run; the calls measured alone are the stable figure.
+Nothing here is a test.
 """
 
 from __future__ import annotations
