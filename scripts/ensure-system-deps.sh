@@ -33,13 +33,13 @@ if $want_test_tools; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v go >/dev/null 2>&1 || missing+=(golang-go)
 fi
-build_collector() {
+build_go_test_tools() {
   if $want_test_tools; then
     "$(dirname "$0")/build-otelcol.sh" >/dev/null
     "$(dirname "$0")/build-versitygw.sh" >/dev/null
   fi
 }
-[ ${#missing[@]} -eq 0 ] && { build_collector; exit 0; }
+[ ${#missing[@]} -eq 0 ] && { build_go_test_tools; exit 0; }
 
 echo "kmidi: installing system packages: ${missing[*]}" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -55,4 +55,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-build_collector
+build_go_test_tools
