@@ -135,7 +135,10 @@ class LocalArtifactStore:
         return self.local_path(artifact).read_bytes()
 
     def delete_request(self, request_id: str) -> int:
-        directory = self.request_dir(request_id)
+        try:
+            directory = self.request_dir(request_id)
+        except ValueError:
+            return 0  # nothing can be kept under an ID that is no directory name
         if not directory.is_dir():
             return 0
         count = sum(1 for path in directory.iterdir() if path.is_file())

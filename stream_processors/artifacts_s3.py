@@ -110,7 +110,11 @@ class S3ArtifactStore:
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
 
     def delete_request(self, request_id: str) -> int:
-        keys = [obj["Key"] for obj in self._objects(self._request_prefix(request_id))]
+        try:
+            prefix = self._request_prefix(request_id)
+        except ValueError:
+            return 0  # nothing can be kept under an ID that is no directory name
+        keys = [obj["Key"] for obj in self._objects(prefix)]
         self._delete_keys(keys)
         self.cache.delete_request(request_id)
         return len(keys)

@@ -75,7 +75,7 @@ def store_midi(request_id: str, midi: bytes) -> Artifact | None:
         return get_artifact_store().put(
             request_id, "midi", midi, media_type=MIDI_MEDIA_TYPE, suffix=".mid"
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: an ID such as ".." is no file name
         log.error("the artifact store refused the MIDI file: %r", exc)
         metrics.STAGE_ERRORS.labels(STAGE, "artifact_store").inc()
         return None

@@ -15,6 +15,7 @@ from stream_processors.artifacts import (
     ArtifactSettings,
     LocalArtifactStore,
 )
+from stream_processors.stages.generation import store_midi
 
 OGG = b"OggS" + bytes(range(256)) * 4
 
@@ -71,14 +72,13 @@ def test_expiry_deletes_requests_whose_newest_file_is_older_than_the_age(tmp_pat
 
 
 @pytest.mark.parametrize("request_id", ["..", ".", "a/b", ""])
-def test_request_ids_that_are_not_a_directory_name_are_refused(
+def test_request_ids_that_are_not_a_directory_name_are_refused_and_have_nothing_to_delete(
     tmp_path: Path, request_id: str
 ) -> None:
     store = LocalArtifactStore(tmp_path / "store")
     with pytest.raises(ValueError, match="not a request ID"):
         store.put(request_id, "midi", b"x", media_type="audio/midi", suffix=".mid")
-    with pytest.raises(ValueError, match="not a request ID"):
-        store.delete_request(request_id)
+    assert store.delete_request(request_id) == 0
 
 
 @pytest.mark.parametrize(
@@ -108,3 +108,8 @@ def test_default_root_is_under_the_stack_data_dir(
     assert ArtifactSettings().artifacts_dir == tmp_path / "artifacts"
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "elsewhere"))
     assert ArtifactSettings().artifacts_dir == tmp_path / "elsewhere"
+
+
+def test_the_generation_stage_keeps_the_midi_inline_when_the_store_refuses_it() -> None:
+    # ".." is a valid request ID but no directory name: the result must not fail for it.
+    assert store_midi("..", b"MThd") is None
