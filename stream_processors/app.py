@@ -88,6 +88,20 @@ class KmidiApp(faust.App):
             consumer_group=self.conf.id,
         )
 
+    def new_publisher(self) -> Publisher:
+        """A publisher sending with this app's producer, retrying as the settings say."""
+
+        async def send_and_wait(
+            topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders
+        ) -> None:
+            await self.producer.send_and_wait(topic, key, value, None, None, headers)
+
+        return Publisher(
+            send_and_wait,
+            attempts=self.settings.transient_retry_attempts,
+            max_wait=self.settings.transient_retry_max_wait,
+        )
+
     def _new_transport(self) -> Any:
         transport_class = make_transport(self.settings.fetch_max_wait_ms)
         return transport_class(self.conf.broker_consumer, self)
@@ -186,17 +200,7 @@ sessions = app.Table(
 )
 
 
-async def _send_and_wait(
-    topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders
-) -> None:
-    await app.producer.send_and_wait(topic, key, value, None, None, headers)
-
-
-publisher = Publisher(
-    _send_and_wait,
-    attempts=settings.transient_retry_attempts,
-    max_wait=settings.transient_retry_max_wait,
-)
+publisher = app.new_publisher()
 
 
 @app.agent(intents_topic, name="interrogation")

@@ -13,11 +13,9 @@ import faust
 from pydantic import AliasChoices, Field
 
 from schemas.topics import RESULTS, TOPICS
-from service_common.kafka_headers import KafkaHeaders
 from stream_processors.app import KmidiApp
 from stream_processors.config import WorkerSettings
 from stream_processors.health import add_health_pages
-from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.audio import process_result
 
@@ -44,17 +42,7 @@ results_topic = app.topic(
 )
 
 
-async def _send_and_wait(
-    topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders
-) -> None:
-    await app.producer.send_and_wait(topic, key, value, None, None, headers)
-
-
-publisher = Publisher(
-    _send_and_wait,
-    attempts=settings.transient_retry_attempts,
-    max_wait=settings.transient_retry_max_wait,
-)
+publisher = app.new_publisher()
 
 
 @app.agent(results_topic, name="audio")
