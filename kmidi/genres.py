@@ -76,6 +76,9 @@ class GenreSpec:
     """Standard deviation of timing jitter in beats."""
     sevenths: bool
     """Whether generated progressions use seventh chords."""
+    applied_dominants: float
+    """Chance that a chord inside a later section's phrase becomes the applied dominant of
+    the chord after it (V7/ii before ii); 0 keeps the progressions diatonic."""
     affinity_valence: float
     affinity_arousal: float
 
@@ -126,6 +129,7 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             swing=float(raw["swing"]),
             humanize=float(raw["humanize"]),
             sevenths=bool(raw["sevenths"]),
+            applied_dominants=float(raw.get("applied_dominants", 0.0)),
             affinity_valence=float(raw["affinity"]["valence"]),
             affinity_arousal=float(raw["affinity"]["arousal"]),
         )
@@ -138,6 +142,8 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
             raise GenreDataError(f"{where}: unknown form, voicing or ending")
         if not spec.intro or not set(spec.intro) <= set(INTRO_PARTS):
             raise GenreDataError(f"{where}: intro must name some of {', '.join(INTRO_PARTS)}")
+        if not 0.0 <= spec.applied_dominants <= 1.0:
+            raise GenreDataError(f"{where}: applied_dominants must be 0..1")
         if not 0.0 <= spec.swing <= 0.34:
             raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
         genres[name] = spec

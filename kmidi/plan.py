@@ -365,6 +365,9 @@ _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
     "mixolydian": ((1, 7, 4, 1), (1, 5, 7, 4), (1, 7, 1, 4), (1, 4, 7, 1)),
     "locrian": ((1, 2, 1, 2), (1, 2, 7, 1), (1, 6, 2, 1), (1, 5, 2, 1)),
 }
+# Applied dominants lead to these degrees, in these modes (minor keys keep their own V).
+_APPLIED_TARGETS = frozenset((2, 3, 4, 5, 6))
+_APPLIED_MODES = frozenset(("ionian", "lydian", "mixolydian"))
 # Modes that share their notes with a major or minor key and need their tonic anchored.
 _MODAL = frozenset(("dorian", "phrygian", "lydian", "mixolydian", "locrian"))
 _RITARDANDO = (0.92, 0.82)
@@ -615,18 +618,27 @@ def _phrase_degrees(
     return degrees, dominants
 
 
+@dataclass(frozen=True, slots=True)
+class _Colour:
+    """What colours a generated progression beyond its templates."""
+
+    sevenths: bool
+    valence: float
+    rules: frozenset[str]
+    applied: float
+    """Chance that a chord before ii, iii, IV, V or vi becomes its applied dominant."""
+
+
 def _generated_chords(
     key: Key,
     phrases: tuple[Phrase, ...],
     counts: list[int],
     rng: random.Random,
-    *,
-    sevenths: bool,
-    valence: float,
-    rules: set[str],
+    colour: _Colour,
 ) -> list[Chord]:
     """The chords of a generated progression: templates per material, cadences per phrase,
-    then the rule breaks' colour."""
+    applied dominants, then the rule breaks' colour."""
+    sevenths, valence, rules = colour.sevenths, colour.valence, colour.rules
     degrees, dominants = _phrase_degrees(key, phrases, counts, rng)
     count = len(degrees)
     # A progression uses a handful of degrees: build each chord once (Chord is immutable).
@@ -640,6 +652,8 @@ def _generated_chords(
         )
         for i in dominants:
             chords[i] = major_v
+    if colour.applied and key.mode in _APPLIED_MODES:
+        _apply_dominants(key, degrees, chords, _free_slots(phrases, counts), colour.applied, rng)
     parallel = Key(key.tonic, key.tonic_pc, "ionian" if key.is_minor_like else "aeolian")
     if "modal_interchange" in rules:
         # Borrow on the third chord of every other phrase: a shadow (or light) passing over.
@@ -668,6 +682,61 @@ def _generated_chords(
             chords[-1], scale, ((0, 5, 7), (0, 2, 7), (0, 4, 7, 14), (0, 3, 7, 14))
         )
     return chords
+
+
+def _free_slots(phrases: tuple[Phrase, ...], counts: list[int]) -> list[tuple[int, str, int]]:
+    """(slot, material, place in the phrase) of the slots a colour may change: not a
+    phrase's first chord, not its cadence's two, not in an intro or an A phrase (the
+    opening material stays plain; its return is heard)."""
+    free: list[tuple[int, str, int]] = []
+    start = 0
+    for phrase, count in zip(phrases, counts, strict=True):
+        if phrase.material not in ("A", INTRO):
+            free += [(start + k, phrase.material, k) for k in range(1, count - 2)]
+        start += count
+    return free
+
+
+def _apply_dominants(
+    key: Key,
+    degrees: list[int],
+    chords: list[Chord],
+    free: list[tuple[int, str, int]],
+    rate: float,
+    rng: random.Random,
+) -> None:
+    """Turn a chord into the dominant seventh of the chord after it (V7/ii before ii…),
+    latest first, so a chord that became a dominant is never the target of another. The
+    choice is drawn once per material and place, so a returning phrase keeps its chords."""
+    chosen: dict[tuple[str, int], bool] = {}
+    changed: set[int] = set()
+    for i, material, place in sorted(free, reverse=True):
+        target = degrees[i + 1]
+        if i + 1 in changed or target not in _APPLIED_TARGETS or degrees[i] == target:
+            continue
+        if not chosen.setdefault((material, place), rng.random() < rate):
+            continue
+        degree = (target + 3) % 7 + 1  # a fifth above the target, as a scale degree
+        root = (key.tonic_pc + MODE_STEPS[key.mode][degree - 1]) % 12
+        if (chords[i + 1].root - root) % 12 != 5:
+            continue  # the scale's degree is not a perfect fifth above the target
+        chords[i] = Chord(root, (0, 4, 7, 10), root_name=key.spell_degree(degree, root))
+        changed.add(i)
+
+
+def _applied_pairs(chords: list[Chord], key: Key) -> str:
+    """ "A7→Dm, E7→Am": each dominant seventh from outside the scale and the chord it
+    resolves to, once each."""
+    scale = set(key.scale)
+    symbols = _symbols(chords, key)
+    pairs = {
+        f"{symbols[i]}→{symbols[i + 1]}"
+        for i, (chord, after) in enumerate(pairwise(chords))
+        if chord.intervals == (0, 4, 7, 10)
+        and not set(chord.pitch_classes) <= scale
+        and (chord.root - after.root) % 12 == 7
+    }
+    return ", ".join(sorted(pairs))
 
 
 def _tensed(chord: Chord, scale: set[int], options: tuple[tuple[int, ...], ...]) -> Chord:
@@ -903,10 +972,7 @@ def _progression(
     meter: tuple[int, int],
     harmonic_rhythm: float,
     rng: random.Random,
-    *,
-    sevenths: bool,
-    valence: float,
-    rules: set[str],
+    colour: _Colour,
     why: list[str],
 ) -> tuple[tuple[ChordSlot, ...], float, tuple[Phrase, ...]]:
     """The chord slots (requested, or generated phrase by phrase), the harmonic rhythm, and
@@ -930,21 +996,16 @@ def _progression(
     else:
         per_phrase = _phrase_grid(phrases, *meter, harmonic_rhythm)
         grid = [slot for slots in per_phrase for slot in slots]
-        chords = _generated_chords(
-            key,
-            phrases,
-            [len(slots) for slots in per_phrase],
-            rng,
-            sevenths=sevenths,
-            valence=valence,
-            rules=rules,
-        )
+        chords = _generated_chords(key, phrases, [len(slots) for slots in per_phrase], rng, colour)
         numerals = _numerals(chords, key)
         why.append(
             f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
-            + (" with sevenths" if sevenths else "")
+            + (" with sevenths" if colour.sevenths else "")
             + ", each phrase closing on its cadence."
         )
+        applied = _applied_pairs(chords, key)
+        if applied:
+            why.append(f"Applied dominants lead into chords of the later sections: {applied}.")
     symbols = _symbols(chords, key)
     progression = tuple(
         ChordSlot(bar=b, beat=o, beats=d, symbol=s, numeral=n)
@@ -1088,10 +1149,13 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         meter,
         preset.harmonic_rhythm,
         rng,
-        sevenths=genre.sevenths or preset.dissonance >= 0.5,
-        valence=preset.valence,
-        rules=rules,
-        why=why,
+        _Colour(
+            sevenths=genre.sevenths or preset.dissonance >= 0.5,
+            valence=preset.valence,
+            rules=frozenset(rules),
+            applied=genre.applied_dominants,
+        ),
+        why,
     )
     end_bpm = bpm
     if "tempo_drift" in rules and bars > 1:

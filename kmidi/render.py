@@ -740,6 +740,10 @@ def _bass(score: _Score, bass: _Part) -> None:
     # A leap that would climb over an octave above the bass register plays the root instead.
     pitch = np.where(pitch <= high + 12, pitch, root)
     pitch = np.where(roles[hit] == 1, np.array(fifth_notes, dtype=np.int64)[ids[row]], pitch)
+    # A chord's first beat is its root, even where the bar's pattern has a fifth or an
+    # octave there (the second chord of a bar starts mid-pattern).
+    slot_starts = np.array([a for a, _ in score.slot_spans], dtype=np.float64)[ids[row]]
+    pitch = np.where(np.abs(starts[row] + xs[hit] - slot_starts) < _EPS, root, pitch)
     lead_in = (roles[hit] == 2) & leads[row]
     pitch = np.where(lead_in, np.array(approaches, dtype=np.int64)[ids[row]], pitch)
     if plan.instrumentation.voicing == "power" and plan.instrumentation.tonic_pedal:
@@ -782,28 +786,24 @@ def _walking_bar(
     onset = bar_start + score.feel * 0.5
     rows: list[Row] = []
     cur = root
-    for j, x in enumerate(beats):
-        if j == 0:
+    # The beats this chord holds in this bar: a second chord of the bar starts mid-bar,
+    # on its root, and the last of them leads into the next chord.
+    held = [x for x in beats if lo - _EPS <= x < hi - _EPS]
+    for k, x in enumerate(held):
+        if k == 0:
             p = root
-        elif j == len(beats) - 1 and last_bar_of_slot:
+        elif k == len(held) - 1 and last_bar_of_slot:
             p = following + (1 if rand() < 0.5 else -1)
         else:
             pcs = tones if rand() < 0.6 else scale
             p = _place(pcs, cur + (2 if rand() < 0.55 else -2), low, high)
             if p == cur:
                 p = _place(scale, cur + 2, low, high)
-        nxt = beats[j + 1] if j + 1 < len(beats) else score.bpb
-        if lo - _EPS <= x < hi - _EPS:
-            accent = 1.0 if j == 0 else 0.85
-            rows.append(
-                (
-                    onset + score.swing.get(x, x),
-                    (nxt - x) * 0.88,
-                    bar_start + hi,
-                    velocity * accent,
-                    p,
-                )
-            )
+        nxt = held[k + 1] if k + 1 < len(held) else hi
+        accent = 1.0 if k == 0 else 0.85
+        rows.append(
+            (onset + score.swing.get(x, x), (nxt - x) * 0.88, bar_start + hi, velocity * accent, p)
+        )
         cur = p
     return rows
 

@@ -197,6 +197,55 @@ def test_the_bass_plays_each_requested_chords_root(key: str, progression: str) -
     assert on_root >= 0.9, f"the bass plays the root under {on_root:.0%} of chords"
 
 
+def applied_dominants(c: Composition, parsed: ParsedMidi) -> int:
+    """Chord slots whose notes make a dominant seventh (the bass's root, a major third and a
+    minor seventh in the comping) with a note outside the scale, followed by a chord whose
+    bass is a fifth below and is not home (a minor key's own V7–i is not applied)."""
+    quarter, scale = parsed.division, set(c.plan.key.scale)
+    bass = parsed.track("bass")
+    roots: list[int | None] = []
+    for slot in c.plan.progression:
+        onset = round((slot.bar * c.plan.beats_per_bar + slot.beat) * quarter)
+        end = onset + round(slot.beats * quarter)
+        # The slot's first bass note (a syncopated bass may enter after the downbeat).
+        inside = [n for n in bass if onset - quarter // 4 <= n.start < end]
+        roots.append(min(inside, key=lambda n: n.start).pitch % 12 if inside else None)
+    found = 0
+    for i, slot in enumerate(c.plan.progression[:-1]):
+        start = round((slot.bar * c.plan.beats_per_bar + slot.beat) * quarter)
+        end = start + round(slot.beats * quarter)
+        early = quarter // 8  # humanised onsets land up to ~0.1 beat early
+        pcs = {
+            n.pitch % 12 for n in parsed.track("harmony") if start - early <= n.start < end - early
+        }
+        root, following = roots[i], roots[i + 1]
+        if root is None or following is None:
+            continue
+        # The bass holds the root (the comping may voice the chord without it).
+        dominant = {root, (root + 4) % 12, (root + 10) % 12}
+        resolves = (root - following) % 12 == 7 and following != c.plan.key.tonic_pc
+        if dominant <= pcs | {root} and not dominant <= scale and resolves:
+            found += 1
+    return found
+
+
+def test_later_sections_lead_into_chords_with_applied_dominants() -> None:
+    texts = ("we won the championship!", "I am so happy today", "hope is coming back")
+    heard = []
+    for genre in ("jazz", "pop", "classical", "soul"):
+        for text in texts:
+            for seed in range(3):
+                c, parsed = piece(text, seed, genre=genre, key="C", length_bars=32)
+                count = applied_dominants(c, parsed)
+                planned = any(e.startswith("Applied dominants") for e in c.plan.explanations)
+                assert (count > 0) == planned, (genre, text, seed, count)
+                heard.append(count > 0)
+    assert sum(heard) >= 0.5 * len(heard), f"{sum(heard)} of {len(heard)}"
+    # A genre that stays diatonic has none, and so does a minor key (its own V is major).
+    assert applied_dominants(*piece(texts[0], 1, genre="rock", key="C", length_bars=32)) == 0
+    assert applied_dominants(*piece(texts[0], 1, genre="jazz", key="A minor", length_bars=32)) == 0
+
+
 def test_pop_bass_moves() -> None:
     for seed in (1, 2, 3):
         _, parsed = piece("we won the championship!", seed, genre="pop", length_bars=32)
