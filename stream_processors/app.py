@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -230,29 +231,34 @@ async def conversation_agent(stream: Any) -> None:
             await process_turn(record, publisher, sessions)
 
 
-_lag_labels: set[tuple[str, str]] = set()
+def track_consumer_lag(app: faust.App, topics: Collection[str], *, interval: float) -> None:
+    """Every ``interval`` seconds, kmidi_consumer_lag = highwater − committed offset for each
+    partition of ``topics`` assigned to ``app``'s consumer."""
+    labels: set[tuple[str, str]] = set()
+
+    @app.timer(interval=interval)  # type: ignore[untyped-decorator]
+    async def refresh_consumer_lag() -> None:
+        consumer: Any = app.consumer  # _committed_offset is not on faust's ConsumerT
+        assigned = {tp for tp in consumer.assignment() if tp.topic in topics}
+        for topic, partition in labels - {(tp.topic, str(tp.partition)) for tp in assigned}:
+            metrics.CONSUMER_LAG.remove(topic, partition)  # moved to another worker
+            labels.discard((topic, partition))
+        for tp in assigned:
+            try:
+                highwater = consumer.highwater(tp)
+                # faust tracks what it committed; before its first commit, fall back to the
+                # fetch position (the committed offset it resumed from).
+                committed = consumer._committed_offset.get(tp)
+                if committed is None:
+                    committed = await consumer.position(tp)
+            except Exception as exc:  # a rebalance may revoke tp between the two calls
+                log.debug("lag of %s unavailable: %r", tp, exc)
+                continue
+            if highwater is None or committed is None:
+                continue
+            lag = max(0, highwater - committed)
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+            labels.add((tp.topic, str(tp.partition)))
 
 
-@app.timer(interval=settings.consumer_lag_interval)  # type: ignore[untyped-decorator]
-async def refresh_consumer_lag() -> None:
-    """kmidi_consumer_lag = highwater − committed offset for each assigned source partition."""
-    consumer: Any = app.consumer  # _committed_offset is not on faust's ConsumerT
-    assigned = {tp for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS}
-    for topic, partition in _lag_labels - {(tp.topic, str(tp.partition)) for tp in assigned}:
-        metrics.CONSUMER_LAG.remove(topic, partition)  # moved to another worker
-        _lag_labels.discard((topic, partition))
-    for tp in assigned:
-        try:
-            highwater = consumer.highwater(tp)
-            # faust tracks what it committed; before its first commit, fall back to the
-            # fetch position (the committed offset it resumed from).
-            committed = consumer._committed_offset.get(tp)
-            if committed is None:
-                committed = await consumer.position(tp)
-        except Exception as exc:  # a rebalance may revoke tp between the two calls
-            log.debug("lag of %s unavailable: %r", tp, exc)
-            continue
-        if highwater is None or committed is None:
-            continue
-        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed))
-        _lag_labels.add((tp.topic, str(tp.partition)))
+track_consumer_lag(app, SOURCE_TOPICS, interval=settings.consumer_lag_interval)

@@ -13,7 +13,7 @@ import faust
 from pydantic import AliasChoices, Field
 
 from schemas.topics import RESULTS, TOPICS
-from stream_processors.app import KmidiApp
+from stream_processors.app import KmidiApp, track_consumer_lag
 from stream_processors.config import WorkerSettings
 from stream_processors.health import add_health_pages
 from stream_processors.records import InputRecord
@@ -43,6 +43,7 @@ results_topic = app.topic(
 
 
 publisher = app.new_publisher()
+track_consumer_lag(app, (RESULTS,), interval=settings.consumer_lag_interval)
 
 
 @app.agent(results_topic, name="audio")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import time
 import uuid
@@ -209,3 +210,20 @@ def _wait_for_status(stack: RunningStack, request_id: str, wanted: str) -> dict[
             return body
         assert time.monotonic() < deadline, f"{request_id} not {wanted}: {answer.text}"
         time.sleep(0.2)
+
+
+def test_the_audio_worker_exports_its_consumer_lag(stack: RunningStack) -> None:
+    banner = re.search(r"audio\s+metrics at (http://\S+/metrics)", stack.log_text())
+    assert banner, "kmidi up names the audio worker's metrics address"
+    deadline = time.monotonic() + 30
+    while True:
+        lag_lines = [
+            line
+            for line in httpx.get(banner.group(1)).text.splitlines()
+            if line.startswith("kmidi_consumer_lag{") and 'topic="kmidi.results.v1"' in line
+        ]
+        # Refreshed every CONSUMER_LAG_INTERVAL (5 s), one line per assigned partition.
+        if len(lag_lines) == 6:
+            return
+        assert time.monotonic() < deadline, f"no lag of kmidi.results.v1 exported: {lag_lines}"
+        time.sleep(1)
