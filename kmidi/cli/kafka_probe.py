@@ -173,13 +173,16 @@ def _scram(
     digest = "sha256" if mechanism == "SCRAM-SHA-256" else "sha512"
     nonce = base64.b64encode(os.urandom(24)).decode()
     first_bare = f"n={user.replace('=', '=3D').replace(',', '=2C')},r={nonce}"
-    server_first = authenticate(f"n,,{first_bare}".encode()).decode()
-    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    reply = authenticate(f"n,,{first_bare}".encode())
+    try:
+        server_first = reply.decode()
+        fields = dict(item.split("=", 1) for item in server_first.split(","))
+        salt, iterations = base64.b64decode(fields["s"]), int(fields["i"])
+    except (KeyError, ValueError) as exc:
+        raise ProbeError(f"SCRAM: unreadable first message from the broker: {reply!r}") from exc
     if not fields.get("r", "").startswith(nonce):
         raise ProbeError("SCRAM: the broker did not extend our nonce")
-    salted = hashlib.pbkdf2_hmac(
-        digest, password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
-    )
+    salted = hashlib.pbkdf2_hmac(digest, password.encode(), salt, iterations)
     client_key = hmac.digest(salted, b"Client Key", digest)
     final_bare = f"c=biws,r={fields['r']}"
     auth_message = f"{first_bare},{server_first},{final_bare}".encode()
