@@ -40,7 +40,7 @@ K8S = ROOT / "deploy" / "k8s"
 MONITORING = K8S / "monitoring"
 COMPOSE = ROOT / "docker-compose.yml"
 PROMETHEUS_CONFIGS = ("prometheus.yml", "prometheus-compose.yml", "prometheus-k8s.yml")
-JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-results")
+JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-audio", "kmidi-results")
 GENERATED_HEADER = (
     "# Generated from {source} by `.venv/bin/python -m tests.unit.test_alerts`;\n"
     "# edit the source and regenerate (tests/unit/test_alerts.py fails while they differ).\n"

@@ -37,7 +37,7 @@ DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
-JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-results")
+JOBS = ("kmidi-ingress", "kmidi-worker", "kmidi-audio", "kmidi-results")
 
 # The modules whose import defines each process's metrics (the ``main`` modules build their
 # FastAPI app at import time, which registers the shared HTTP metrics). One child process
@@ -134,8 +134,11 @@ def test_dashboard_expressions_are_valid_promql(promtool: str, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("config", "targets"),
     [
-        ("prometheus.yml", ["127.0.0.1:8000", "127.0.0.1:9100", "127.0.0.1:8001"]),
-        ("prometheus-compose.yml", ["ingress:8000", "worker:9100", "results:8001"]),
+        (
+            "prometheus.yml",
+            ["127.0.0.1:8000", "127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:8001"],
+        ),
+        ("prometheus-compose.yml", ["ingress:8000", "worker:9100", "audio:9100", "results:8001"]),
     ],
 )
 def test_scrape_configs_name_every_service_job(config: str, targets: list[str]) -> None:
@@ -606,6 +609,32 @@ def test_compose_mounts_exist() -> None:
     )
 
 
+def test_the_artifact_store_is_shared_by_its_writers_and_its_server() -> None:
+    # The worker writes MIDI, the audio stage audio, the results service serves both: in
+    # separate containers or pods they must see one store.
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "fluidsynth fluid-soundfont-gm" in text, "the audio stage renders in the image"
+    assert "ARTIFACTS_DIR=/var/lib/kmidi/artifacts" in text
+    assert "chown -R 10001:10001 /var/lib/kmidi" in text
+    services = load_yaml(COMPOSE)["services"]
+    assert services["audio"]["command"] == ["python", "-m", "stream_processors.audio_app"]
+    for name in ("worker", "audio", "results"):
+        assert "artifacts:/var/lib/kmidi/artifacts" in services[name]["volumes"], name
+    assert "artifacts" in load_yaml(COMPOSE)["volumes"]
+    claims = {
+        d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "PersistentVolumeClaim"
+    }
+    assert claims["kmidi-artifacts"]["spec"]["accessModes"] == ["ReadWriteMany"]
+    for name in ("kmidi-worker", "kmidi-audio", "kmidi-results"):
+        pod = deployments()[name]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["artifacts"]["persistentVolumeClaim"]["claimName"] == "kmidi-artifacts"
+        (container,) = pod["containers"]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["artifacts"] == "/var/lib/kmidi/artifacts", name
+        assert pod["securityContext"]["fsGroup"] == 10001, name
+
+
 def test_dockerfile_builds_one_non_root_image_for_every_service() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     instructions = [
@@ -644,7 +673,7 @@ def test_k8s_manifests_parse_and_are_all_listed_in_kustomization() -> None:
     files = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == files
     kinds = [doc["kind"] for doc in k8s_documents() if doc.get("kind") != "Kustomization"]
-    assert kinds.count("Deployment") == 3
+    assert kinds.count("Deployment") == 4
     assert {"Namespace", "ConfigMap", "Service", "Job", "PodDisruptionBudget"} <= set(kinds)
     for doc in k8s_documents():
         if doc["kind"] not in {"Namespace", "Kustomization"}:
