@@ -1,7 +1,7 @@
 """Both HTTP services of a running stack against their committed OpenAPI documents,
 fuzzed by schemathesis.
 
-``kmidi up`` runs over the session's real broker (ingress, worker, results service), so
+``kmidi up`` runs with its own embedded Kafka broker (ingress, worker, results service), so
 every accepted intent is published and composed, and conversation turns are answered.
 Every generated request, valid or not, must get an answer that is not a server error and
 that conforms to the document: status code, media type, headers, body schema. One check
@@ -36,7 +36,11 @@ results_schema = schemathesis.openapi.from_path(OPENAPI / "results.openapi.json"
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    # Its own embedded broker: the fuzzer's requests (256-bar pieces as audio, 20,000-
+    # character texts) must not become the backlog of the stacks that share the session's
+    # broker after it (on the shared broker the worker-kill test in test_stack.py failed
+    # after it: 417 of 500 unfinished in 180 s, 3 runs of 3; alone it passes in 30 s).
     quick = {
         "RATE_LIMIT_ENABLED": "false",
         # Generated long-polls and event streams must not hold the run.
@@ -44,9 +48,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "SSE_MAX_SECONDS": "2",
         "SSE_PING_SECONDS": "1",
     }
-    running = start_stack(
-        tmp_path_factory.mktemp("fuzz"), bootstrap=kafka_bootstrap, extra_env=quick
-    )
+    running = start_stack(tmp_path_factory.mktemp("fuzz"), bootstrap=None, extra_env=quick)
     try:
         yield running
     finally:
