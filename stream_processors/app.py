@@ -49,8 +49,10 @@ def _spec(name: str) -> TopicSpec:
 class KmidiApp(faust.App):
     """faust App with kmidi's transport (short fetch wait), logging, metrics and topics."""
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, *, service: str = SERVICE_NAME) -> None:
         self.settings = settings
+        self.service_name = service
+        """The ``service`` of its log lines and its traces' ``service.name``."""
         super().__init__(
             settings.worker_id,
             **settings.kafka.faust_settings(),
@@ -76,7 +78,7 @@ class KmidiApp(faust.App):
             web_bind=settings.faust_web_host,
             web_in_thread=False,
             # Used by faust's own logging set-up, so even its first lines are JSON.
-            logging_config=json_logging_config(settings.log_level),
+            logging_config=json_logging_config(settings.log_level, service),
         )
 
     def record_span(self, record: InputRecord) -> AbstractContextManager[object]:
@@ -110,8 +112,8 @@ class KmidiApp(faust.App):
     async def on_first_start(self) -> None:
         # Again, after faust's worker set-up: at level warn and above it adds a spinner
         # handler and sets the root logger to DEBUG, which costs CPU on every record.
-        _configure_json_logging(self.settings.log_level)
-        telemetry.configure_tracing(SERVICE_NAME)
+        _configure_json_logging(self.settings.log_level, self.service_name)
+        telemetry.configure_tracing(self.service_name)
         await asyncio.to_thread(Path(self.conf.datadir).mkdir, parents=True, exist_ok=True)
         metrics.start_metrics_server(
             self.settings.worker_metrics_port, self.settings.worker_metrics_host
@@ -144,14 +146,12 @@ def _compression(settings: WorkerSettings) -> dict[str, Any]:
     return {"producer_compression_type": settings.worker_compression_type}
 
 
-def json_logging_config(level: str) -> dict[str, Any]:
+def json_logging_config(level: str, service: str = SERVICE_NAME) -> dict[str, Any]:
     """``logging.config.dictConfig`` equivalent of ``configure_logging`` for faust's worker."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "json": {"()": "service_common.logging.JsonFormatter", "service": SERVICE_NAME}
-        },
+        "formatters": {"json": {"()": "service_common.logging.JsonFormatter", "service": service}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
@@ -163,8 +163,8 @@ def json_logging_config(level: str) -> dict[str, Any]:
     }
 
 
-def _configure_json_logging(level: str) -> None:
-    configure_logging(SERVICE_NAME, level)
+def _configure_json_logging(level: str, service: str) -> None:
+    configure_logging(service, level)
     # The faust CLI has swapped sys.stdout for a proxy that logs what is printed; a handler
     # writing to that proxy would feed its own output back into logging.
     for handler in logging.getLogger().handlers:

@@ -31,7 +31,7 @@ class AudioWorkerSettings(WorkerSettings):
 
 
 settings = AudioWorkerSettings()
-app = KmidiApp(settings)
+app = KmidiApp(settings, service="kmidi-audio")
 add_health_pages(app)
 results_topic = app.topic(
     RESULTS,

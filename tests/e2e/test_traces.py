@@ -201,9 +201,9 @@ EXPECTED_SPANS = Counter(
 """The spans of a MIDI request; the audio stage adds its own (and a second result)."""
 AUDIO_SPANS = Counter(
     [
-        ("kmidi-worker", f"process {RESULTS}"),
-        ("kmidi-worker", "render audio"),
-        ("kmidi-worker", f"send {RESULTS}"),
+        ("kmidi-audio", f"process {RESULTS}"),
+        ("kmidi-audio", "render audio"),
+        ("kmidi-audio", f"send {RESULTS}"),
         ("results_service", f"process {RESULTS}"),
     ]
 )
@@ -297,7 +297,7 @@ def test_an_audio_request_adds_the_audio_stage_to_its_trace(
         for s in spans
         if s.name == f"send {RESULTS}" and by_id[s.parent_id].name == f"process {INTENTS}"
     )
-    render = only(spans, "kmidi-worker", "render audio")
+    render = only(spans, "kmidi-audio", "render audio")
     audio = by_id[render.parent_id]
     assert audio.name == f"process {RESULTS}"
     assert audio.attributes["messaging.consumer.group.name"] == "kmidi-audio"
