@@ -680,6 +680,32 @@ def test_k8s_manifests_parse_and_are_all_listed_in_kustomization() -> None:
             assert doc["metadata"]["namespace"] == "kmidi", doc["metadata"]["name"]
 
 
+def test_pods_carry_no_api_token_spread_over_nodes_and_only_reachable_where_needed() -> None:
+    for name, deployment in deployments().items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        (spread,) = pod["topologySpreadConstraints"]
+        assert spread["whenUnsatisfiable"] == "ScheduleAnyway", name
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert spread["labelSelector"]["matchLabels"].items() <= labels.items(), name
+    (job,) = [d for d in k8s_documents() if d["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    # A finished Job left in place would make the next apply (new image) fail: immutable.
+    assert job["spec"]["ttlSecondsAfterFinished"] <= 300
+    policies = {
+        d["metadata"]["name"]: d["spec"] for d in k8s_documents() if d["kind"] == "NetworkPolicy"
+    }
+    deny = policies["kmidi-default-deny-ingress"]
+    assert deny["podSelector"] == {}
+    assert deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+    served = {port["port"] for rule in policies["kmidi-http"]["ingress"] for port in rule["ports"]}
+    assert served == {8000, 8001}
+    (metrics,) = policies["kmidi-metrics"]["ingress"]
+    assert [p["port"] for p in metrics["ports"]] == [9100]
+    assert metrics["from"], "metrics only from the monitoring namespace"
+
+
 def deployments() -> dict[str, dict[str, Any]]:
     return {doc["metadata"]["name"]: doc for doc in k8s_documents() if doc["kind"] == "Deployment"}
 
