@@ -724,11 +724,10 @@ def _apply_dominants(
         changed.add(i)
 
 
-def _applied_pairs(chords: list[Chord], key: Key) -> str:
+def _applied_pairs(chords: list[Chord], symbols: list[str], key: Key) -> str:
     """ "A7→Dm, E7→Am": each dominant seventh from outside the scale and the chord it
     resolves to, once each."""
     scale = set(key.scale)
-    symbols = _symbols(chords, key)
     pairs = {
         f"{symbols[i]}→{symbols[i + 1]}"
         for i, (chord, after) in enumerate(pairwise(chords))
@@ -1003,10 +1002,9 @@ def _progression(
             + (" with sevenths" if colour.sevenths else "")
             + ", each phrase closing on its cadence."
         )
-        applied = _applied_pairs(chords, key)
-        if applied:
-            why.append(f"Applied dominants lead into chords of the later sections: {applied}.")
     symbols = _symbols(chords, key)
+    if tech.progression is None and (applied := _applied_pairs(chords, symbols, key)):
+        why.append(f"Applied dominants lead into chords of the later sections: {applied}.")
     progression = tuple(
         ChordSlot(bar=b, beat=o, beats=d, symbol=s, numeral=n)
         for (b, o, d), s, n in zip(grid, symbols, numerals, strict=True)

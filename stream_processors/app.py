@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,15 @@ class KmidiApp(faust.App):
             record.headers,
             consumer_group=self.conf.id,
         )
+
+    async def process_each(
+        self, stream: Any, handle: Callable[[InputRecord], Awaitable[None]]
+    ) -> None:
+        """An agent's loop: every record of ``stream`` to ``handle``, inside its span."""
+        async for event in stream.events():
+            record = InputRecord.from_event(event)
+            with self.record_span(record):
+                await handle(record)
 
     def new_publisher(self) -> Publisher:
         """A publisher sending with this app's producer, retrying as the settings say."""
@@ -207,28 +216,19 @@ publisher = app.new_publisher()
 @app.agent(intents_topic, name="interrogation")
 async def interrogation_agent(stream: Any) -> None:
     """kmidi.intents.v1 → kmidi.plans.v1 (or a failed result / dead letter)."""
-    async for event in stream.events():
-        record = InputRecord.from_event(event)
-        with app.record_span(record):
-            await process_intent(record, publisher)
+    await app.process_each(stream, lambda r: process_intent(r, publisher))
 
 
 @app.agent(plans_topic, name="generation")
 async def generation_agent(stream: Any) -> None:
     """kmidi.plans.v1 → kmidi.results.v1 (or a dead letter + failed result)."""
-    async for event in stream.events():
-        record = InputRecord.from_event(event)
-        with app.record_span(record):
-            await process_plan(record, publisher)
+    await app.process_each(stream, lambda r: process_plan(r, publisher))
 
 
 @app.agent(interrogations_topic, name="conversation")
 async def conversation_agent(stream: Any) -> None:
     """kmidi.interrogations.v1 → kmidi.interrogation-replies.v1, state in ``sessions``."""
-    async for event in stream.events():
-        record = InputRecord.from_event(event)
-        with app.record_span(record):
-            await process_turn(record, publisher, sessions)
+    await app.process_each(stream, lambda r: process_turn(r, publisher, sessions))
 
 
 def track_consumer_lag(app: faust.App, topics: Collection[str], *, interval: float) -> None:

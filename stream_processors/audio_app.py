@@ -16,7 +16,6 @@ from schemas.topics import RESULTS, TOPICS
 from stream_processors.app import KmidiApp, track_consumer_lag
 from stream_processors.config import WorkerSettings
 from stream_processors.health import add_health_pages
-from stream_processors.records import InputRecord
 from stream_processors.stages.audio import process_result
 
 
@@ -49,10 +48,7 @@ track_consumer_lag(app, (RESULTS,), interval=settings.consumer_lag_interval)
 @app.agent(results_topic, name="audio")
 async def audio_agent(stream: Any) -> None:
     """kmidi.results.v1 (completed, audio pending) → kmidi.results.v1 with the audio."""
-    async for event in stream.events():
-        record = InputRecord.from_event(event)
-        with app.record_span(record):
-            await process_result(record, publisher)
+    await app.process_each(stream, lambda r: process_result(r, publisher))
 
 
 def main() -> None:
