@@ -725,8 +725,8 @@ def _apply_dominants(
 
 
 def _applied_pairs(chords: list[Chord], symbols: list[str], key: Key) -> str:
-    """ "A7→Dm, E7→Am": each dominant seventh from outside the scale and the chord it
-    resolves to, once each."""
+    """ "A7→Dm, E7→Am": each dominant seventh from outside the scale and the chord other
+    than home it resolves to, once each (a minor key's own V7–i is not applied)."""
     scale = set(key.scale)
     pairs = {
         f"{symbols[i]}→{symbols[i + 1]}"
@@ -734,6 +734,7 @@ def _applied_pairs(chords: list[Chord], symbols: list[str], key: Key) -> str:
         if chord.intervals == (0, 4, 7, 10)
         and not set(chord.pitch_classes) <= scale
         and (chord.root - after.root) % 12 == 7
+        and after.root != key.tonic_pc
     }
     return ", ".join(sorted(pairs))
 
