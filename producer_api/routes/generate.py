@@ -97,23 +97,27 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
     request_id = request_id_of(request)
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
-        return _accepted(await _submit(body, request, request_id))
+        accepted = await _submit(body, request, request_id)
+        return _accepted(accepted.model_dump_json().encode(), accepted.status_url)
     store = require_store(request.app.state.idempotency)
     body_print = fingerprint(body)
     claim = await store.claim(check_key(key), body_print, request_id)
     if not claim.fresh:
-        return _accepted(replay_or_refuse(claim, body_print), replayed=True)
+        first = replay_or_refuse(claim, body_print)
+        location = GenerateAccepted.model_validate_json(first).status_url
+        return _accepted(first, location, replayed=True)
     try:
-        payload = await _submit(body, request, request_id)
+        accepted = await _submit(body, request, request_id)
     except BaseException:
         await store.release(key, request_id)
         raise
+    payload = accepted.model_dump_json().encode()
     await store.complete(key, request_id, payload)
-    return _accepted(payload)
+    return _accepted(payload, accepted.status_url)
 
 
-async def _submit(body: GenerateRequest, request: Request, request_id: str) -> bytes:
-    """Publish the intent (acks=all); the 202 body."""
+async def _submit(body: GenerateRequest, request: Request, request_id: str) -> GenerateAccepted:
+    """Publish the intent (acks=all); what the 202 says."""
     event = IntentSubmitted(
         request_id=request_id,
         intent=body.intent,
@@ -123,17 +127,17 @@ async def _submit(body: GenerateRequest, request: Request, request_id: str) -> b
         source="producer_api",
     )
     state = request.app.state
-    accepted = await submit_intent(
+    return await submit_intent(
         state.publisher,
         state.settings,
         event,
         traceparent=child_traceparent(request.headers.get("traceparent")),
     )
-    return accepted.model_dump_json().encode()
 
 
-def _accepted(payload: bytes, *, replayed: bool = False) -> Response:
-    headers = {"Location": GenerateAccepted.model_validate_json(payload).status_url}
+def _accepted(payload: bytes, location: str, *, replayed: bool = False) -> Response:
+    """The 202, its body serialised once (a replay's comes from the store as it was sent)."""
+    headers = {"Location": location}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(payload, status_code=202, media_type="application/json", headers=headers)
