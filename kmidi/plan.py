@@ -10,7 +10,7 @@ import hashlib
 import random
 from dataclasses import dataclass, fields, replace
 from itertools import accumulate, pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kmidi import emotions
 from kmidi.errors import TechnicalWishError
@@ -1039,15 +1039,30 @@ def _symbols(chords: list[Chord], key: Key) -> list[str]:
     return symbols
 
 
-def _registers(preset: emotions.EmotionPreset) -> Registers:
-    """Melody from the preset; harmony below the melody's centre, bass below the harmony."""
+# The lowest note the bass part's General MIDI instrument has (bass guitars and double
+# bass E1, cello C2, guitars E2, pianos A0), so no bass note sounds below it. Programs not
+# listed (synth basses, organs) go down to the register's own floor.
+_LOWEST_BASS_NOTE: Final[dict[range, int]] = {
+    range(0, 8): 21, range(24, 32): 40, range(32, 38): 28, range(40, 41): 55,
+    range(41, 42): 48, range(42, 43): 36, range(43, 44): 28,
+}  # fmt: skip
+
+
+def _lowest_note(program: int) -> int:
+    return next((low for span, low in _LOWEST_BASS_NOTE.items() if program in span), 0)
+
+
+def _registers(preset: emotions.EmotionPreset, bass_program: int) -> Registers:
+    """Melody from the preset; harmony below the melody's centre, bass below the harmony
+    and not below what the bass's instrument can play."""
     mel_low, mel_high = preset.register_low, preset.register_high
     mel_centre = preset.register_centre
     harm_low = max(45, min(60, mel_centre - 17))
     # Accompaniment stays under the tune: its top sits below the melody's centre.
     harm_high = max(harm_low + 12, min(harm_low + 19, mel_centre - 2))
     bass_high = max(40, harm_low - 3)
-    bass_low = max(24, bass_high - 20)
+    bass_low = max(24, bass_high - 20, _lowest_note(bass_program))
+    bass_high = max(bass_high, bass_low + 12)
     return Registers(mel_low, mel_high, mel_centre, harm_low, harm_high, bass_low, bass_high)
 
 
@@ -1170,6 +1185,14 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         f"density {preset.note_density:.2f}, space {preset.space:.2f}."
     )
     why += [f"Rule break {rb.name}: {rb.reason}." for rb in rule_list]
+    instrumentation = _instrumentation(
+        genre,
+        drum_style,
+        heard,
+        tonic_pedal=tech.progression is None and key.mode in _MODAL,
+        intro=phrases[0].bars if phrases[0].label == INTRO else 0,
+        why=why,
+    )
     return Plan(
         seed=seed,
         emotion=EmotionRef(
@@ -1193,15 +1216,8 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         groove=groove,
         dynamics=_dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling),
         dynamics_variance=preset.dynamics_variance,
-        instrumentation=_instrumentation(
-            genre,
-            drum_style,
-            heard,
-            tonic_pedal=tech.progression is None and key.mode in _MODAL,
-            intro=phrases[0].bars if phrases[0].label == INTRO else 0,
-            why=why,
-        ),
-        registers=_registers(preset),
+        instrumentation=instrumentation,
+        registers=_registers(preset, instrumentation.bass_program),
         note_density=preset.note_density,
         space=preset.space,
         legato=preset.legato,

@@ -248,6 +248,20 @@ def test_later_sections_lead_into_chords_with_applied_dominants() -> None:
     assert not any(e.startswith("Applied dominants") for e in minor[0].plan.explanations)
 
 
+@pytest.mark.parametrize("genre", GENRES)
+def test_the_bass_stays_within_its_instruments_range(genre: str) -> None:
+    # Lowest notes: bass guitars and double bass E1 (28), cello C2 (36), guitars E2 (40).
+    lowest = {32: 28, 33: 28, 34: 28, 35: 28, 36: 28, 42: 36, 43: 28, 24: 40, 25: 40}
+    for text in ("I am terrified of what comes next", "I am feeling grief", "calm evening"):
+        c, parsed = piece(text, 1, genre=genre, length_bars=16)
+        floor = lowest.get(c.plan.instrumentation.bass_program, 0)
+        notes = parsed.track("bass")
+        assert notes
+        assert min(n.pitch for n in notes) >= floor, (genre, text, c.plan.registers)
+    solo = piece("a slow sad song on solo guitar", 1, length_bars=16)[1]
+    assert min(n.pitch for n in solo.track("bass")) >= 40
+
+
 def test_pop_bass_moves() -> None:
     for seed in (1, 2, 3):
         _, parsed = piece("we won the championship!", seed, genre="pop", length_bars=32)
