@@ -1,9 +1,14 @@
-"""The embedded Apache Kafka broker: official jars from Maven Central, one KRaft node.
+"""The embedded Apache Kafka broker: official jars from Maven Central, KRaft nodes.
 
 Usage::
 
-    with EmbeddedKafka() as kafka:          # free loopback ports, temporary data dir
+    with EmbeddedKafka() as kafka:          # one node, free loopback ports, temporary data dir
         run_things(kafka.bootstrap_servers)
+
+    with KafkaCluster(brokers=3) as cluster:  # three nodes, a controller quorum of three
+        run_things(cluster.bootstrap_servers)
+        cluster.kill(2)                     # kill -9 one node ...
+        cluster.restart(2)                  # ... and bring it back with its data
 
 The jars are resolved once per machine into ``cache_dir()/kafka-3.9.2/lib`` (needs Java
 17+ and Maven); later starts need no network.
@@ -12,9 +17,11 @@ The jars are resolved once per machine into ``cache_dir()/kafka-3.9.2/lib`` (nee
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -25,17 +32,23 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
 
-from kmidi.cli.kafka_probe import broker_answers
+from kmidi.cli.kafka_probe import ProbeError, broker_answers, fetch_brokers
 
 KAFKA_VERSION = "3.9.2"
 SCALA_VERSION = "2.13"
 SLF4J_VERSION = "1.7.36"
 DEFAULT_PORT = 9092
 DEFAULT_START_TIMEOUT = 90.0
+DEFAULT_HEAP = "768m"
+CLUSTER_HEAP = "384m"
+"""JVM max heap of each node of a cluster: three of them share a small machine."""
+MAX_BROKERS = 5
+"""Every node is a controller too; a quorum of more than five voters is not worth it."""
 STOP_TIMEOUT = 30.0
 INSTALL_HINT = "apt-get install openjdk-17-jre-headless maven"
 
@@ -205,21 +218,34 @@ class EmbeddedKafka:
         port: int | None = None,
         controller_port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
-        heap: str = "768m",
+        heap: str = DEFAULT_HEAP,
         cache: Path | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         listeners: Mapping[str, int] | None = None,
         properties: Mapping[str, str] | None = None,
         format_args: Sequence[str] = (),
+        node_id: int = 1,
+        voters: Mapping[int, int] | None = None,
+        cluster_id: str | None = None,
+        replication: Replication | None = None,
     ) -> None:
         """``listeners`` adds client listeners, ``{"SASL_SSL": port}`` (the name is the
         security protocol), beside the PLAINTEXT one the broker's own readiness probe
         uses; ``properties`` are appended to server.properties (TLS stores, SASL
         mechanisms, JAAS); ``format_args`` go to the first ``StorageTool format``, e.g.
-        ``["--add-scram", "SCRAM-SHA-512=[name=u,password=p]"]``."""
+        ``["--add-scram", "SCRAM-SHA-512=[name=u,password=p]"]``.
+
+        ``node_id``, ``voters`` (node id → controller port of every voter, this node's
+        included), ``cluster_id`` and ``replication`` make it one node of a cluster;
+        ``KafkaCluster`` sets them. Alone it is node 1, its own only voter, with a new
+        cluster id and one replica of everything."""
         self._listeners = dict(listeners or {})
         self._properties = dict(properties or {})
         self._format_args = tuple(format_args)
+        self._node_id = node_id
+        self._voters = dict(voters) if voters is not None else None
+        self._cluster_id = cluster_id
+        self._replication = replication or Replication.for_brokers(1)
         self._requested_port = port
         self._requested_controller_port = controller_port
         self._own_data_dir = data_dir is None
@@ -247,6 +273,10 @@ class EmbeddedKafka:
     @property
     def port(self) -> int | None:
         return self._port
+
+    @property
+    def node_id(self) -> int:
+        return self._node_id
 
     def listener_bootstrap(self, name: str) -> str:
         """``127.0.0.1:<port>`` of the extra listener ``name`` (e.g. "SASL_SSL")."""
@@ -288,31 +318,69 @@ class EmbeddedKafka:
         with self._lock:
             if self.is_running():
                 return self
+            # Ports picked here can be taken by someone else before the JVM binds them;
+            # retry with fresh ones in that case, never when the caller fixed them.
+            attempts = 1 if self._requested_port and self._requested_controller_port else 3
+            for attempt in range(1, attempts + 1):
+                self.launch()
+                try:
+                    self.wait_until_ready()
+                except BaseException as exc:
+                    self._stop_locked()
+                    _unregister(self)
+                    if attempt < attempts and _port_taken(exc):
+                        continue
+                    raise
+                return self
+        raise AssertionError("unreachable")
+
+    def launch(self) -> None:
+        """Format the log dir if needed and start the JVM, without waiting for it.
+
+        ``start()`` is ``launch()`` then ``wait_until_ready()``. The nodes of a cluster are
+        launched together and waited for afterwards: none answers before a majority of
+        the controller quorum runs.
+        """
+        with self._lock:
+            if self.is_running():
+                return
             self._stop_locked()  # a JVM that died on its own: reap it, close its console log
             java = find_java()
             lib = resolve_kafka_jars(self._cache)
             if self._data_dir is None:
                 self._data_dir = Path(tempfile.mkdtemp(prefix="kmidi-kafka-"))
-            # Ports picked here can be taken by someone else before the JVM binds them;
-            # retry with fresh ones in that case, never when the caller fixed them.
-            attempts = 1 if self._requested_port and self._requested_controller_port else 3
-            for attempt in range(1, attempts + 1):
-                self._port = self._requested_port or free_port()
-                self._controller_port = self._requested_controller_port or free_port()
-                self._write_config()
-                self._format(java, lib)
-                self._launch(java, lib)
-                _register(self)  # before waiting: a SIGTERM during startup must stop it too
-                try:
-                    self._wait_ready()
-                except BaseException as exc:
-                    self._stop_locked()
-                    _unregister(self)
-                    if attempt < attempts and "Address already in use" in str(exc):
-                        continue
-                    raise
-                return self
-        raise AssertionError("unreachable")
+            self._port = self._requested_port or free_port()
+            self._controller_port = self._requested_controller_port or free_port()
+            self._write_config()
+            self._format(java, lib)
+            self._launch(java, lib)
+            _register(self)  # before waiting: a SIGTERM during startup must stop it too
+
+    def wait_until_ready(self) -> None:
+        """Until the launched JVM answers a Metadata request; BrokerStartError if it exits
+        first or does not answer within the start timeout (the JVM is left running)."""
+        self._wait_ready()
+
+    def kill(self) -> int | None:
+        """SIGKILL the JVM, as a crash would, and reap it; keeps the data dir (``start()``
+        brings the node back with it). The JVM's exit code (-9), or None if none ran."""
+        with self._lock:
+            process = self._process
+            if process is not None:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+            self._stop_locked()
+            _unregister(self)
+            return self._returncode if process is not None else None
+
+    def terminate(self) -> None:
+        """Ask the JVM to shut down (SIGTERM) without waiting; ``stop()`` waits for it.
+
+        A cluster signals all its nodes before waiting for any: stopped one after the
+        other, the last ones would wait for a controller quorum that has gone away."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
 
     def stop(self) -> None:
         """SIGTERM the JVM's process group, SIGKILL after 30 s; safe to call repeatedly."""
@@ -357,7 +425,10 @@ class EmbeddedKafka:
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
-        return f"<EmbeddedKafka {state} port={self._port} data_dir={self._data_dir}>"
+        return (
+            f"<EmbeddedKafka node {self._node_id} {state} port={self._port} "
+            f"data_dir={self._data_dir}>"
+        )
 
     # -- internals -------------------------------------------------------------------
 
@@ -373,6 +444,9 @@ class EmbeddedKafka:
                 controller_port=self.controller_port or 0,
                 log_dir=self._kraft_dir,
                 listeners=self._listeners,
+                node_id=self._node_id,
+                voters=self._voters,
+                replication=self._replication,
             )
             + "".join(f"{key}={value}\n" for key, value in self._properties.items()),
             encoding="utf-8",
@@ -394,13 +468,12 @@ class EmbeddedKafka:
     def _format(self, java: str, lib: Path) -> None:
         if (self._kraft_dir / "meta.properties").is_file():
             return  # a restart: keep the cluster id and every topic
-        uuid = self._run_tool(java, lib, "random-uuid").strip().splitlines()[-1]
         self._run_tool(
             java,
             lib,
             "format",
             "-t",
-            uuid,
+            self._cluster_id or new_cluster_id(),
             "-c",
             str(self.data_dir / "server.properties"),
             "--ignore-formatted",
@@ -455,23 +528,28 @@ class EmbeddedKafka:
         )
 
     def _wait_ready(self) -> None:
-        assert self._process is not None
         deadline = time.monotonic() + self._start_timeout
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                raise BrokerStartError(
-                    f"Kafka exited with code {code} before it was ready on "
-                    f"{self.bootstrap_servers}. Log: {self.log_file}\n{self.log_tail()}"
-                )
-            if broker_answers(self.bootstrap_servers, timeout=1.0):
-                return
+        while not self.answers():
             if time.monotonic() >= deadline:
                 raise BrokerStartError(
                     f"Kafka did not answer on {self.bootstrap_servers} within "
                     f"{self._start_timeout:g}s. Log: {self.log_file}\n{self.log_tail()}"
                 )
             time.sleep(0.1)
+
+    def answers(self) -> bool:
+        """Whether the launched JVM answers a Metadata request now; BrokerStartError if
+        it has exited (with its log)."""
+        process = self._process
+        if process is None:
+            raise BrokerStartError(f"Kafka node {self._node_id} was not launched")
+        code = process.poll()
+        if code is not None:
+            raise BrokerStartError(
+                f"Kafka exited with code {code} before it was ready on "
+                f"{self.bootstrap_servers}. Log: {self.log_file}\n{self.log_tail()}"
+            )
+        return broker_answers(self.bootstrap_servers, timeout=1.0)
 
     def _stop_locked(self) -> None:
         process, self._process = self._process, None
@@ -491,17 +569,53 @@ class EmbeddedKafka:
             self._console = None
 
 
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """Copies a cluster keeps: the broker defaults for new topics and its internal topics.
+
+    The services' own topics get theirs from ``TOPIC_REPLICATION_FACTOR`` and
+    ``TOPIC_MIN_INSYNC_REPLICAS`` (``stream_processors.config.TopicReplication``); these are
+    the values to give them for the cluster, printed by ``kmidi broker start`` and set by
+    ``kmidi up --brokers N``.
+    """
+
+    factor: int
+    min_insync: int
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        """1 and 1 on one broker; 3 and 2 on three or more (one broker may be down without
+        losing an acknowledged write or stopping writes); 2 and 1 on two."""
+        factor = max(1, min(3, brokers))
+        return cls(factor=factor, min_insync=2 if factor >= 3 else 1)
+
+
 def server_properties(
-    *, port: int, controller_port: int, log_dir: Path, listeners: Mapping[str, int] | None = None
+    *,
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    listeners: Mapping[str, int] | None = None,
+    node_id: int = 1,
+    voters: Mapping[int, int] | None = None,
+    replication: Replication | None = None,
 ) -> str:
-    """KRaft single-node configuration: combined roles, static voter, loopback only."""
+    """KRaft configuration of one combined broker+controller node, loopback only.
+
+    ``voters`` maps every controller's node id to its controller port (default: this
+    node alone, a single-node cluster).
+    """
     extra = listeners or {}
     bound = "".join(f",{name}://127.0.0.1:{number}" for name, number in extra.items())
     protocols = "".join(f",{name}:{name}" for name in extra)
+    quorum = voters or {node_id: controller_port}
+    quorum_voters = ",".join(f"{node}@127.0.0.1:{quorum[node]}" for node in sorted(quorum))
+    copies = replication or Replication.for_brokers(1)
+    failover = _CLUSTER_FAILOVER if len(quorum) > 1 else ""
     return f"""\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={quorum_voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}{bound}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}{bound}
 controller.listener.names=CONTROLLER
@@ -513,11 +627,15 @@ num.partitions=6
 # must fail loudly instead of silently creating a topic with default settings.
 auto.create.topics.enable=false
 delete.topic.enable=true
-# One node: internal topics cannot have more than one replica.
-offsets.topic.replication.factor=1
+# Copies of every partition: 1 on one node; on a cluster 3, and an acks=all write needs
+# 2 of them, so one node can be down without losing or refusing writes. The internal
+# topics (consumer offsets, transaction state) get the same.
+default.replication.factor={copies.factor}
+min.insync.replicas={copies.min_insync}
+offsets.topic.replication.factor={copies.factor}
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={copies.factor}
+transaction.state.log.min.isr={copies.min_insync}
 transaction.state.log.num.partitions=6
 # Consumers join at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
@@ -526,7 +644,284 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 log.retention.check.interval.ms=300000
+{failover}"""
+
+
+_CLUSTER_FAILOVER = """\
+# Failover: until the active controller fences a node that stopped heartbeating, the
+# partitions it leads (or follows in sync) take no acks=all write. Kafka's 9 s session
+# stalled a local pipeline for 14 s when the node was also the controller (a new one is
+# elected first); 6 s with a heartbeat a second brings that down by a third.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
 """
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id as ``kafka-storage random-uuid`` makes one (16 random bytes,
+    URL-safe base64 without padding, never starting with "-"), without starting a JVM."""
+    while True:
+        text = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
+
+
+def read_cluster_id(kraft_dir: Path) -> str | None:
+    """``cluster.id`` of a formatted KRaft log dir, None if it is not formatted."""
+    with contextlib.suppress(OSError):
+        for line in (kraft_dir / "meta.properties").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster.id":
+                return value.strip()
+    return None
+
+
+class KafkaCluster:
+    """``brokers`` combined broker+controller KRaft nodes on loopback, one JVM each.
+
+    Node ids are 1..N and every node is a voter of the controller quorum, so a cluster of
+    three keeps working (metadata, leader elections, writes with acks=all and
+    ``min.insync.replicas=2``) with any one node down. Each node has its own PLAINTEXT
+    and CONTROLLER ports and its own data dir ``<data_dir>/node-<id>``, formatted with
+    one cluster id. Ports are fixed at the first start, so a node that is killed and
+    restarted comes back where the others and every client look for it.
+    """
+
+    def __init__(
+        self,
+        *,
+        brokers: int = 3,
+        ports: Sequence[int] | None = None,
+        controller_ports: Sequence[int] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        heap: str = CLUSTER_HEAP,
+        cache: Path | None = None,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        properties: Mapping[str, str] | None = None,
+        replication: Replication | None = None,
+    ) -> None:
+        if brokers < 1:
+            raise ValueError("a cluster needs at least one broker")
+        for name, given in (("ports", ports), ("controller_ports", controller_ports)):
+            if given is not None and len(given) != brokers:
+                raise ValueError(f"{name}: {len(given)} given for {brokers} brokers")
+        self._brokers = brokers
+        self._requested_ports = list(ports) if ports is not None else None
+        self._requested_controller_ports = (
+            list(controller_ports) if controller_ports is not None else None
+        )
+        self._own_data_dir = data_dir is None
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._heap = heap
+        self._cache = cache
+        self._start_timeout = start_timeout
+        self._properties = dict(properties or {})
+        self.replication = replication or Replication.for_brokers(brokers)
+        self._nodes: list[EmbeddedKafka] = []
+
+    # -- public surface --------------------------------------------------------------
+
+    @property
+    def brokers(self) -> int:
+        return self._brokers
+
+    @property
+    def nodes(self) -> list[EmbeddedKafka]:
+        """The nodes, node 1 first; created by ``start()``."""
+        return list(self._nodes)
+
+    def node(self, node_id: int) -> EmbeddedKafka:
+        """The node with this id (1..N)."""
+        for node in self._nodes:
+            if node.node_id == node_id:
+                return node
+        raise KeyError(f"no node {node_id} (the cluster has nodes 1..{self._brokers})")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``127.0.0.1:<port>,…`` of every node."""
+        if not self._nodes:
+            raise RuntimeError("the ports are chosen by start()")
+        return ",".join(node.bootstrap_servers for node in self._nodes)
+
+    @property
+    def data_dir(self) -> Path:
+        if self._data_dir is None:
+            raise RuntimeError("the data dir is created by start()")
+        return self._data_dir
+
+    def is_running(self) -> bool:
+        """Every node's JVM runs."""
+        return bool(self._nodes) and all(node.is_running() for node in self._nodes)
+
+    def start(self) -> KafkaCluster:
+        """Launch every node, then wait until each answers and all N are registered."""
+        if self._data_dir is None:
+            self._data_dir = Path(tempfile.mkdtemp(prefix="kmidi-kafka-cluster-"))
+        fixed = self._requested_ports is not None and self._requested_controller_ports is not None
+        # Free ports picked here can be taken before the JVMs bind them; then start over
+        # with fresh ones (nothing is written yet that names them, only config files).
+        attempts = 1 if fixed or self._nodes else 3
+        for attempt in range(1, attempts + 1):
+            if not self._nodes:
+                self._nodes = self._new_nodes()
+            try:
+                for node in self._nodes:
+                    node.launch()
+                self._wait_until_all_answer()
+                self.wait_for_brokers(self._brokers)
+            except BaseException as exc:
+                self._stop_nodes()
+                if attempt < attempts and _port_taken(exc):
+                    self._nodes = []
+                    continue
+                raise
+            return self
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM to all at once, SIGKILL after 30 s); idempotent."""
+        self._stop_nodes()
+        if self._own_data_dir and self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
+
+    def kill(self, node_id: int) -> int | None:
+        """``kill -9`` one node's JVM (a crash: no controlled shutdown); keeps its data.
+        The JVM's exit code (-9)."""
+        return self.node(node_id).kill()
+
+    def restart(self, node_id: int, *, timeout: float | None = None) -> None:
+        """Start a stopped or killed node again with its data and ports, and wait until
+        the cluster lists it among its brokers again."""
+        node = self.node(node_id)
+        node.start()
+        self.wait_for_brokers(self._brokers, timeout=timeout)
+
+    def wait_for_brokers(self, count: int, *, timeout: float | None = None) -> None:
+        """Until a Metadata answer lists ``count`` brokers (registered and unfenced)."""
+        limit = self._start_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        listed: list[int] = []
+        while True:
+            running = [node for node in self._nodes if node.is_running()]
+            if running:
+                try:
+                    brokers = fetch_brokers(
+                        ",".join(node.bootstrap_servers for node in running), timeout=1.0
+                    )
+                    listed = sorted(broker.node_id for broker in brokers)
+                except (OSError, ProbeError):
+                    listed = []
+                if len(listed) >= count:
+                    return
+            if time.monotonic() >= deadline:
+                raise BrokerStartError(
+                    f"the cluster listed brokers {listed} instead of {count} within "
+                    f"{limit:g}s.\n{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+    def controller_leader(self) -> int | None:
+        """Node id of the active controller, as the nodes last wrote it down (each keeps
+        its view of the quorum in ``__cluster_metadata-0/quorum-state``; the highest
+        epoch wins). None before the first election."""
+        best: tuple[int, int] | None = None
+        for node in self._nodes:
+            state = _quorum_state(node)
+            if state is not None and state[1] >= 0 and (best is None or state[0] > best[0]):
+                best = state
+        return best[1] if best is not None else None
+
+    def wait(self) -> EmbeddedKafka:
+        """Block until some node's JVM exits; that node."""
+        while True:
+            for node in self._nodes:
+                if not node.is_running():
+                    return node
+            time.sleep(0.2)
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        return "\n".join(
+            f"=== node {node.node_id} ===\n{node.log_tail(lines)}" for node in self._nodes
+        )
+
+    def __enter__(self) -> KafkaCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        running = sum(node.is_running() for node in self._nodes)
+        return f"<KafkaCluster {running}/{self._brokers} running data_dir={self._data_dir}>"
+
+    # -- internals -------------------------------------------------------------------
+
+    def _new_nodes(self) -> list[EmbeddedKafka]:
+        count = self._brokers
+        ports = self._requested_ports or [free_port() for _ in range(count)]
+        controller_ports = self._requested_controller_ports or [free_port() for _ in range(count)]
+        voters = {index + 1: controller_ports[index] for index in range(count)}
+        node_dirs = [self.data_dir / f"node-{index + 1}" for index in range(count)]
+        # A restart of the whole cluster keeps the id its log dirs were formatted with.
+        known = [read_cluster_id(path / "kraft") for path in node_dirs]
+        cluster_id = next((found for found in known if found), None) or new_cluster_id()
+        return [
+            EmbeddedKafka(
+                port=ports[index],
+                controller_port=controller_ports[index],
+                data_dir=node_dirs[index],
+                heap=self._heap,
+                cache=self._cache,
+                start_timeout=self._start_timeout,
+                properties=self._properties,
+                node_id=index + 1,
+                voters=voters,
+                cluster_id=cluster_id,
+                replication=self.replication,
+            )
+            for index in range(count)
+        ]
+
+    def _wait_until_all_answer(self) -> None:
+        """Until every node answers; the first node that exits fails the start at once."""
+        deadline = time.monotonic() + self._start_timeout
+        waiting = list(self._nodes)
+        while waiting:
+            waiting = [node for node in waiting if not node.answers()]
+            if waiting and time.monotonic() >= deadline:
+                names = ", ".join(f"node {node.node_id}" for node in waiting)
+                raise BrokerStartError(
+                    f"{names} of the cluster did not answer within {self._start_timeout:g}s."
+                    f"\n{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+    def _stop_nodes(self) -> None:
+        for node in self._nodes:
+            node.terminate()
+        for node in self._nodes:
+            node.stop()
+
+
+def _quorum_state(node: EmbeddedKafka) -> tuple[int, int] | None:
+    """(leader epoch, leader id) from a node's quorum-state file, None if unreadable."""
+    path = node.data_dir / "kraft" / "__cluster_metadata-0" / "quorum-state"
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        return int(state["leaderEpoch"]), int(state["leaderId"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _port_taken(exc: BaseException) -> bool:
+    return "Address already in use" in str(exc)
 
 
 # -- process lifetime ----------------------------------------------------------------
@@ -558,6 +953,9 @@ def _unregister(broker: EmbeddedKafka) -> None:
 def _stop_all() -> None:
     with _live_lock:
         brokers = list(_live)
+    # All at once: the nodes of a cluster stopped one by one would wait for a quorum.
+    for broker in brokers:
+        broker.terminate()
     for broker in brokers:
         broker.stop()
 

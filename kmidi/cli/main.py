@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -21,12 +22,15 @@ from types import FrameType
 
 from kmidi.cli import compose, stack
 from kmidi.cli.broker import (
+    CLUSTER_HEAP,
+    DEFAULT_HEAP,
     DEFAULT_PORT,
     DEFAULT_START_TIMEOUT,
     KAFKA_VERSION,
     STOP_TIMEOUT,
     BrokerStartError,
     EmbeddedKafka,
+    KafkaCluster,
     KafkaUnavailableError,
     cache_dir,
 )
@@ -80,26 +84,42 @@ def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     broker = subparsers.add_parser("broker", help="the embedded Apache Kafka broker")
     actions = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    start = actions.add_parser("start", help="start a local Kafka broker (foreground)")
+    start = actions.add_parser(
+        "start", help="start a local Kafka broker, or a cluster with --brokers 3 (foreground)"
+    )
     start.add_argument(
         "--port",
         type=int,
         default=default_port(),
-        help="PLAINTEXT port on 127.0.0.1 (default: $KAFKA_PORT or 9092)",
+        help="PLAINTEXT port on 127.0.0.1 (default: $KAFKA_PORT or 9092); a cluster's "
+        "nodes use PORT, PORT+1, …",
+    )
+    start.add_argument(
+        "--brokers",
+        type=stack.broker_count,
+        default=1,
+        help="KRaft nodes, each a broker and a controller (default 1); 3 is a local "
+        "cluster that keeps 3 copies of every topic and survives the loss of one node",
     )
     start.add_argument(
         "--controller-port",
         type=int,
         default=None,
-        help="KRaft controller port (default: a free one)",
+        help="KRaft controller port (default: a free one); a cluster's nodes use "
+        "CONTROLLER_PORT, CONTROLLER_PORT+1, …",
     )
     start.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="broker data dir (default: <cache>/data; kept across restarts)",
+        help="broker data dir (default: <cache>/data, a cluster's <cache>/cluster-N; kept "
+        "across restarts)",
     )
-    start.add_argument("--heap", default="768m", help="JVM max heap (default: 768m)")
+    start.add_argument(
+        "--heap",
+        default=None,
+        help=f"JVM max heap of each node (default: {DEFAULT_HEAP}; {CLUSTER_HEAP} in a cluster)",
+    )
     start.add_argument(
         "--timeout",
         type=float,
@@ -140,10 +160,11 @@ def _pidfile(port: int) -> Path:
 
 
 def _broker_start(args: argparse.Namespace) -> int:
-    bootstrap = f"127.0.0.1:{args.port}"
-    if broker_answers(bootstrap, timeout=1.0):
-        print(f"kmidi: a Kafka broker already answers at {bootstrap}", file=sys.stderr)
-        return 1
+    for port in range(args.port, args.port + args.brokers):
+        bootstrap = f"127.0.0.1:{port}"
+        if broker_answers(bootstrap, timeout=1.0):
+            print(f"kmidi: a Kafka broker already answers at {bootstrap}", file=sys.stderr)
+            return 1
     if args.detach:
         return _broker_start_detached(args)
 
@@ -155,11 +176,13 @@ def _broker_start(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     # Explicit, because a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGINT, _terminate)
+    if args.brokers > 1:
+        return _cluster_start(args)
     kafka = EmbeddedKafka(
         port=args.port,
         controller_port=args.controller_port,
         data_dir=args.data_dir or cache_dir() / "data",
-        heap=args.heap,
+        heap=args.heap or DEFAULT_HEAP,
         start_timeout=args.timeout,
     )
     try:
@@ -190,6 +213,65 @@ def _broker_start(args: argparse.Namespace) -> int:
             _remove_pidfile(args.pidfile)
 
 
+def _cluster_start(args: argparse.Namespace) -> int:
+    """``kmidi broker start --brokers N`` in the foreground: N nodes on PORT, PORT+1, …; a
+    node that dies (kill -9 it to see the cluster carry on) is started again with its
+    data, as ``kmidi up`` does with its broker."""
+    count = args.brokers
+    controller_ports = None
+    if args.controller_port is not None:
+        controller_ports = [args.controller_port + index for index in range(count)]
+    cluster = KafkaCluster(
+        brokers=count,
+        ports=[args.port + index for index in range(count)],
+        controller_ports=controller_ports,
+        data_dir=args.data_dir or cache_dir() / f"cluster-{count}",
+        heap=args.heap or CLUSTER_HEAP,
+        start_timeout=args.timeout,
+    )
+    try:
+        try:
+            cluster.start()
+        except (KafkaUnavailableError, BrokerStartError) as exc:
+            print(f"kmidi: {exc}", file=sys.stderr)
+            return 1
+        if args.pidfile is not None:
+            _write_pidfile(args.pidfile)
+        copies = cluster.replication
+        lines = [
+            f"Apache Kafka {KAFKA_VERSION} ready: {count} nodes at {cluster.bootstrap_servers}",
+            *(
+                f"  node {node.node_id}: {node.bootstrap_servers} (controller "
+                f"127.0.0.1:{node.controller_port}), log: {node.log_file}"
+                for node in cluster.nodes
+            ),
+            f"data: {cluster.data_dir}",
+            f"{copies.factor} copies of every topic, min.insync.replicas={copies.min_insync} "
+            "(internal topics too). For the services and `kmidi topics create`:",
+            f"  export KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers}",
+            f"  export TOPIC_REPLICATION_FACTOR={copies.factor} "
+            f"TOPIC_MIN_INSYNC_REPLICAS={copies.min_insync}",
+            "A node that dies is started again with its data. Ctrl-C stops them all.",
+        ]
+        print("\n".join(lines), flush=True)
+        restarts: dict[int, deque[float]] = {node.node_id: deque() for node in cluster.nodes}
+        while True:
+            for node in cluster.nodes:
+                name = f"Kafka node {node.node_id}"
+                if not stack.supervise_broker(node, restarts[node.node_id], name=name, short=name):
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopping Kafka…", flush=True)
+        cluster.stop()
+        print("stopped.", flush=True)
+        return 0
+    finally:
+        cluster.stop()
+        if args.pidfile is not None:
+            _remove_pidfile(args.pidfile)
+
+
 def _broker_start_detached(args: argparse.Namespace) -> int:
     pidfile = _pidfile(args.port)
     output = _run_dir() / f"broker-{args.port}.out"
@@ -201,13 +283,15 @@ def _broker_start_detached(args: argparse.Namespace) -> int:
         "start",
         "--port",
         str(args.port),
-        "--heap",
-        args.heap,
+        "--brokers",
+        str(args.brokers),
         "--timeout",
         str(args.timeout),
         "--pidfile",
         str(pidfile),
     ]
+    if args.heap is not None:
+        cmd += ["--heap", args.heap]
     if args.controller_port is not None:
         cmd += ["--controller-port", str(args.controller_port)]
     if args.data_dir is not None:
@@ -230,8 +314,9 @@ def _broker_start_detached(args: argparse.Namespace) -> int:
             )
             return 1
         if pidfile.is_file():
+            at = ",".join(f"127.0.0.1:{args.port + n}" for n in range(args.brokers))
             print(
-                f"Apache Kafka {KAFKA_VERSION} ready at 127.0.0.1:{args.port} "
+                f"Apache Kafka {KAFKA_VERSION} ready at {at} "
                 f"(pid {child.pid}); output: {output}; stop: kmidi broker stop "
                 f"--port {args.port}"
             )

@@ -2,6 +2,8 @@
 
 It supervises what it started: a service or an embedded broker that dies is started again
 (the broker with its data, on the same ports, so the services reconnect by themselves).
+``--brokers 3`` runs a local three-node cluster instead of one broker (``KafkaCluster``),
+with three copies of every topic; each node is supervised the same way.
 
 Order of start: broker (embedded unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), topics, results
 service, stream worker(s), the audio stage's worker, ingress. Ctrl-C or SIGTERM stops them in
@@ -26,9 +28,12 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from kmidi.cli.broker import (
+    CLUSTER_HEAP,
     DEFAULT_PORT,
+    MAX_BROKERS,
     BrokerStartError,
     EmbeddedKafka,
+    KafkaCluster,
     KafkaUnavailableError,
     die_with_parent,
     free_port,
@@ -90,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stream worker processes sharing the partitions (env KMIDI_WORKERS, default 1)",
     )
     parser.add_argument(
+        "--brokers",
+        type=broker_count,
+        default=broker_count(os.environ.get("KMIDI_BROKERS", "1")),
+        help="embedded Kafka nodes: 1, or 3 for a local cluster with 3 copies of every topic "
+        "(env KMIDI_BROKERS, default 1; ignored with KAFKA_BOOTSTRAP_SERVERS)",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="wipe the embedded broker's data first (all topics and results)",
@@ -104,35 +116,50 @@ def run_up(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
-    broker: EmbeddedKafka | None = None
+    kafka: EmbeddedKafka | KafkaCluster | None = None
+    brokers = getattr(args, "brokers", 1)
+    # The embedded cluster's copies for the services' topics, unless set by hand.
+    replication_env: dict[str, str] = {}
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if not bootstrap:
         port = int(os.environ.get("KAFKA_PORT") or DEFAULT_PORT)
-        bootstrap = f"127.0.0.1:{port}"
+        bootstrap = ",".join(f"127.0.0.1:{port + index}" for index in range(brokers))
         if broker_answers(bootstrap, timeout=1.0):
             print(f"kmidi: using the Kafka broker already answering at {bootstrap}")
         else:
-            broker = _start_broker(port, fresh=getattr(args, "fresh", False))
-            if broker is None:
+            fresh = getattr(args, "fresh", False)
+            if brokers == 1:
+                kafka = _start_broker(port, fresh=fresh)
+            else:
+                kafka = _start_cluster(port, brokers, fresh=fresh)
+                if kafka is not None:
+                    replication_env = {
+                        "TOPIC_REPLICATION_FACTOR": str(kafka.replication.factor),
+                        "TOPIC_MIN_INSYNC_REPLICAS": str(kafka.replication.min_insync),
+                    }
+            if kafka is None:
                 return 1
     # Set after the broker's own handlers so that ours decide the shutdown order.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    nodes = _nodes(kafka)
+    env = {**replication_env, **os.environ}
     services: list[Service] = []
-    broker_restarts: deque[float] = deque()
+    broker_restarts: dict[int, deque[float]] = {node.node_id: deque() for node in nodes}
     try:
-        if _create_topics(bootstrap) != 0:
+        if _create_topics(bootstrap, env) != 0:
             return 1
-        services = _services(bootstrap, workers=max(1, getattr(args, "workers", 1)))
+        services = _services(bootstrap, workers=max(1, getattr(args, "workers", 1)), env=env)
         for service in services:
             service.start()
         if not _wait_until_healthy(services, lambda: stopping):
             return 0 if stopping else 1
-        _print_banner(services, bootstrap, broker)
+        _print_banner(services, bootstrap, kafka)
         while not stopping:
-            if broker is not None and not _supervise_broker(broker, broker_restarts):
-                return 1
+            for node in nodes:
+                if not supervise_broker(node, broker_restarts[node.node_id], **_names(kafka, node)):
+                    return 1
             if not _supervise(services):
                 return 1
             time.sleep(0.5)
@@ -141,9 +168,33 @@ def run_up(args: argparse.Namespace) -> int:
         print("kmidi: stopping…", flush=True)
         for service in reversed(services):
             service.stop()
-        if broker is not None:
-            broker.stop()
+        if kafka is not None:
+            kafka.stop()
         print("kmidi: stopped.", flush=True)
+
+
+def broker_count(text: str) -> int:
+    """``--brokers``: an integer from 1 to MAX_BROKERS."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_BROKERS:
+        raise argparse.ArgumentTypeError(f"brokers must be 1 to {MAX_BROKERS}, not {text!r}")
+    return count
+
+
+def _nodes(kafka: EmbeddedKafka | KafkaCluster | None) -> list[EmbeddedKafka]:
+    if kafka is None:
+        return []
+    return kafka.nodes if isinstance(kafka, KafkaCluster) else [kafka]
+
+
+def _names(kafka: EmbeddedKafka | KafkaCluster | None, node: EmbeddedKafka) -> dict[str, str]:
+    """How supervise_broker's messages name ``node``."""
+    if isinstance(kafka, KafkaCluster):
+        return {"name": f"Kafka node {node.node_id}", "short": f"Kafka node {node.node_id}"}
+    return {}
 
 
 def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
@@ -160,7 +211,37 @@ def _start_broker(port: int, *, fresh: bool) -> EmbeddedKafka | None:
     return broker
 
 
-def _start_timed(broker: EmbeddedKafka) -> float | None:
+def _start_cluster(port: int, brokers: int, *, fresh: bool) -> KafkaCluster | None:
+    data_dir = stack_data_dir()
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    ports = [port + index for index in range(brokers)]
+    print(
+        f"kmidi: starting a {brokers}-node Apache Kafka cluster on 127.0.0.1 ports "
+        f"{ports[0]}-{ports[-1]} (data: {data_dir / f'kafka-cluster-{brokers}'})…",
+        flush=True,
+    )
+    # Every port fixed: a restarted node must come back where the others look for it.
+    cluster = KafkaCluster(
+        brokers=brokers,
+        ports=ports,
+        controller_ports=[free_port() for _ in ports],
+        data_dir=data_dir / f"kafka-cluster-{brokers}",
+        heap=CLUSTER_HEAP,
+    )
+    seconds = _start_timed(cluster)
+    if seconds is None:
+        return None
+    copies = cluster.replication
+    print(
+        f"kmidi: Kafka cluster ready in {seconds:.1f} s ({copies.factor} copies of every "
+        f"topic, min.insync.replicas={copies.min_insync})",
+        flush=True,
+    )
+    return cluster
+
+
+def _start_timed(broker: EmbeddedKafka | KafkaCluster) -> float | None:
     """Seconds ``broker.start()`` took; None, with the reason on stderr, when it failed."""
     started = time.monotonic()
     try:
@@ -171,27 +252,27 @@ def _start_timed(broker: EmbeddedKafka) -> float | None:
     return time.monotonic() - started
 
 
-def _create_topics(bootstrap: str) -> int:
+def _create_topics(bootstrap: str, env: dict[str, str]) -> int:
     command = [sys.executable, "-m", "stream_processors.topics", "create"]
-    return subprocess.run([*command, "--bootstrap", bootstrap], check=False).returncode
+    return subprocess.run([*command, "--bootstrap", bootstrap], env=env, check=False).returncode
 
 
-def _services(bootstrap: str, *, workers: int) -> list[Service]:
-    api_host = os.environ.get("API_HOST", "127.0.0.1")
-    api_port = os.environ.get("API_PORT", "8000")
-    results_host = os.environ.get("RESULTS_HOST", "127.0.0.1")
-    results_port = os.environ.get("RESULTS_PORT", "8001")
-    metrics_port = int(os.environ.get("WORKER_METRICS_PORT", "9100"))
-    web_port = int(os.environ.get("FAUST_WEB_PORT", "6066"))
-    results_url = os.environ.get("RESULTS_BASE_URL", f"http://127.0.0.1:{results_port}")
+def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Service]:
+    api_host = env.get("API_HOST", "127.0.0.1")
+    api_port = env.get("API_PORT", "8000")
+    results_host = env.get("RESULTS_HOST", "127.0.0.1")
+    results_port = env.get("RESULTS_PORT", "8001")
+    metrics_port = int(env.get("WORKER_METRICS_PORT", "9100"))
+    web_port = int(env.get("FAUST_WEB_PORT", "6066"))
+    results_url = env.get("RESULTS_BASE_URL", f"http://127.0.0.1:{results_port}")
     base_env = {
-        **os.environ,
+        **env,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "RESULTS_BASE_URL": results_url,
         "PYTHONUNBUFFERED": "1",
     }
     python = sys.executable
-    web_enabled = os.environ.get("FAUST_WEB_ENABLED", "true").lower() not in ("0", "false", "no")
+    web_enabled = env.get("FAUST_WEB_ENABLED", "true").lower() not in ("0", "false", "no")
     # Readiness, not liveness: "kmidi is up" is printed only when a submitted intent can
     # complete, i.e. the results view has caught up with Kafka and every worker has joined
     # the group and been given its partitions (faust's /ready on the worker's web server).
@@ -237,7 +318,7 @@ def _services(bootstrap: str, *, workers: int) -> list[Service]:
                 **base_env,
                 "API_HOST": api_host,
                 "API_PORT": api_port,
-                "API_WORKERS": os.environ.get("API_WORKERS", "1"),
+                "API_WORKERS": env.get("API_WORKERS", "1"),
             },
             health_url=f"http://127.0.0.1:{api_port}/ready",
         )
@@ -305,20 +386,27 @@ def _supervise(services: list[Service]) -> bool:
     return True
 
 
-def _supervise_broker(broker: EmbeddedKafka, restarts: deque[float]) -> bool:
-    """Restart the embedded broker with its data when it died; False when it cannot be."""
+def supervise_broker(
+    broker: EmbeddedKafka,
+    restarts: deque[float],
+    *,
+    name: str = "the embedded Kafka broker",
+    short: str = "Kafka",
+) -> bool:
+    """Restart an embedded broker (or one node of a cluster) with its data when it died;
+    False when it cannot be, or has died RESTARTS_ALLOWED times within RESTART_WINDOW.
+    ``name`` and ``short`` name it in the messages."""
     if broker.is_running():
         return True
     if not _restart_allowed(restarts):
         print(
-            f"kmidi: Kafka died {RESTARTS_ALLOWED} times within {RESTART_WINDOW:g} s; "
-            f"stopping the stack. Log: {broker.log_file}",
+            f"kmidi: {short} died {RESTARTS_ALLOWED} times within {RESTART_WINDOW:g} s; "
+            f"stopping. Log: {broker.log_file}",
             file=sys.stderr,
         )
         return False
     print(
-        f"kmidi: the embedded Kafka broker died; restarting it with its data "
-        f"(log: {broker.log_file})",
+        f"kmidi: {name} died; restarting it with its data (log: {broker.log_file})",
         file=sys.stderr,
         flush=True,
     )
@@ -326,17 +414,24 @@ def _supervise_broker(broker: EmbeddedKafka, restarts: deque[float]) -> bool:
     if seconds is None:
         return False
     print(
-        f"kmidi: Kafka back in {seconds:.1f} s (the dead JVM's exit code: {broker.returncode})",
+        f"kmidi: {short} back in {seconds:.1f} s (the dead JVM's exit code: {broker.returncode})",
         flush=True,
     )
     return True
 
 
-def _print_banner(services: list[Service], bootstrap: str, broker: EmbeddedKafka | None) -> None:
+def _print_banner(
+    services: list[Service], bootstrap: str, kafka: EmbeddedKafka | KafkaCluster | None
+) -> None:
     by_name = {service.name: service for service in services}
     api = by_name["ingress"].env
     results = by_name["results"].env
-    kafka_note = f"embedded, log: {broker.log_file}" if broker else "external"
+    if isinstance(kafka, KafkaCluster):
+        kafka_note = f"embedded, {kafka.brokers} nodes, logs: {kafka.data_dir}/node-*/logs"
+    elif kafka is not None:
+        kafka_note = f"embedded, log: {kafka.log_file}"
+    else:
+        kafka_note = "external"
     lines = [
         "",
         "kmidi is up",
