@@ -219,6 +219,7 @@ class Stack:
     """``kmidi up`` as a child process and the processes it started."""
 
     workers: int
+    extra_env: dict[str, str] = field(default_factory=dict)
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kmidi-bench-")))
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
@@ -249,6 +250,7 @@ class Stack:
             "KMIDI_DATA_DIR": str(self.data_dir / "kafka"),
             "WORKER_DATA_DIR": str(self.data_dir / "worker"),
             "RATE_LIMIT_ENABLED": "false",
+            **self.extra_env,
         }
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
         self.log_path = self.data_dir / "stack.log"
@@ -293,6 +295,8 @@ class Stack:
                     found["broker"] = child
                 elif "stream_processors.results_service" in cmd:
                     found["results"] = child
+                elif "stream_processors.audio_app" in cmd:
+                    found["audio"] = child
                 elif "-m stream_processors" in cmd:
                     workers += 1
                     found[f"worker-{workers}"] = child
@@ -316,12 +320,13 @@ def free_port_block(count: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+def cpu_seconds(processes: dict[str, psutil.Process], *, system: bool = False) -> dict[str, float]:
+    """CPU seconds (user + system, or system alone) of each process so far."""
     seconds: dict[str, float] = {}
     for name, process in processes.items():
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            seconds[name] = times.user + times.system
+            seconds[name] = times.system + (0.0 if system else times.user)
     return seconds
 
 
@@ -417,11 +422,59 @@ async def write_intents(bootstrap: str, ids: Sequence[str]) -> None:
         await producer.stop()
 
 
-def bench_drain(stack: Stack, count: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def profiling(processes: dict[str, psutil.Process], folder: Path | None) -> Iterator[None]:
+    """py-spy on every Python process of the stack meanwhile: raw flame-graph lines of the
+    samples that held the GIL (close to CPU time; waits in epoll are left out)."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(PYTHON).parent / "py-spy")
+    spies = [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-o",
+                str(folder / f"{name}.txt"),
+                "--pid",
+                str(process.pid),
+                "--nonblocking",
+                "--gil",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, process in processes.items()
+        if name not in ("broker", "supervisor")
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for spy in spies:
+            spy.wait(timeout=30)
+        print(f"profiles of the drain in {folder}")
+
+
+def bench_drain(stack: Stack, count: int, profile: Path | None = None) -> dict[str, Any]:
     ids = intent_ids(f"drain-{uuid.uuid4().hex[:8]}", count)
     processes = stack.processes()
+    with profiling(processes, profile):
+        return _drain(stack, ids, processes)
+
+
+def _drain(stack: Stack, ids: list[str], processes: dict[str, psutil.Process]) -> dict[str, Any]:
+    count = len(ids)
     baseline = results_applied(stack)
     before = cpu_seconds(processes)
+    system_before = cpu_seconds(processes, system=True)
     started = time.monotonic()
     asyncio.run(write_intents(stack.bootstrap, ids))
     written = time.monotonic() - started
@@ -430,13 +483,16 @@ def bench_drain(stack: Stack, count: int) -> dict[str, Any]:
         time.sleep(0.25)
     elapsed = time.monotonic() - started
     used = cpu_delta(before, cpu_seconds(processes))
+    system = cpu_delta(system_before, cpu_seconds(processes, system=True))
     done = results_applied(stack) - baseline
     per_intent = {name: rnd(1000 * value / count, 3) for name, value in used.items()}
+    system_share = {name: rnd(system[name] / value, 2) for name, value in used.items() if value}
     total = rnd(sum(per_intent.values()), 3)
     rate = done / elapsed
     print(
         f"drain of {count} intents written to Kafka in {written:.1f} s: {done:.0f} results in "
-        f"{elapsed:.1f} s = {rate:.0f}/s; CPU per intent {total} ms in all: {per_intent}"
+        f"{elapsed:.1f} s = {rate:.0f}/s; CPU per intent {total} ms in all: {per_intent}; "
+        f"share of it in the kernel: {system_share}"
     )
     return {
         "ids": ids,
@@ -445,6 +501,7 @@ def bench_drain(stack: Stack, count: int) -> dict[str, Any]:
         "rate_per_s": round(rate),
         "cpu_ms_per_intent": total,
         "by_process_ms": per_intent,
+        "system_share": system_share,
     }
 
 
@@ -593,6 +650,29 @@ def view_memory(results: int) -> dict[str, Any]:
     return row
 
 
+# --------------------------------------------------------------------------- A/B
+
+
+def bench_variants(
+    workers: int, count: int, variant: dict[str, str], rounds: int
+) -> dict[str, Any]:
+    """The drain alone, on fresh stacks, without and with ``variant``'s environment,
+    alternated A B A B: CPU per intent of each and the ratio B / A."""
+    cpu: dict[str, list[float]] = {"A": [], "B": []}
+    for _ in range(rounds):
+        for name, env in (("A", {}), ("B", variant)):
+            with running(Stack(workers=workers, extra_env=env)) as stack:
+                stack.start()
+                first_result(stack, time.monotonic())
+                time.sleep(3)
+                print(f"variant {name} {env or '(defaults)'}:", end=" ")
+                drain = bench_drain(stack, count)
+                cpu[name].append(drain["cpu_ms_per_intent"])
+    ratio = sum(cpu["B"]) / sum(cpu["A"])
+    print(f"A/B of {variant}: CPU per intent A {cpu['A']} B {cpu['B']} -> B/A {ratio:.3f}")
+    return {"variant": variant, "cpu_ms_per_intent": cpu, "ratio_b_to_a": rnd(ratio, 3)}
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -616,6 +696,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--view-results", type=int, default=20_000)
     parser.add_argument("--skip", default="", help="phases to skip: ingress,latency,memory")
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy each Python process during the drain into this folder"
+    )
+    parser.add_argument(
+        "--ab",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="instead of the phases: drain fresh stacks without (A) and with (B) these "
+        "environment settings, alternated, and print B/A (repeatable)",
+    )
+    parser.add_argument("--ab-rounds", type=int, default=2)
     args = parser.parse_args(argv)
     if args.quick:
         args.intents, args.rate_seconds, args.idle_seconds = 1000, 8.0, 10.0
@@ -623,6 +715,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     print(f"bench_pipeline: {psutil.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, {args}")
 
+    if args.ab:
+        variant = dict(setting.split("=", 1) for setting in args.ab)
+        print(f"summary: {bench_variants(args.workers, args.intents, variant, args.ab_rounds)}")
+        return 0
     report: dict[str, Any] = {}
     if "ingress" not in skip:
         report["ingress"] = bench_ingress(args.wrk_seconds, args.wrk_rounds)
@@ -631,7 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["ready"] = first_result(stack, ready_at)
         time.sleep(5)
         report["idle"] = bench_idle(stack, args.idle_seconds)
-        drain = bench_drain(stack, args.intents)
+        drain = bench_drain(stack, args.intents, args.profile)
         report["compose"] = bench_compose(drain.pop("ids"), stack, sample=20)
         report["drain"] = drain
         ratio = drain["cpu_ms_per_intent"] / report["compose"]["cpu_ms_per_piece"]

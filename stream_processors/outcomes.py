@@ -7,11 +7,24 @@ from datetime import UTC, datetime
 
 from schemas.events import ErrorInfo, GenerationResult
 from schemas.topics import RESULTS
+from service_common.kafka_headers import KafkaHeaders
 from stream_processors import metrics
 from stream_processors.publishing import Publisher, output_headers
 from stream_processors.records import InputRecord
 
 log = logging.getLogger(__name__)
+
+AUDIO_HEADER = "kmidi-audio"
+"""Header on every result kmidi writes: ``pending`` when the audio stage has work to do
+for it, else ``none``. The audio stage skips ``none`` without parsing the result (most
+results ask for no audio, and parsing one is the larger part of skipping it)."""
+
+
+def result_headers(result: GenerationResult, parent_traceparent: str | None) -> KafkaHeaders:
+    """The headers of a result record: ``output_headers`` and ``AUDIO_HEADER``."""
+    headers = output_headers(result.request_id, parent_traceparent)
+    headers.append((AUDIO_HEADER, b"pending" if result.audio_pending else b"none"))
+    return headers
 
 
 async def publish_result(
@@ -22,7 +35,7 @@ async def publish_result(
         RESULTS,
         result.request_id,
         result,
-        output_headers(result.request_id, record.headers.get("traceparent")),
+        result_headers(result, record.headers.get("traceparent")),
         stage=stage,
     )
     metrics.RESULTS.labels(result.status).inc()

@@ -26,8 +26,9 @@ from service_common.logging import bound_request_id
 from stream_processors import metrics
 from stream_processors.artifacts import get_artifact_store
 from stream_processors.deadletter import STAGE_ERROR
+from stream_processors.outcomes import AUDIO_HEADER, result_headers
 from stream_processors.parsing import PoisonMessageError, parse_event
-from stream_processors.publishing import Publisher, output_headers
+from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.common import (
     dead_letter_and_fail,
@@ -48,6 +49,9 @@ async def process_result(record: InputRecord, publisher: Publisher) -> None:
     """Handle one message of ``kmidi.results.v1``; never raises for a bad message."""
     if not record.value:  # a tombstone: the request was deleted
         metrics.STAGE_SKIPPED.labels(STAGE, "tombstone").inc()
+        return
+    if record.headers.get(AUDIO_HEADER) == "none":  # older records lack it: parsed below
+        metrics.STAGE_SKIPPED.labels(STAGE, "no_audio_pending").inc()
         return
     await run_stage(STAGE, None, record, publisher, lambda: _process(record, publisher))
 
@@ -71,7 +75,7 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             update["artifact_errors"] = [*event.artifact_errors, _error_of(exc)]
             await _report_failure(record, publisher, event, exc)
         updated = event.model_copy(update={**update, "completed_at": datetime.now(UTC)})
-        headers = output_headers(event.request_id, record.headers.get("traceparent"))
+        headers = result_headers(updated, record.headers.get("traceparent"))
         await publisher.publish_event(RESULTS, event.request_id, updated, headers, stage=STAGE)
         log.info("audio result published", extra={"stage": STAGE, "made": "artifacts" in update})
 

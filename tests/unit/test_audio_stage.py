@@ -18,7 +18,9 @@ from kmidi.compose import compose
 from schemas.events import GenerationResult, dump_event
 from schemas.intent import Intent
 from schemas.topics import DEADLETTER, RESULTS
+from service_common.kafka_headers import KafkaHeaders
 from stream_processors import artifacts
+from stream_processors.outcomes import AUDIO_HEADER, result_headers
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.audio import process_result
@@ -113,3 +115,33 @@ async def test_an_unreadable_midi_is_dead_lettered_and_reported(store_dir: Path)
     assert sorted(topic for topic, _, _ in sent) == sorted([DEADLETTER, RESULTS])
     update = GenerationResult.model_validate_json(next(v for t, _, v in sent if t == RESULTS))
     assert [e.code for e in update.artifact_errors] == ["audio_failed"]
+
+
+def test_result_headers_say_whether_the_audio_stage_has_work() -> None:
+    assert dict(result_headers(_completed(output_format="audio"), None))[AUDIO_HEADER] == (
+        b"pending"
+    )
+    assert dict(result_headers(_completed(), None))[AUDIO_HEADER] == b"none"
+
+
+async def test_a_result_marked_without_audio_is_skipped_unread(store_dir: Path) -> None:
+    sent: Sent = []
+    # Bytes no parser accepts: dead-lettered when read, left alone when marked "none".
+    marked = InputRecord(RESULTS, 0, 3, b"r-x", b"{not json", {AUDIO_HEADER: "none"})
+    await process_result(marked, _publisher(sent))
+    assert sent == []
+    unmarked = InputRecord(RESULTS, 0, 4, b"r-x", b"{not json")  # written before the header
+    await process_result(unmarked, _publisher(sent))
+    assert [topic for topic, _, _ in sent] == [DEADLETTER]
+
+
+async def test_the_stage_marks_its_own_output_as_done(store_dir: Path) -> None:
+    headers: list[KafkaHeaders] = []
+
+    async def send(topic: str, key: bytes | None, value: bytes, sent: KafkaHeaders) -> None:
+        headers.append(sent)
+
+    pending = _completed(output_format="audio", audio_format="wav")
+    await process_result(_record(pending), Publisher(send, attempts=1, max_wait=0.1))
+    [only] = headers
+    assert dict(only)[AUDIO_HEADER] == b"none"
