@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
-from kmidi.cli import compose, stack
+from kmidi.cli import compose, keys, stack
 from kmidi.cli.broker import (
     CLUSTER_HEAP,
     DEFAULT_HEAP,
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=stack.run_up)
 
     compose.register(subparsers)
+    keys.register(subparsers)
     return parser
 
 
