@@ -5,6 +5,9 @@
 Everything runs on 127.0.0.1 with free ports and a throw-away embedded broker, is bounded
 in count and time, and stops by itself. Phases, in order:
 
+0. **stage**: the interrogation stage's code on in-memory records, no broker and no faust
+   (``bench/pipeline/stage_cost.py`` in a child process), against composing the same
+   pieces: what the stage itself adds to the music.
 1. **ingress** (needs ``wrk``): an embedded broker and one ingress process (rate limit
    off, ``LOG_LEVEL=WARNING``) against ``bench/pipeline/bare_app.py`` (a bare FastAPI app
    validating the same body, same uvicorn), wrk (``bench/pipeline/post.lua``, 1 thread,
@@ -23,6 +26,10 @@ in count and time, and stops by itself. Phases, in order:
    long-poll of the status): p50/p90/p99/max and completed results per second.
 7. **memory**: the results service's RSS at the end, and the view's memory for
    ``--view-results`` results in this process (scaled to 100,000).
+
+``--ab NAME=VALUE`` replaces the phases with drains of fresh stacks without and with an
+environment setting, alternated, and prints B/A; ``--profile DIR`` records py-spy profiles
+of every Python process during the drain.
 
 Figures vary with what else runs on the machine: compare ratios within one run, and
 repeat. Nothing here is a test; the exit code is 0 unless the stack failed to start.
@@ -209,6 +216,27 @@ def bench_ingress(seconds: int, rounds: int) -> dict[str, Any]:
         f" 2xx/s -> ratio {result['ratio']} (per round {result['ratio_range']}; goal >= 0.5)"
     )
     return result
+
+
+# --------------------------------------------------------------------------- stage
+
+
+def bench_stage(count: int) -> dict[str, Any]:
+    """The interrogation stage's code alone, in a child process (bench/pipeline/stage_cost.py)."""
+    out = subprocess.run(
+        [PYTHON, str(PIPELINE_DIR / "stage_cost.py"), str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    row: dict[str, Any] = json.loads(out.splitlines()[-1])
+    print(
+        f"stage code in-process, no Kafka: {row['stage_ms']} ms CPU per intent, composing "
+        f"{row['compose_ms']} ms of it, plumbing {row['plumbing_ms']} ms; "
+        f"{row['bytes_out_per_intent']} bytes written per intent"
+    )
+    return row
 
 
 # --------------------------------------------------------------------------- 2. stack
@@ -694,7 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wrk-seconds", type=int, default=8)
     parser.add_argument("--wrk-rounds", type=int, default=2)
     parser.add_argument("--view-results", type=int, default=20_000)
-    parser.add_argument("--skip", default="", help="phases to skip: ingress,latency,memory")
+    parser.add_argument("--skip", default="", help="phases to skip: stage,ingress,latency,memory")
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
         "--profile", type=Path, help="py-spy each Python process during the drain into this folder"
@@ -720,6 +748,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"summary: {bench_variants(args.workers, args.intents, variant, args.ab_rounds)}")
         return 0
     report: dict[str, Any] = {}
+    if "stage" not in skip:
+        report["stage"] = bench_stage(args.intents)
     if "ingress" not in skip:
         report["ingress"] = bench_ingress(args.wrk_seconds, args.wrk_rounds)
     with running(Stack(workers=args.workers)) as stack:
