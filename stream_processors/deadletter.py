@@ -9,7 +9,7 @@ from typing import Final
 from schemas.events import DeadLetter
 from schemas.topics import DEADLETTER
 from stream_processors import metrics
-from stream_processors.publishing import Publisher, output_headers
+from stream_processors.context import StageContext
 from stream_processors.records import InputRecord
 
 log = logging.getLogger(__name__)
@@ -51,18 +51,12 @@ def build_dead_letter(
     )
 
 
-async def send_dead_letter(
-    publisher: Publisher,
-    record: InputRecord,
-    *,
-    stage: str,
-    reason: str,
-    error: str,
-    request_id: str | None,
-) -> None:
-    """Publish the dead letter to ``kmidi.deadletter.v1`` keyed by the original key."""
+async def send_dead_letter(ctx: StageContext, *, reason: str, error: str) -> None:
+    """Publish the dead letter of ``ctx``'s record to ``kmidi.deadletter.v1``, keyed by the
+    original key."""
+    record = ctx.record
     letter = build_dead_letter(
-        record, stage=stage, reason=reason, error=error, request_id=request_id
+        record, stage=ctx.stage, reason=reason, error=error, request_id=ctx.request_id
     )
     log.warning(
         "dead-lettering %s[%d]@%d: %s: %s",
@@ -71,13 +65,9 @@ async def send_dead_letter(
         record.offset,
         reason,
         letter.error[:500],
-        extra={"stage": stage, "reason": reason},
+        extra={"stage": ctx.stage, "reason": reason},
     )
-    await publisher.publish_event(
-        DEADLETTER,
-        record.key,
-        letter,
-        output_headers(request_id, record.headers.get("traceparent")),
-        stage=stage,
+    await ctx.publisher.publish_event(
+        DEADLETTER, record.key, letter, ctx.output_headers(), stage=ctx.stage
     )
-    metrics.DEADLETTERED.labels(stage, reason).inc()
+    metrics.DEADLETTERED.labels(ctx.stage, reason).inc()

@@ -9,8 +9,8 @@ from schemas.events import ErrorInfo, GenerationResult
 from schemas.topics import RESULTS
 from service_common.kafka_headers import KafkaHeaders
 from stream_processors import metrics
-from stream_processors.publishing import Publisher, output_headers
-from stream_processors.records import InputRecord
+from stream_processors.context import StageContext
+from stream_processors.publishing import output_headers
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,14 @@ def result_headers(result: GenerationResult, parent_traceparent: str | None) -> 
     return headers
 
 
-async def publish_result(
-    publisher: Publisher, result: GenerationResult, record: InputRecord, *, stage: str
-) -> None:
+async def publish_result(ctx: StageContext, result: GenerationResult) -> None:
     """Publish ``result`` keyed by its request ID; count it and its end-to-end latency."""
-    await publisher.publish_event(
+    await ctx.publisher.publish_event(
         RESULTS,
         result.request_id,
         result,
-        result_headers(result, record.headers.get("traceparent")),
-        stage=stage,
+        result_headers(result, ctx.traceparent),
+        stage=ctx.stage,
     )
     metrics.RESULTS.labels(result.status).inc()
     if result.submitted_at is not None:
@@ -50,28 +48,21 @@ async def publish_result(
         "result %s published",
         result.status,
         extra={
-            "stage": stage,
+            "stage": ctx.stage,
             "status": result.status,
             "error_code": result.error.code if result.error else None,
         },
     )
 
 
-async def publish_failure(
-    publisher: Publisher,
-    record: InputRecord,
-    *,
-    request_id: str,
-    code: str,
-    message: str,
-    stage: str,
-    submitted_at: datetime | None = None,
-) -> None:
-    """A ``failed`` result, so the request's status does not stay pending forever."""
+async def publish_failure(ctx: StageContext, *, code: str, message: str) -> None:
+    """A ``failed`` result for ``ctx``'s request, so its status does not stay pending."""
+    if ctx.request_id is None:
+        raise ValueError("a failed result needs the request ID")
     result = GenerationResult(
-        request_id=request_id,
+        request_id=ctx.request_id,
         status="failed",
-        error=ErrorInfo(code=code, message=message[:2000], stage=stage),
-        submitted_at=submitted_at,
+        error=ErrorInfo(code=code, message=message[:2000], stage=ctx.stage),
+        submitted_at=ctx.submitted_at,
     )
-    await publish_result(publisher, result, record, stage=stage)
+    await publish_result(ctx, result)

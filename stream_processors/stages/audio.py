@@ -25,6 +25,7 @@ from service_common import telemetry
 from service_common.logging import bound_request_id
 from stream_processors import metrics
 from stream_processors.artifacts import get_artifact_store
+from stream_processors.context import StageContext
 from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.outcomes import AUDIO_HEADER, result_headers
 from stream_processors.parsing import PoisonMessageError, parse_event
@@ -53,30 +54,32 @@ async def process_result(record: InputRecord, publisher: Publisher) -> None:
     if record.headers.get(AUDIO_HEADER) == "none":  # older records lack it: parsed below
         metrics.STAGE_SKIPPED.labels(STAGE, "no_audio_pending").inc()
         return
-    await run_stage(STAGE, None, record, publisher, lambda: _process(record, publisher))
+    ctx = StageContext(STAGE, record, publisher)
+    await run_stage(ctx, lambda: _process(ctx))
 
 
-async def _process(record: InputRecord, publisher: Publisher) -> None:
+async def _process(ctx: StageContext) -> None:
     try:
-        event = parse_event(record, GenerationResult)
+        event = parse_event(ctx.record, GenerationResult)
     except PoisonMessageError as poison:
-        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=False)
+        await reject_poison(ctx, poison, answer_with_result=False)
         return
     if not event.audio_pending:
         metrics.STAGE_SKIPPED.labels(STAGE, "no_audio_pending").inc()
         return
+    ctx.identify(event.request_id, event.submitted_at)
     with bound_request_id(event.request_id):
-        log_received("result awaiting audio", record, stage=STAGE)
+        log_received(ctx, "result awaiting audio")
         update: dict[str, object] = {}
         try:
             artifact = await asyncio.to_thread(render_and_store, event)
             update["artifacts"] = [*event.artifacts, artifact]
         except Exception as exc:  # the MIDI stands; the audio's failure is reported with it
             update["artifact_errors"] = [*event.artifact_errors, _error_of(exc)]
-            await _report_failure(record, publisher, event, exc)
+            await _report_failure(ctx, exc)
         updated = event.model_copy(update={**update, "completed_at": datetime.now(UTC)})
-        headers = result_headers(updated, record.headers.get("traceparent"))
-        await publisher.publish_event(RESULTS, event.request_id, updated, headers, stage=STAGE)
+        headers = result_headers(updated, ctx.traceparent)
+        await ctx.publisher.publish_event(RESULTS, event.request_id, updated, headers, stage=STAGE)
         log.info("audio result published", extra={"stage": STAGE, "made": "artifacts" in update})
 
 
@@ -114,21 +117,11 @@ def _error_of(exc: Exception) -> ArtifactError:
     return ArtifactError(kind="audio", code=code, message=message[:2000], stage=STAGE)
 
 
-async def _report_failure(
-    record: InputRecord, publisher: Publisher, event: GenerationResult, exc: Exception
-) -> None:
+async def _report_failure(ctx: StageContext, exc: Exception) -> None:
     """A missing tool is logged (an operator's fix); any other failure is dead-lettered."""
     if isinstance(exc, audio.AudioToolMissingError):
         metrics.STAGE_ERRORS.labels(STAGE, AUDIO_UNAVAILABLE).inc()
         log.error("audio unavailable: %s", exc)
         return
     log.exception("audio rendering failed", exc_info=exc)
-    await dead_letter_and_fail(
-        record,
-        publisher,
-        stage=STAGE,
-        reason=STAGE_ERROR,
-        error=repr(exc),
-        request_id=event.request_id,
-        failure_code=None,
-    )
+    await dead_letter_and_fail(ctx, reason=STAGE_ERROR, error=repr(exc), failure_code=None)

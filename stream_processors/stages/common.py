@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TypeVar
 
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
+from stream_processors.context import StageContext
 from stream_processors.deadletter import STAGE_ERROR, send_dead_letter
 from stream_processors.outcomes import publish_failure
 from stream_processors.parsing import PoisonMessageError
-from stream_processors.publishing import Publisher
-from stream_processors.records import InputRecord
 
 log = logging.getLogger(__name__)
 
@@ -23,30 +21,25 @@ INVALID_EVENT = "invalid_event"
 T = TypeVar("T")
 
 
-async def run_stage(
-    stage: str,
-    failure_code: str | None,
-    record: InputRecord,
-    publisher: Publisher,
-    process: Callable[[], Awaitable[None]],
-) -> None:
-    """Count and time one message of ``stage``; an unexpected error is contained, not raised."""
-    metrics.STAGE_EVENTS_IN.labels(stage).inc()
+async def run_stage(ctx: StageContext, process: Callable[[], Awaitable[None]]) -> None:
+    """Count and time one message of the stage; an unexpected error is contained, not raised."""
+    metrics.STAGE_EVENTS_IN.labels(ctx.stage).inc()
     started = time.perf_counter()
     try:
         await process()
     except Exception as exc:  # contained: dead-lettered, never dropped
-        await contain_failure(record, publisher, exc, stage=stage, failure_code=failure_code)
+        await contain_failure(ctx, exc)
     finally:
-        metrics.STAGE_DURATION.labels(stage).observe(time.perf_counter() - started)
+        metrics.STAGE_DURATION.labels(ctx.stage).observe(time.perf_counter() - started)
 
 
-def log_received(what: str, record: InputRecord, *, stage: str) -> None:
+def log_received(ctx: StageContext, what: str) -> None:
     """The first line a stage logs for a readable event: what it is and where it came from."""
+    record = ctx.record
     log.info(
         what,
         extra={
-            "stage": stage,
+            "stage": ctx.stage,
             "topic": record.topic,
             "partition": record.partition,
             "offset": record.offset,
@@ -55,153 +48,93 @@ def log_received(what: str, record: InputRecord, *, stage: str) -> None:
 
 
 async def compose_step(
-    record: InputRecord,
-    publisher: Publisher,
-    step: Callable[[], T],
-    *,
-    stage: str,
-    doing: str,
-    request_id: str,
-    submitted_at: datetime | None,
-    failure_code: str,
-    failure_message: str,
+    ctx: StageContext, step: Callable[[], T], *, doing: str, failure_message: str
 ) -> T | None:
     """``step()`` (``doing`` names it in the log), or None once its failure is answered.
 
     A refused technical wish gets a failed result (the user's error); any other error is
-    the stage's: the message is dead-lettered and answered with ``failure_code``.
+    the stage's: the message is dead-lettered and answered with the stage's failure code.
     """
     try:
         return step()
     except domain.TechnicalWishError as wish:
-        await refuse_wish(
-            record, publisher, wish, stage=stage, request_id=request_id, submitted_at=submitted_at
-        )
+        await refuse_wish(ctx, wish)
     except Exception as exc:  # a crash in the domain code: poison for this stage
         log.exception("%s failed", doing)
         await dead_letter_and_fail(
-            record,
-            publisher,
-            stage=stage,
+            ctx,
             reason=STAGE_ERROR,
             error=repr(exc),
-            request_id=request_id,
-            failure_code=failure_code,
+            failure_code=ctx.failure_code,
             failure_message=failure_message,
-            submitted_at=submitted_at,
         )
     return None
 
 
-async def refuse_wish(
-    record: InputRecord,
-    publisher: Publisher,
-    wish: domain.TechnicalWishError,
-    *,
-    stage: str,
-    request_id: str,
-    submitted_at: datetime | None,
-) -> None:
+async def refuse_wish(ctx: StageContext, wish: domain.TechnicalWishError) -> None:
     """A wish the composer cannot honour is the user's error: a failed result, no dead letter."""
-    metrics.STAGE_ERRORS.labels(stage, wish.code).inc()
+    metrics.STAGE_ERRORS.labels(ctx.stage, wish.code).inc()
     log.info("technical wish refused: %s", wish.message, extra={"code": wish.code})
-    await publish_failure(
-        publisher,
-        record,
-        request_id=request_id,
-        code=wish.code,
-        message=wish.message,
-        stage=stage,
-        submitted_at=submitted_at,
-    )
+    await publish_failure(ctx, code=wish.code, message=wish.message)
 
 
 async def dead_letter_and_fail(
-    record: InputRecord,
-    publisher: Publisher,
+    ctx: StageContext,
     *,
-    stage: str,
     reason: str,
     error: str,
-    request_id: str | None,
     failure_code: str | None,
     failure_message: str = "",
-    submitted_at: datetime | None = None,
 ) -> None:
     """Dead-letter the message; with a failure code and a request ID also write a result.
 
     The ``failed`` result keeps the request's status from staying pending forever; the
     dead letter keeps the bytes for inspection and replay.
     """
-    metrics.STAGE_ERRORS.labels(stage, reason).inc()
-    await send_dead_letter(
-        publisher, record, stage=stage, reason=reason, error=error, request_id=request_id
-    )
-    if failure_code is not None and request_id is not None:
-        await publish_failure(
-            publisher,
-            record,
-            request_id=request_id,
-            code=failure_code,
-            message=failure_message,
-            stage=stage,
-            submitted_at=submitted_at,
-        )
+    metrics.STAGE_ERRORS.labels(ctx.stage, reason).inc()
+    await send_dead_letter(ctx, reason=reason, error=error)
+    if failure_code is not None and ctx.request_id is not None:
+        await publish_failure(ctx, code=failure_code, message=failure_message)
 
 
 async def reject_poison(
-    record: InputRecord,
-    publisher: Publisher,
-    poison: PoisonMessageError,
-    *,
-    stage: str,
-    answer_with_result: bool,
+    ctx: StageContext, poison: PoisonMessageError, *, answer_with_result: bool
 ) -> None:
     """A message this stage cannot read: dead letter, and a failed result when asked."""
+    ctx.identify(poison.request_id)
     with bound_request_id(poison.request_id):
         await dead_letter_and_fail(
-            record,
-            publisher,
-            stage=stage,
+            ctx,
             reason=poison.reason,
             error=poison.error,
-            request_id=poison.request_id,
             failure_code=INVALID_EVENT if answer_with_result else None,
             failure_message=f"{poison.reason}: {poison.error}",
         )
 
 
-async def contain_failure(
-    record: InputRecord,
-    publisher: Publisher,
-    exc: Exception,
-    *,
-    stage: str,
-    failure_code: str | None,
-) -> None:
+async def contain_failure(ctx: StageContext, exc: Exception) -> None:
     """Last resort for an error no stage code expected (a bug, a record the broker refused).
 
-    The message is dead-lettered, and answered with a ``failed`` result when
-    ``failure_code`` is given and a request ID is readable, instead of letting the agent
-    crash: faust would ack the message on the way out and nothing would be left of it.
+    The message is dead-lettered, and answered with a ``failed`` result when the stage has
+    a failure code and a request ID is readable, instead of letting the agent crash: faust
+    would ack the message on the way out and nothing would be left of it.
     """
-    request_id = record.header_request_id
-    with bound_request_id(request_id):
+    record = ctx.record
+    if ctx.request_id is None:
+        ctx.identify(record.header_request_id)
+    with bound_request_id(ctx.request_id):
         log.exception(
             "%s stage failed on %s[%d]@%d",
-            stage,
+            ctx.stage,
             record.topic,
             record.partition,
             record.offset,
             exc_info=exc,
         )
         await dead_letter_and_fail(
-            record,
-            publisher,
-            stage=stage,
+            ctx,
             reason=STAGE_ERROR,
             error=repr(exc),
-            request_id=request_id,
-            failure_code=failure_code,
+            failure_code=ctx.failure_code,
             failure_message="the request could not be processed; it was kept for inspection",
         )

@@ -16,9 +16,10 @@ from schemas.events import InterrogationReply, InterrogationTurn
 from schemas.topics import INTERROGATION_REPLIES
 from service_common.logging import bound_request_id
 from stream_processors import domain
+from stream_processors.context import StageContext
 from stream_processors.deadletter import STAGE_ERROR
 from stream_processors.parsing import PoisonMessageError, parse_event
-from stream_processors.publishing import Publisher, output_headers
+from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.common import dead_letter_and_fail, reject_poison, run_stage
 
@@ -32,17 +33,19 @@ SessionTable = MutableMapping[str, dict[str, Any]]
 
 async def process_turn(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:
     """Handle one message of ``kmidi.interrogations.v1``; never raises for a bad message."""
-    await run_stage(STAGE, None, record, publisher, lambda: _process(record, publisher, sessions))
+    ctx = StageContext(STAGE, record, publisher)
+    await run_stage(ctx, lambda: _process(ctx, sessions))
 
 
-async def _process(record: InputRecord, publisher: Publisher, sessions: SessionTable) -> None:
+async def _process(ctx: StageContext, sessions: SessionTable) -> None:
     try:
-        turn = parse_event(record, InterrogationTurn)
+        turn = parse_event(ctx.record, InterrogationTurn)
     except PoisonMessageError as poison:
         # Replies have no error envelope: the dead letter is the whole answer.
-        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=False)
+        await reject_poison(ctx, poison, answer_with_result=False)
         return
 
+    ctx.identify(turn.request_id)
     with bound_request_id(turn.request_id):
         entry = sessions.get(turn.session_id)
         if entry is not None and entry.get("last_request_id") == turn.request_id:
@@ -57,13 +60,7 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
             except Exception as exc:  # the dialogue code crashed on this turn
                 log.exception("conversation turn failed")
                 await dead_letter_and_fail(
-                    record,
-                    publisher,
-                    stage=STAGE,
-                    reason=STAGE_ERROR,
-                    error=repr(exc),
-                    request_id=turn.request_id,
-                    failure_code=None,
+                    ctx, reason=STAGE_ERROR, error=repr(exc), failure_code=None
                 )
                 return
             sessions[turn.session_id] = {
@@ -71,12 +68,8 @@ async def _process(record: InputRecord, publisher: Publisher, sessions: SessionT
                 "last_request_id": turn.request_id,
                 "last_reply": reply.model_dump(mode="json", by_alias=True),
             }
-        await publisher.publish_event(
-            INTERROGATION_REPLIES,
-            turn.session_id,
-            reply,
-            output_headers(turn.request_id, record.headers.get("traceparent")),
-            stage=STAGE,
+        await ctx.publisher.publish_event(
+            INTERROGATION_REPLIES, turn.session_id, reply, ctx.output_headers(), stage=STAGE
         )
         log.info(
             "reply published",

@@ -23,6 +23,7 @@ from schemas.events import Artifact, GenerationResult, PlanReady
 from service_common.logging import bound_request_id
 from stream_processors import domain, metrics
 from stream_processors.artifacts import get_artifact_settings, get_artifact_store
+from stream_processors.context import StageContext
 from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
 from stream_processors.publishing import Publisher
@@ -86,36 +87,31 @@ async def process_plan(record: InputRecord, publisher: Publisher) -> None:
     if record.headers.get(RENDERED_HEADER):
         metrics.STAGE_SKIPPED.labels(STAGE, "rendered_upstream").inc()
         return
-    await run_stage(
-        STAGE, GENERATION_FAILED, record, publisher, lambda: _process(record, publisher)
-    )
+    ctx = StageContext(STAGE, record, publisher, GENERATION_FAILED)
+    await run_stage(ctx, lambda: _process(ctx))
 
 
-async def _process(record: InputRecord, publisher: Publisher) -> None:
+async def _process(ctx: StageContext) -> None:
     try:
-        event = parse_event(record, PlanReady)
+        event = parse_event(ctx.record, PlanReady)
     except PoisonMessageError as poison:
-        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=True)
+        await reject_poison(ctx, poison, answer_with_result=True)
         return
 
+    ctx.identify(event.request_id, event.submitted_at)
     with bound_request_id(event.request_id):
-        log_received("plan received", record, stage=STAGE)
+        log_received(ctx, "plan received")
         piece = await compose_step(
-            record,
-            publisher,
+            ctx,
             lambda: domain.render_midi(
                 domain.Plan.from_dict(
                     {k: v for k, v in event.plan.items() if k not in _NOT_PLAN_FIELDS}
                 )
             ),
-            stage=STAGE,
             doing="rendering",
-            request_id=event.request_id,
-            submitted_at=event.submitted_at,
-            failure_code=GENERATION_FAILED,
             failure_message="the piece could not be rendered; the plan was kept for inspection",
         )
         if piece is None:
             return
 
-        await publish_result(publisher, completed_result(event, piece), record, stage=STAGE)
+        await publish_result(ctx, completed_result(event, piece))

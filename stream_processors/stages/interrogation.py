@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -23,9 +24,10 @@ from schemas.events import IntentSubmitted, PlanReady
 from schemas.topics import PLANS
 from service_common.logging import bound_request_id
 from stream_processors import domain
+from stream_processors.context import StageContext
 from stream_processors.outcomes import publish_result
 from stream_processors.parsing import PoisonMessageError, parse_event
-from stream_processors.publishing import Publisher, output_headers
+from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.common import (
     compose_step,
@@ -59,24 +61,24 @@ def choose_seed(event: IntentSubmitted) -> tuple[int, str]:
 
 async def process_intent(record: InputRecord, publisher: Publisher) -> None:
     """Handle one message of ``kmidi.intents.v1``; never raises for a bad message."""
-    await run_stage(
-        STAGE, INTERROGATION_FAILED, record, publisher, lambda: _process(record, publisher)
-    )
+    ctx = StageContext(STAGE, record, publisher, INTERROGATION_FAILED)
+    await run_stage(ctx, lambda: _process(ctx))
 
 
-async def _process(record: InputRecord, publisher: Publisher) -> None:
+async def _process(ctx: StageContext) -> None:
     # A minimal event from another system has no submitted_at: the time it was written
     # to Kafka is the truest value, and is the same on every replay of the record.
-    produced_at = record.produced_at
+    produced_at = ctx.record.produced_at
     defaults = {"submitted_at": produced_at} if produced_at else None
     try:
-        event = parse_event(record, IntentSubmitted, defaults=defaults)
+        event = parse_event(ctx.record, IntentSubmitted, defaults=defaults)
     except PoisonMessageError as poison:
-        await reject_poison(record, publisher, poison, stage=STAGE, answer_with_result=True)
+        await reject_poison(ctx, poison, answer_with_result=True)
         return
 
+    ctx.identify(event.request_id, event.submitted_at)
     with bound_request_id(event.request_id):
-        log_received("intent received", record, stage=STAGE)
+        log_received(ctx, "intent received")
         seed, seed_source = choose_seed(event)
 
         def analyse_and_plan() -> tuple[domain.Affect, domain.Plan]:
@@ -84,14 +86,9 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             return affect, domain.build_plan(event.intent, affect, seed=seed)
 
         planned = await compose_step(
-            record,
-            publisher,
+            ctx,
             analyse_and_plan,
-            stage=STAGE,
             doing="planning",
-            request_id=event.request_id,
-            submitted_at=event.submitted_at,
-            failure_code=INTERROGATION_FAILED,
             failure_message="the intent could not be analysed; it was kept for inspection",
         )
         if planned is None:
@@ -112,7 +109,8 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             audio_format=event.audio_format,
         )
         piece = _render(plan)
-        plan_headers = output_headers(event.request_id, record.headers.get("traceparent"))
+        plan_headers = ctx.output_headers()
+        publisher = ctx.publisher
         if piece is None:
             # The generation stage renders an unmarked plan, and dead-letters it with the
             # plan's own bytes if the renderer fails there too.
@@ -130,7 +128,7 @@ async def _process(record: InputRecord, publisher: Publisher) -> None:
             # so the request waits for one round trip to the broker, not two.
             await asyncio.gather(
                 publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE),
-                publish_result(publisher, result, record, stage=GENERATION_STAGE),
+                publish_result(replace(ctx, stage=GENERATION_STAGE), result),
             )
         log.info(
             "plan published",
