@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 import tempfile
 
 import uvicorn
 
 from producer_api.core.config import Settings, get_settings
+from service_common.auth import BindRefusedError, bind_host
 from service_common.logging import configure_logging
+
+log = logging.getLogger("producer_api")
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging("producer_api", settings.log_level)
+    try:
+        host, sentence = bind_host(
+            "the kmidi ingress",
+            settings.api_host,
+            keys_file=settings.kmidi_api_keys_file,
+            allow_anonymous=settings.kmidi_allow_anonymous,
+            host_variable="API_HOST",
+        )
+    except BindRefusedError as exc:
+        log.critical(str(exc))
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    if settings.kmidi_api_keys_file is None:
+        log.warning(sentence)
+    else:
+        log.info(sentence)
     workers = 1 if settings.reload else settings.api_workers
     metrics_dir: str | None = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -23,16 +44,16 @@ def main() -> None:
         metrics_dir = tempfile.mkdtemp(prefix="kmidi-prometheus-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        _serve(settings, workers)
+        _serve(settings, host, workers)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _serve(settings: Settings, workers: int) -> None:
+def _serve(settings: Settings, host: str, workers: int) -> None:
     uvicorn.run(
         "producer_api.main:app",
-        host=settings.api_host,
+        host=host,
         port=settings.api_port,
         # uvicorn ignores workers with reload; reload is for development only.
         workers=workers,

@@ -11,6 +11,7 @@ from kmidi.theory import validate_technical
 from producer_api.core.config import Settings
 from producer_api.kafka import EventPublisher, PublishError
 from schemas.events import IntentSubmitted, dump_event
+from schemas.headers import API_KEY_ID
 from schemas.http import GenerateAccepted
 from schemas.intent import Intent
 from schemas.topics import INTENTS
@@ -39,11 +40,20 @@ async def publish_event(
     event: BaseModel,
     request_id: str,
     traceparent: str,
+    api_key_id: str | None = None,
 ) -> None:
-    """Publish and wait for the acknowledgement, or raise 503 ``broker_unavailable``."""
+    """Publish and wait for the acknowledgement, or raise 503 ``broker_unavailable``.
+
+    ``api_key_id`` (the submitting key, with API keys on) goes in the ``kmidi-api-key-id``
+    header: the worker carries it to the result, the results service shows the result to
+    that key only.
+    """
     try:
         with telemetry.publish_span(topic):
-            headers = telemetry.with_current_traceparent(build_headers(request_id, traceparent))
+            headers = build_headers(request_id, traceparent)
+            if api_key_id is not None:
+                headers.append((API_KEY_ID, api_key_id.encode()))
+            headers = telemetry.with_current_traceparent(headers)
             await publisher.publish(topic, key, dump_event(event), headers)
     except PublishError as exc:
         log.warning(
@@ -64,6 +74,7 @@ async def submit_intent(
     event: IntentSubmitted,
     *,
     traceparent: str,
+    api_key_id: str | None = None,
 ) -> GenerateAccepted:
     """Publish an intent to ``kmidi.intents.v1`` keyed by request_id; the 202 body."""
     await publish_event(
@@ -73,6 +84,7 @@ async def submit_intent(
         event=event,
         request_id=event.request_id,
         traceparent=traceparent,
+        api_key_id=api_key_id,
     )
     log.info("intent accepted", extra={"session_id": event.session_id})
     return GenerateAccepted(

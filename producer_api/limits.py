@@ -3,6 +3,10 @@
 The limiter lives on ``app.state`` (one per app, so tests with different limits do not
 share counters) and the limits come from settings at request time; slowapi's
 decorator would pin both at import. Over the limit → 429 ``ErrorBody`` + ``Retry-After``.
+
+A client is its API key when the service has keys (every client behind one proxy or NAT
+would otherwise share one budget, and one key could spread its requests over many
+addresses), else its address as the server sees it.
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
 from producer_api.core.config import Settings
+from service_common.auth import api_key_id_of
 from service_common.http import ApiError, error_response, request_id_of
 
 
 def build_limiter(settings: Settings) -> Limiter:
-    """An in-memory limiter keyed by client address (per process, like the seed's)."""
+    """An in-memory limiter keyed by client (per process, like the seed's)."""
     return Limiter(
-        key_func=get_remote_address,
+        key_func=client_of,
         enabled=settings.rate_limit_enabled,
         storage_uri="memory://",
         headers_enabled=False,
     )
+
+
+def client_of(request: Request) -> str:
+    """Whom a request is counted against: ``key:<id>`` with API keys, else the address."""
+    key_id = api_key_id_of(request)
+    return f"key:{key_id}" if key_id is not None else get_remote_address(request)
 
 
 @lru_cache(maxsize=32)
@@ -45,7 +56,8 @@ def _retry_after(limiter: Limiter, item: RateLimitItem, *identifiers: str) -> in
 
 
 class RateLimit:
-    """Dependency counting the request against ``scope``'s limit for the client address."""
+    """Dependency counting the request against ``scope``'s limit for the client
+    (:func:`client_of`: its API key, or its address without keys)."""
 
     def __init__(self, scope: str, limit_of: Callable[[Settings], str]) -> None:
         self.scope = scope
@@ -56,7 +68,7 @@ class RateLimit:
         if not limiter.enabled:
             return
         item = _parse(self.limit_of(cast(Settings, request.app.state.settings)))
-        key = get_remote_address(request)
+        key = client_of(request)
         if not limiter.limiter.hit(item, key, self.scope):
             retry = _retry_after(limiter, item, key, self.scope)
             raise ApiError(

@@ -16,6 +16,14 @@ from producer_api.kafka import EventPublisher
 from producer_api.limits import build_limiter, handle_rate_limit_exceeded
 from producer_api.replies import ReplyWaiter
 from producer_api.routes import emotions, generate, health, interrogate, studio
+from service_common.auth import (
+    OPEN_PATHS,
+    STUDIO_PATHS,
+    STUDIO_PREFIXES,
+    install_api_keys,
+    load_keys,
+    log_auth_mode,
+)
 from service_common.http import install_http_observability
 from service_common.logging import configure_logging
 from service_common.runtime import freeze_startup_objects
@@ -26,7 +34,8 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 The kmidi ingress: submit an emotional intent, get a request ID and the results service's
 URLs back once Kafka has the event. Every answer carries `X-Request-ID`; every error is
-`{"request_id", "error": {"code", "message"}, "details"?}`.
+`{"request_id", "error": {"code", "message"}, "details"?}`. With API keys (a keys file),
+every operation but the probes and `/metrics` needs `Authorization: Bearer <key>`.
 """
 
 
@@ -38,6 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await publisher.start()
     replies.start()
     freeze_startup_objects()
+    log_auth_mode(SERVICE, app.state.api_keys)
     log.info("producer_api started", extra={"kafka_connected": publisher.started})
     try:
         yield
@@ -69,6 +79,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     for module in (generate, interrogate, emotions, health):
         app.include_router(module.router)
     studio.install(app)
+    # Before CORS and the request-ID layer, so that both wrap the key check.
+    install_api_keys(
+        app,
+        load_keys(settings.kmidi_api_keys_file),
+        open_paths=OPEN_PATHS | STUDIO_PATHS,
+        open_prefixes=STUDIO_PREFIXES,
+    )
     origins = settings.cors_origin_list
     app.add_middleware(
         CORSMiddleware,

@@ -34,13 +34,22 @@ class RequestInFlightError(RuntimeError):
     """Another request with the same ID is already waiting for its reply."""
 
 
+_Waiting = tuple[str, str | None]
+"""A waiter's request ID and the session it expects the reply for (None: any)."""
+
+
 class ReplyWaiter:
-    """Maps request IDs to futures resolved by the replies consumer."""
+    """Maps (request ID, session ID) to futures resolved by the replies consumer.
+
+    A reply is handed over only when both match: with API keys each key's conversations
+    have session IDs of their own (``routes.interrogate.key_session``), so a client that
+    reuses another's request ID never receives that other's reply.
+    """
 
     def __init__(self, settings: Settings, *, topic: str = REPLIES_TOPIC) -> None:
         self._settings = settings
         self._topic = topic
-        self._pending: dict[str, asyncio.Future[InterrogationReply]] = {}
+        self._pending: dict[_Waiting, asyncio.Future[InterrogationReply]] = {}
         self._task: asyncio.Task[None] | None = None
         self._running = asyncio.Event()
 
@@ -70,12 +79,15 @@ class ReplyWaiter:
             await asyncio.wait_for(self._running.wait(), timeout)
         return self._running.is_set()
 
-    def register(self, request_id: str) -> asyncio.Future[InterrogationReply]:
-        """A future for the reply to ``request_id``; call before publishing the turn."""
-        if request_id in self._pending:
+    def register(
+        self, request_id: str, session_id: str | None = None
+    ) -> asyncio.Future[InterrogationReply]:
+        """A future for the reply to ``request_id`` in ``session_id``; call before
+        publishing the turn."""
+        if (request_id, session_id) in self._pending:
             raise RequestInFlightError(request_id)
         future: asyncio.Future[InterrogationReply] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request_id, session_id] = future
         return future
 
     async def wait(
@@ -83,18 +95,19 @@ class ReplyWaiter:
         request_id: str,
         future: asyncio.Future[InterrogationReply],
         timeout: float,
+        session_id: str | None = None,
     ) -> InterrogationReply:
         """The reply, or ``TimeoutError`` after ``timeout`` seconds; always unregisters."""
         start = time.perf_counter()
         try:
             reply = await asyncio.wait_for(future, timeout)
         finally:
-            self.discard(request_id)
+            self.discard(request_id, session_id)
         INTERROGATION_WAIT.observe(time.perf_counter() - start)
         return reply
 
-    def discard(self, request_id: str) -> None:
-        future = self._pending.pop(request_id, None)
+    def discard(self, request_id: str, session_id: str | None = None) -> None:
+        future = self._pending.pop((request_id, session_id), None)
         if future is not None and not future.done():
             future.cancel()
 
@@ -105,7 +118,9 @@ class ReplyWaiter:
             INTERROGATION_REPLIES.labels("invalid").inc()
             log.warning("unreadable interrogation reply skipped")
             return
-        future = self._pending.get(reply.request_id)
+        future = self._pending.get((reply.request_id, reply.session_id))
+        if future is None:
+            future = self._pending.get((reply.request_id, None))
         if future is None or future.done():
             INTERROGATION_REPLIES.labels("unmatched").inc()
             return

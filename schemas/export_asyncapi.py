@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from schemas import headers, topics
+from schemas import api_keys, headers, topics
 from schemas.events import (
     DEADLETTER_SCHEMA,
     EVENT_MODELS,
@@ -175,7 +175,7 @@ def _operations(flow: Flow, channel_id: str, message_id: str) -> dict[str, Any]:
 def kafka_headers_schema() -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "Kafka record headers, UTF-8 values. kmidi sets all three on every "
+        "description": "Kafka record headers, UTF-8 values. kmidi sets the first three on every "
         "message it writes; other producers should.",
         "properties": {
             headers.REQUEST_ID: {
@@ -189,6 +189,14 @@ def kafka_headers_schema() -> dict[str, Any]:
                 "description": "W3C trace context; a new trace is started when it is absent.",
             },
             headers.CONTENT_TYPE: {"type": "string", "const": headers.JSON_CONTENT_TYPE},
+            headers.API_KEY_ID: {
+                "type": "string",
+                "pattern": api_keys.KEY_ID_PATTERN.pattern,
+                "description": "Optional: the public id of the API key that submitted the "
+                "request (set by the ingress when it requires API keys, carried by the worker "
+                "onto every record it writes for the request). The results service shows a "
+                "request to that key only; a request without it, to no key.",
+            },
         },
     }
 

@@ -11,6 +11,11 @@ TRACEPARENT = "traceparent"
 CONTENT_TYPE = "content-type"
 JSON_CONTENT_TYPE = "application/json"
 
+API_KEY_ID = "kmidi-api-key-id"
+"""Kafka header: the public id of the API key that submitted the request (the ingress sets
+it when the service has API keys; the worker copies it onto every record it publishes for
+that request, so the results service knows the owner). Absent on anonymous requests."""
+
 HTTP_REQUEST_ID = "X-Request-ID"
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

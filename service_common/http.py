@@ -121,9 +121,10 @@ def route_template(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str) and path:
         return path
-    # Requests answered before routing (413 by Content-Length) still get their template.
+    # Requests answered before routing (413 by Content-Length, 401 without an API key)
+    # still get their template; FastAPI's included routers hold the routes themselves.
     app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+    for candidate in _leaf_routes(getattr(getattr(app, "router", None), "routes", ())):
         try:
             match, _ = candidate.matches(scope)
         except Exception:  # a custom route class with odd matching must not break metrics
@@ -376,21 +377,25 @@ class RequestContextMiddleware:
             route = route_template(scope)
             method = str(scope.get("method", "GET"))
             self.metrics.observe(route, method, status_code, duration)
+            extra = {
+                "method": method,
+                "route": route,
+                "path": scope.get("path", ""),
+                "status": status_code,
+                "duration_seconds": round(duration, 6),
+                "client": (scope.get("client") or ("", 0))[0],
+                "request_id": request_id,
+            }
+            key_id = state.get("api_key_id")  # set by service_common.auth, with API keys
+            if key_id is not None:
+                extra["api_key_id"] = key_id
             access_logger.log(
                 logging.DEBUG if route in _QUIET_ROUTES and status_code < 400 else logging.INFO,
                 "%s %s %d",
                 method,
                 route,
                 status_code,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "path": scope.get("path", ""),
-                    "status": status_code,
-                    "duration_seconds": round(duration, 6),
-                    "client": (scope.get("client") or ("", 0))[0],
-                    "request_id": request_id,
-                },
+                extra=extra,
             )
             request_id_var.reset(token)
 

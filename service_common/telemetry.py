@@ -11,17 +11,29 @@ Spans link hops through the ``traceparent`` header every Kafka message already c
 consume span is a child of the message's traceparent, and a publish span puts its own
 context into the record it sends (:func:`with_current_traceparent`), so one request is one
 trace from the HTTP call to the results service.
+
+The same two hooks carry a request's propagated headers (``kafka_headers.PROPAGATED_HEADERS``,
+the submitting API key's id) from the record a stage consumes to the records it publishes,
+with tracing on or off: every consumer opens :func:`consume_span` around a record and
+every publisher passes its headers through :func:`with_current_traceparent`, so this is
+the one place where both ends meet without each stage copying the header by name.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Literal
 
 from schemas.headers import TRACEPARENT
-from service_common.kafka_headers import KafkaHeaders, headers_to_dict
+from service_common.kafka_headers import (
+    KafkaHeaders,
+    headers_to_dict,
+    propagated_of,
+    propagating,
+    with_propagated,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -82,9 +94,16 @@ def consume_span(
     *,
     consumer_group: str | None,
 ) -> AbstractContextManager[Span | None]:
-    """The span of processing one Kafka record, a child of the record's ``traceparent``."""
+    """The span of processing one Kafka record, a child of the record's ``traceparent``.
+
+    Inside it, the record's propagated headers are current: what is published while it is
+    processed carries them (:func:`with_current_traceparent`), tracing on or off.
+    """
+    if not isinstance(headers, Mapping):
+        headers = tuple(headers)  # read twice below
+    carried = propagated_of(headers)
     if _tracing is None:
-        return _OFF
+        return _OFF if not carried else propagating(carried)
     attributes: dict[str, str | int] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
@@ -94,12 +113,21 @@ def consume_span(
     }
     if consumer_group:
         attributes["messaging.consumer.group.name"] = consumer_group
-    return _tracing.span(
+    span = _tracing.span(
         f"process {topic}",
         kind="consumer",
         traceparent=_traceparent(headers),
         attributes=attributes,
     )
+    return span if not carried else _propagating_span(span, carried)
+
+
+@contextmanager
+def _propagating_span(
+    span: AbstractContextManager[Span | None], carried: tuple[tuple[str, bytes], ...]
+) -> Iterator[Span | None]:
+    with propagating(carried), span as current:
+        yield current
 
 
 def publish_span(topic: str) -> AbstractContextManager[Span | None]:
@@ -119,7 +147,9 @@ def publish_span(topic: str) -> AbstractContextManager[Span | None]:
 
 
 def with_current_traceparent(headers: KafkaHeaders) -> KafkaHeaders:
-    """``headers`` with the current span as ``traceparent``; unchanged when tracing is off."""
+    """``headers`` with the current span as ``traceparent`` (unchanged when tracing is off),
+    and the propagated headers of the record being processed, if any."""
+    headers = with_propagated(headers)
     if _tracing is None:
         return headers
     current = _tracing.current_traceparent()

@@ -23,7 +23,11 @@ class Settings(BaseSettings):
 
     # The seed service's variables, same names and defaults.
     log_level: str = Field(default="INFO", description="Log level of every logger.")
-    api_host: str = Field(default="0.0.0.0", description="Interface uvicorn binds.")
+    api_host: str | None = Field(
+        default=None,
+        description="Interface uvicorn binds: default 0.0.0.0 with API keys (or "
+        "KMIDI_ALLOW_ANONYMOUS=true), else 127.0.0.1; another address without keys is refused.",
+    )
     api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     api_workers: Annotated[int, Field(ge=1, le=64)] = Field(
         default=4, description="uvicorn worker processes; each has its own Kafka producer."
@@ -31,6 +35,16 @@ class Settings(BaseSettings):
     reload: bool = Field(default=False, description="uvicorn auto-reload (development only).")
     cors_origins: str = Field(default="*", description="Comma-separated allowed origins.")
     enable_metrics: bool = Field(default=True, description="Serve GET /metrics.")
+
+    kmidi_api_keys_file: Path | None = Field(
+        default=None,
+        description="API keys file (`kmidi keys create`): when set, every route but the "
+        "probes, /metrics, the API documents and the studio's files needs a key.",
+    )
+    kmidi_allow_anonymous: bool = Field(
+        default=False,
+        description="Allow listening beyond 127.0.0.1 without API keys.",
+    )
 
     kafka: KafkaConnection = Field(
         default_factory=KafkaConnection,
@@ -63,7 +77,8 @@ class Settings(BaseSettings):
     )
     rate_limit_enabled: bool = True
     rate_limit_generate: str = Field(
-        default="60/minute", description="slowapi/limits syntax, per client address."
+        default="60/minute",
+        description="slowapi/limits syntax, per API key (per client address without keys).",
     )
     rate_limit_interrogate: str = "120/minute"
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = Field(

@@ -16,6 +16,7 @@ from producer_api.limits import generate_limit
 from producer_api.openapi import IDEMPOTENCY_IN_USE, error_responses
 from schemas.events import IntentSubmitted
 from schemas.http import GenerateAccepted, GenerateRequest
+from service_common.auth import api_key_id_of
 from service_common.http import request_id_of
 from service_common.tracing import child_traceparent
 
@@ -101,7 +102,9 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         return _accepted(accepted.model_dump_json().encode(), accepted.status_url)
     store = require_store(request.app.state.idempotency)
     body_print = fingerprint(body)
-    claim = await store.claim(check_key(key), body_print, request_id)
+    # Each API key has its own Idempotency-Keys: another client's same key is not a retry.
+    key = _scoped(check_key(key), api_key_id_of(request))
+    claim = await store.claim(key, body_print, request_id)
     if not claim.fresh:
         first = replay_or_refuse(claim, body_print)
         location = GenerateAccepted.model_validate_json(first).status_url
@@ -132,7 +135,13 @@ async def _submit(body: GenerateRequest, request: Request, request_id: str) -> G
         state.settings,
         event,
         traceparent=child_traceparent(request.headers.get("traceparent")),
+        api_key_id=api_key_id_of(request),
     )
+
+
+def _scoped(key: str, api_key_id: str | None) -> str:
+    """The store's name for an Idempotency-Key: the API key's id before it, with keys."""
+    return key if api_key_id is None else f"{api_key_id}:{key}"
 
 
 def _accepted(payload: bytes, location: str, *, replayed: bool = False) -> Response:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import ValidationError
 
 from producer_api.deps import PublisherDep, ReplyWaiterDep, RequestIdDep, SettingsDep
@@ -18,6 +19,7 @@ from schemas.events import IntentSubmitted, InterrogationTurn
 from schemas.http import InterrogateRequest, InterrogateResponse
 from schemas.intent import Intent
 from schemas.topics import INTERROGATIONS
+from service_common.auth import api_key_id_of
 from service_common.http import ApiError
 from service_common.tracing import child_traceparent
 
@@ -69,6 +71,7 @@ _DOC = {
 )
 async def interrogate(
     body: InterrogateRequest,
+    request: Request,
     publisher: PublisherDep,
     replies: ReplyWaiterDep,
     settings: SettingsDep,
@@ -76,6 +79,9 @@ async def interrogate(
     traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> InterrogateResponse:
     session_id = body.session_id or uuid.uuid4().hex
+    api_key_id = api_key_id_of(request)
+    # What the stage knows the conversation by: with API keys, a name of this key's own.
+    wire_session = key_session(api_key_id, session_id)
     if not replies.running:
         raise ApiError(
             503,
@@ -84,9 +90,9 @@ async def interrogate(
             headers={"Retry-After": "2"},
         )
     trace = child_traceparent(traceparent)
-    turn = InterrogationTurn(request_id=request_id, session_id=session_id, message=body.message)
+    turn = InterrogationTurn(request_id=request_id, session_id=wire_session, message=body.message)
     try:
-        future = replies.register(request_id)
+        future = replies.register(request_id, wire_session)
     except RequestInFlightError as exc:
         raise ApiError(
             409, "request_in_flight", f"request {request_id} is already waiting for a reply"
@@ -95,12 +101,15 @@ async def interrogate(
         await publish_event(
             publisher,
             topic=INTERROGATIONS,
-            key=session_id,
+            key=wire_session,
             event=turn,
             request_id=request_id,
             traceparent=trace,
+            api_key_id=api_key_id,
         )
-        reply = await replies.wait(request_id, future, settings.interrogate_timeout_seconds)
+        reply = await replies.wait(
+            request_id, future, settings.interrogate_timeout_seconds, wire_session
+        )
     except TimeoutError as exc:
         raise ApiError(
             504,
@@ -112,11 +121,11 @@ async def interrogate(
             details=[{"session_id": session_id}],
         ) from exc
     finally:
-        replies.discard(request_id)
+        replies.discard(request_id, wire_session)
 
     answer = InterrogateResponse(
         request_id=request_id,
-        session_id=reply.session_id,
+        session_id=session_id,
         turn=reply.turn,
         ready=reply.ready,
         question=reply.question,
@@ -143,5 +152,23 @@ async def interrogate(
             source="producer_api",
             session_id=reply.session_id,
         )
-        answer.generation = await submit_intent(publisher, settings, event, traceparent=trace)
+        answer.generation = await submit_intent(
+            publisher, settings, event, traceparent=trace, api_key_id=api_key_id
+        )
     return answer
+
+
+def key_session(api_key_id: str | None, session_id: str) -> str:
+    """The session ID on Kafka: the client's, or with API keys ``<key id>.<client's>``.
+
+    Two keys that use the same session ID (a guessed one, or a common name such as "s1")
+    then hold two conversations, and neither reads or continues the other's. A name too
+    long for a session ID (64 characters) keeps the key id and a digest of the client's.
+    """
+    if api_key_id is None:
+        return session_id
+    scoped = f"{api_key_id}.{session_id}"
+    if len(scoped) <= 64:
+        return scoped
+    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    return f"{api_key_id}.{digest[: 64 - len(api_key_id) - 1]}"

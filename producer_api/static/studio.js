@@ -1,7 +1,7 @@
 // The studio page: submit an intent or talk it through, follow its status live over
 // Server-Sent Events, then show the reading, the plan, the piano roll, audio and downloads.
 
-import { StudioError, get, newRequestId, postJson } from "./api.js";
+import { StudioError, apiKey, get, keyedUrl, newRequestId, openEvents, postJson, setApiKey } from "./api.js";
 import { drawPianoRoll, swatch } from "./pianoroll.js";
 import { parseMidi } from "./smf.js";
 
@@ -12,7 +12,7 @@ const STATUS_WORDS = {
   completed: "Composed.",
 };
 
-let current = null; // {requestId, events} of the piece being followed
+let current = null; // {requestId, events, urls} of the piece being followed
 const conversation = { sessionId: null, pending: null };
 
 // ------------------------------------------------------------------ status and errors
@@ -91,7 +91,8 @@ function generateBody() {
 
 function begin(requestId) {
   current?.events?.close();
-  current = { requestId, events: null };
+  for (const url of current?.urls ?? []) URL.revokeObjectURL(url);
+  current = { requestId, events: null, urls: [] };
   clearError();
   $("result").hidden = true;
   showAudio({}); // no player of an earlier piece while this one's audio is made
@@ -110,7 +111,7 @@ function follow(accepted) {
   document.body.dataset.state = "waiting";
   // The address names the piece, so a reload or a shared link follows it again.
   history.replaceState(null, "", `#piece=${encodeURIComponent(accepted.status_url)}`);
-  const events = new EventSource(`${accepted.status_url}/events`);
+  const events = openEvents(`${accepted.status_url}/events`);
   piece.events = events;
   let shown = false;
   events.addEventListener("status", (event) => {
@@ -167,7 +168,13 @@ async function showResult(accepted, piece) {
   showPlan(detail.plan ?? {});
   showRoll(midi);
   const link = $("midi-download");
-  link.href = accepted.result_url;
+  if (apiKey()) {
+    // A plain link would go without the key: offer the bytes already fetched instead.
+    link.href = URL.createObjectURL(new Blob([midi], { type: "audio/midi" }));
+    piece.urls.push(link.href);
+  } else {
+    link.href = accepted.result_url;
+  }
   link.download = `kmidi-${piece.requestId}.mid`;
   link.textContent = `Download MIDI (${(midi.byteLength / 1024).toFixed(1)} KB)`;
   $("result").hidden = false;
@@ -203,10 +210,28 @@ function showAudio(status) {
     link.hidden = true;
     return;
   }
+  if (!apiKey()) {
+    showPlayer(artifact, artifact.uri);
+    return;
+  }
+  // An <audio> element cannot send the key: it plays the file fetched with it.
+  const piece = current;
+  keyedUrl(artifact.uri, piece.requestId)
+    .then((source) => {
+      if (piece !== current) return URL.revokeObjectURL(source); // a newer piece came
+      piece.urls.push(source);
+      showPlayer(artifact, source);
+    })
+    .catch(showError);
+}
+
+function showPlayer(artifact, source) {
+  const area = $("audio-area");
+  const link = $("audio-download");
   const player = Object.assign(document.createElement("audio"), { controls: true, preload: "metadata" });
   player.id = "player";
   player.setAttribute("aria-label", "The piece as audio");
-  player.append(Object.assign(document.createElement("source"), { src: artifact.uri, type: artifact.media_type }));
+  player.append(Object.assign(document.createElement("source"), { src: source, type: artifact.media_type }));
   area.replaceChildren(player);
   link.href = artifact.uri;
   const size = artifact.size ? `, ${(artifact.size / 1024).toFixed(0)} KB` : "";
@@ -376,6 +401,16 @@ function followAddress() {
   follow({ request_id: requestId, status_url: statusUrl, result_url: `${statusUrl}/midi` });
 }
 
+/** With API keys on (the server marks the page), a field for the key, kept for this tab. */
+function setUpKey() {
+  if (document.body.dataset.apiKeys !== "on") return;
+  $("key-section").hidden = false;
+  const field = $("api-key");
+  field.value = apiKey();
+  field.addEventListener("input", () => setApiKey(field.value.trim()));
+}
+
+setUpKey();
 $("intent-form").addEventListener("submit", submitIntent);
 $("talk-form").addEventListener("submit", sendTurn);
 $("audio-download").addEventListener("click", saveAudio);

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import uvicorn
 
+from service_common.auth import BindRefusedError, bind_host
 from service_common.logging import configure_logging
 from stream_processors.results_service.config import get_settings
 from stream_processors.results_service.main import create_app
@@ -16,12 +20,31 @@ _KEEP_ALIVE_SECONDS = 75
 connection the balancer is about to reuse, or that request fails."""
 
 
+log = logging.getLogger(SERVICE)
+
+
 def main() -> None:
     settings = get_settings()
     configure_logging(SERVICE, settings.log_level)
+    try:
+        host, sentence = bind_host(
+            "the kmidi results service",
+            settings.results_host,
+            keys_file=settings.kmidi_api_keys_file,
+            allow_anonymous=settings.kmidi_allow_anonymous,
+            host_variable="RESULTS_HOST",
+        )
+    except BindRefusedError as exc:
+        log.critical(str(exc))
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    if settings.kmidi_api_keys_file is None:
+        log.warning(sentence)
+    else:
+        log.info(sentence)
     uvicorn.run(
         create_app(settings),
-        host=settings.results_host,
+        host=host,
         port=settings.results_port,
         log_config=None,
         access_log=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -21,7 +22,19 @@ class Settings(BaseSettings):
         default_factory=KafkaConnection,
         description="KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.",
     )
-    results_host: str = "0.0.0.0"
+    results_host: str | None = Field(
+        default=None,
+        description="Interface to bind: default 0.0.0.0 with API keys (or "
+        "KMIDI_ALLOW_ANONYMOUS=true), else 127.0.0.1; another address without keys is refused.",
+    )
+    kmidi_api_keys_file: Path | None = Field(
+        default=None,
+        description="API keys file (`kmidi keys create`): when set, every route but the probes, "
+        "/metrics and the API documents needs a key, and a request is shown to its key only.",
+    )
+    kmidi_allow_anonymous: bool = Field(
+        default=False, description="Allow listening beyond 127.0.0.1 without API keys."
+    )
     results_port: int = Field(default=8001, ge=0, le=65535)
     results_base_url: str = Field(
         default="http://127.0.0.1:8001",

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from schemas.headers import HTTP_REQUEST_ID
+from service_common.auth import install_api_keys, load_keys, log_auth_mode
 from service_common.http import install_http_observability
 from service_common.runtime import freeze_startup_objects
 from service_common.tasks import cancel_and_wait
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         metrics.WAITERS.set_function(view.waiter_count)
         freeze_startup_objects()
+        log_auth_mode(SERVICE, app.state.api_keys)
         try:
             yield
         finally:
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.consumer = consumer
     app.state.store = get_artifact_store()
     app.state.tombstones = TombstoneWriter(settings.kafka)
+    # Before CORS and the request-ID layer, so that both wrap the key check.
+    install_api_keys(app, load_keys(settings.kmidi_api_keys_file))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -9,7 +9,7 @@ import enum
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -21,6 +21,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from schemas.events import Artifact
 from schemas.headers import REQUEST_ID_PATTERN
 from schemas.http import ErrorBody, HealthReport, ResultStatus
+from service_common.auth import api_key_id_of
 from service_common.http import ApiError, error_response, request_id_of
 from stream_processors.artifacts import ArtifactMissingError, ArtifactStore
 from stream_processors.publishing import output_headers
@@ -93,6 +94,26 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _not_found(request_id: str) -> ApiError:
     return ApiError(404, "not_found", f"no request {request_id!r} is known")
+
+
+Visible = Callable[[RequestEntry | None], RequestEntry | None]
+
+
+def _visibility(request: Request) -> Visible:
+    """What this request may see of an entry: everything without API keys; with them, an
+    entry submitted with this request's key, and nothing of any other (another key's, or
+    an anonymous one written straight to Kafka), which answers exactly as an unknown ID
+    does, so IDs cannot be probed."""
+    if getattr(request.app.state, "api_keys", None) is None:
+        return lambda entry: entry
+    key_id = api_key_id_of(request)
+
+    def visible(entry: RequestEntry | None) -> RequestEntry | None:
+        if entry is None or entry.owner is None or entry.owner != key_id:
+            return None
+        return entry
+
+    return visible
 
 
 def _download_url(base_url: str, request_id: str, kind: str) -> str:
@@ -222,14 +243,18 @@ async def get_status(
     ] = None,
 ) -> Response:
     seconds = _check_wait(wait, settings)
+    visible = _visibility(request)
     if seconds > 0:
-        finished = view.wait_until(request_id, lambda e: e is not None and e.is_settled, seconds)
+        # Another key's request waits the whole time, as an unknown one does.
+        finished = view.wait_until(
+            request_id, lambda e: (seen := visible(e)) is not None and seen.is_settled, seconds
+        )
         waited = await _unless_disconnected(request, finished)
         if isinstance(waited, _Gone):
             return Response(status_code=499)  # nobody reads it: the client has gone
-        entry = waited
+        entry = visible(waited)
     else:
-        entry = view.get(request_id)
+        entry = visible(view.get(request_id))
     if entry is None:
         raise _not_found(request_id)
     if format != "json":
@@ -289,7 +314,7 @@ def _not_ready(request: Request, what: str, status: str) -> JSONResponse:
 
 def _finished(request: Request, request_id: str, view: ResultsView) -> RequestEntry | Response:
     """The completed request's entry, or the error answer: unknown, failed, not ready."""
-    entry = view.get(request_id)
+    entry = _visibility(request)(view.get(request_id))
     if entry is None:
         raise _not_found(request_id)
     if entry.status == "failed":
@@ -424,7 +449,7 @@ async def delete_result(
     store: StoreDep,
     tombstones: TombstonesDep,
 ) -> Response:
-    if view.get(request_id) is None:
+    if _visibility(request)(view.get(request_id)) is None:
         raise _not_found(request_id)
     headers = output_headers(request_id, request.headers.get("traceparent"))
     try:
@@ -443,7 +468,7 @@ async def delete_result(
 
 
 async def _status_events(
-    request_id: str, view: ResultsView, settings: Settings
+    request_id: str, view: ResultsView, settings: Settings, visible: Visible
 ) -> AsyncIterator[ServerSentEvent]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.sse_max_seconds
@@ -453,7 +478,8 @@ async def _status_events(
             # Cleared before reading, so a change made while a yield is in flight still
             # wakes the next wait instead of being lost.
             changed.clear()
-            entry = view.peek(request_id)
+            # Checked on every change: a request that goes to another key ends the stream.
+            entry = visible(view.peek(request_id))
             if entry is None:
                 body = {"code": "not_found", "message": "the request is no longer known here"}
                 yield ServerSentEvent(event="error", data=json.dumps(body))
@@ -483,17 +509,18 @@ async def _status_events(
     tags=["results"],
 )
 async def stream_status(
-    request_id: RequestIdPath, settings: SettingsDep, view: ViewDep
+    request_id: RequestIdPath, request: Request, settings: SettingsDep, view: ViewDep
 ) -> EventSourceResponse:
     # The ingress answers 202 only once the intent is in Kafka, so an ID it just handed
     # out appears here within moments: wait briefly before calling it unknown.
+    visible = _visibility(request)
     entry = await view.wait_until(
-        request_id, lambda e: e is not None, settings.sse_unknown_grace_seconds
+        request_id, lambda e: visible(e) is not None, settings.sse_unknown_grace_seconds
     )
-    if entry is None:
+    if visible(entry) is None:
         raise _not_found(request_id)
     return EventSourceResponse(
-        _status_events(request_id, view, settings),
+        _status_events(request_id, view, settings, visible),
         ping=max(1, round(settings.sse_ping_seconds)),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -3,6 +3,15 @@
 Pure and synchronous, so it can be tested without a broker: :meth:`ResultsView.apply`
 takes one Kafka record and reports what changed. The only asynchronous part is waiting:
 long-polls and event streams subscribe to an ID and are woken by ``apply``.
+
+Owners. Each entry records the API key that owns it (``kmidi-api-key-id`` header; None
+for a request that came without one). The owner is the key on the record that last
+changed what the view shows for the request: the intent that created it, the plan that
+moved it on, the result. A record of another owner that changes the entry (a client that
+reused someone else's request ID) first drops everything the earlier owner's records put
+there, and a record of another owner that changes nothing fills in nothing either, so an
+entry never mixes two owners' data. With API keys on, the results service shows an entry
+to its owner only (``routes``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Any, Final, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.api_keys import is_key_id
 from schemas.events import (
     Artifact,
     ArtifactError,
@@ -35,7 +45,7 @@ from schemas.events import (
     RequestId,
     Seed,
 )
-from schemas.headers import is_valid_request_id
+from schemas.headers import API_KEY_ID, is_valid_request_id
 from schemas.http import AudioStatus, RequestStatus
 from schemas.topics import INTENTS, PLANS, RESULTS
 from service_common.kafka_headers import headers_to_dict, request_id_from_headers
@@ -93,6 +103,8 @@ class RequestEntry:
     midi_sha256: str | None = None
     version: int = 0
     """Bumped on every visible change, so a stream can tell it has already sent a state."""
+    owner: str | None = None
+    """The id of the API key that submitted the request; None for an anonymous one."""
 
     @property
     def is_terminal(self) -> bool:
@@ -247,14 +259,16 @@ class ResultsView:
             return self._apply_tombstone(topic, key)
         header_dict = headers_to_dict(headers)
         header_id = request_id_from_headers(header_dict)
+        owner = header_dict.get(API_KEY_ID)
+        owner = owner if is_key_id(owner) else None
         try:
             if topic == INTENTS:
-                return self._apply_intent(IntentSubmitted.model_validate_json(value))
+                return self._apply_intent(IntentSubmitted.model_validate_json(value), owner)
             if topic == PLANS:
                 if _RENDERED_HEADER in header_dict:
-                    return self._apply_plan(_PlanStatus.model_validate_json(value))
-                return self._apply_plan(PlanReady.model_validate_json(value))
-            return self._apply_result(GenerationResult.model_validate_json(value))
+                    return self._apply_plan(_PlanStatus.model_validate_json(value), owner)
+                return self._apply_plan(PlanReady.model_validate_json(value), owner)
+            return self._apply_result(GenerationResult.model_validate_json(value), owner)
         except ValidationError as exc:
             reason = "not_json" if _is_json_error(exc) else "schema_invalid"
             return Applied(topic, Outcome.INVALID, request_id=header_id, reason=reason)
@@ -280,11 +294,16 @@ class ResultsView:
         while len(self._deleted) > self.max_entries:
             self._deleted.popitem(last=False)
 
-    def _apply_intent(self, event: IntentSubmitted) -> Applied:
+    def _apply_intent(self, event: IntentSubmitted, owner: str | None) -> Applied:
         if event.request_id in self._deleted:
             return Applied(INTENTS, Outcome.STALE, request_id=event.request_id, reason="deleted")
-        entry, created = self._entry(event.request_id, "accepted")
+        entry, created = self._entry(event.request_id, "accepted", owner)
         previous = None if created else entry.status
+        if entry.owner != owner:
+            # Another owner's intent for a known request changes nothing shown: it fills
+            # in nothing either (its seed is not this owner's).
+            outcome = Outcome.DUPLICATE if entry.status == "accepted" else Outcome.STALE
+            return self._unchanged(INTENTS, entry, outcome)
         if entry.submitted_at is None:
             entry.submitted_at = event.submitted_at
         if entry.seed is None:
@@ -296,11 +315,16 @@ class ResultsView:
         outcome = Outcome.DUPLICATE if entry.status == "accepted" else Outcome.STALE
         return self._unchanged(INTENTS, entry, outcome)
 
-    def _apply_plan(self, event: PlanReady | _PlanStatus) -> Applied:
+    def _apply_plan(self, event: PlanReady | _PlanStatus, owner: str | None) -> Applied:
         if event.request_id in self._deleted:
             return Applied(PLANS, Outcome.STALE, request_id=event.request_id, reason="deleted")
-        entry, created = self._entry(event.request_id, "processing")
+        entry, created = self._entry(event.request_id, "processing", owner)
         previous = None if created else entry.status
+        if entry.owner != owner:
+            if _STAGE_RANK[entry.status] >= _STAGE_RANK["processing"]:
+                outcome = Outcome.DUPLICATE if entry.status == "processing" else Outcome.STALE
+                return self._unchanged(PLANS, entry, outcome)
+            self._give_to(entry, owner)  # it moves the request on: the plan's owner's now
         if entry.submitted_at is None:
             entry.submitted_at = event.submitted_at
         if entry.seed is None:
@@ -319,7 +343,7 @@ class ResultsView:
         outcome = Outcome.DUPLICATE if entry.status == "processing" else Outcome.STALE
         return self._unchanged(PLANS, entry, outcome)
 
-    def _apply_result(self, event: GenerationResult) -> Applied:
+    def _apply_result(self, event: GenerationResult, owner: str | None) -> Applied:
         midi_artifact = event.artifact("midi")
         midi = None
         if midi_artifact is None and event.midi_base64:
@@ -327,9 +351,11 @@ class ResultsView:
         digest = midi_artifact.sha256 if midi_artifact else _sha256(midi)
         artifacts, errors = tuple(event.artifacts), tuple(event.artifact_errors)
         self._deleted.pop(event.request_id, None)  # a result after a delete is a new one
-        entry, created = self._entry(event.request_id, event.status)
+        entry, created = self._entry(event.request_id, event.status, owner)
         previous = None if created else entry.status
-        if (
+        if entry.owner != owner:
+            self._give_to(entry, owner)  # a result replaces the request: it is its owner's
+        elif (
             not created
             and entry.is_terminal
             and (entry.status, entry.midi_sha256, entry.error, entry.artifacts)
@@ -361,14 +387,25 @@ class ResultsView:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _entry(self, request_id: str, status: RequestStatus) -> tuple[RequestEntry, bool]:
+    def _entry(
+        self, request_id: str, status: RequestStatus, owner: str | None
+    ) -> tuple[RequestEntry, bool]:
         entry = self._entries.get(request_id)
         if entry is not None:
             self._entries.move_to_end(request_id)
             return entry, False
-        entry = RequestEntry(request_id=request_id, status=status)
+        entry = RequestEntry(request_id=request_id, status=status, owner=owner)
         self._entries[request_id] = entry
         return entry, True
+
+    def _give_to(self, entry: RequestEntry, owner: str | None) -> None:
+        """Hand ``entry`` to ``owner``, dropping all the earlier owner's records put in it
+        (status aside, which the caller sets); its version keeps counting up."""
+        self.payload_bytes -= entry.payload_bytes
+        fresh = RequestEntry(request_id=entry.request_id, status=entry.status, owner=owner)
+        for name in RequestEntry.__slots__:
+            if name not in ("request_id", "status", "version"):
+                setattr(entry, name, getattr(fresh, name))
 
     @property
     def memory_bytes(self) -> int:
