@@ -130,6 +130,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that were all free a moment ago
+    (a cluster's nodes listen on PORT, PORT+1, …)."""
+    for _ in range(100):
+        first = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first + 1, first + count):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return first
+    raise OSError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
 def find_java() -> str:
     """Path of ``java``, or a KafkaUnavailableError that says what to install."""
     java = shutil.which("java")

@@ -113,10 +113,14 @@ def start_stack(
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("ARTIFACTS_DIR", None)  # the stack's files go under its KMIDI_DATA_DIR
+    if "KMIDI_BROKERS" not in (extra_env or {}):
+        env.pop("KMIDI_BROKERS", None)  # one embedded broker unless the test asks for more
     if bootstrap is not None:
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     else:
-        env["KAFKA_PORT"] = str(free_port())
+        # A port of the caller's (the first of a cluster's run of ports), else a free one;
+        # never the developer's own KAFKA_PORT.
+        env["KAFKA_PORT"] = (extra_env or {}).get("KAFKA_PORT") or str(free_port())
     log_path = tmp_path / "kmidi-up.log"
     started = time.monotonic()
     with log_path.open("wb") as log:

@@ -14,7 +14,14 @@ import psutil
 import pytest
 
 from kmidi.cli import broker as broker_module
-from kmidi.cli.broker import INSTALL_HINT, EmbeddedKafka, KafkaUnavailableError, free_port
+from kmidi.cli.broker import (
+    INSTALL_HINT,
+    EmbeddedKafka,
+    KafkaUnavailableError,
+    free_port,
+    free_port_run,
+    read_cluster_id,
+)
 from kmidi.cli.kafka_probe import broker_answers
 from kmidi.cli.main import main
 
@@ -70,6 +77,31 @@ def test_restart_keeps_the_formatted_data_dir(tmp_path: Path) -> None:
         assert broker_answers(again.bootstrap_servers)
         assert (data_dir / "kraft" / "meta.properties").read_text() == meta
     assert jvms_using(data_dir) == []
+
+
+def test_a_detached_three_node_cluster_answers_and_stops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port_run(3)
+    data_dir = tmp_path / "cluster"
+    start = ["broker", "start", "--brokers", "3", "--port", str(port), "--data-dir", str(data_dir)]
+    assert main([*start, "--detach"]) == 0, capsys.readouterr().err
+    try:
+        nodes = ",".join(f"127.0.0.1:{port + n}" for n in range(3))
+        assert f"ready at {nodes} " in capsys.readouterr().out
+        assert main(["broker", "status", "--bootstrap", f"127.0.0.1:{port + 2}"]) == 0
+        status = capsys.readouterr().out
+        assert ": 3 broker(s): " in status
+        for n in range(3):  # in the broker's order, not always by node id
+            assert f"{n + 1}@127.0.0.1:{port + n}" in status
+        assert len(jvms_using(data_dir)) == 3
+        cluster_ids = {read_cluster_id(data_dir / f"node-{n}" / "kraft") for n in (1, 2, 3)}
+        assert len(cluster_ids) == 1
+        assert None not in cluster_ids
+    finally:
+        assert main(["broker", "stop", "--port", str(port)]) == 0
+    assert wait_until_gone(data_dir, timeout=45) == []
+    assert not broker_answers(f"127.0.0.1:{port}", timeout=1)
 
 
 CHILD = """
