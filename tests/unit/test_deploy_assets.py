@@ -25,6 +25,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from schemas.api_keys import KeysFileError, parse_keys
+from schemas.kafka_connection import KafkaConnection
+from schemas.topics import INTENTS, PLANS, RESULTS, TOPICS
+from service_common.auth import BindRefusedError, bind_host
 from stream_processors.config import TopicReplication
 from stream_processors.probe import main as probe_main
 
@@ -807,6 +811,227 @@ def test_configmap_and_topics_job() -> None:
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:4] == ["python", "-m", "stream_processors.topics", "create"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
+
+
+# -- API keys, Kafka credentials and autoscaling in Kubernetes (issue 12) -----------------
+# Checked for structure only: there is no cluster (and no KEDA) where this was written.
+
+K8S_SECRET_TEMPLATE = K8S / "secrets" / "kmidi-secrets.template.yaml"
+K8S_AUTOSCALING = K8S / "autoscaling"
+HTTP_DEPLOYMENTS = ("kmidi-ingress", "kmidi-results")
+
+
+def configmap_data() -> dict[str, str]:
+    (configmap,) = [doc for doc in k8s_documents() if doc["kind"] == "ConfigMap"]
+    data: dict[str, str] = configmap["data"]
+    return data
+
+
+def kafka_client_pods() -> dict[str, dict[str, Any]]:
+    """The pod spec of every workload that talks to Kafka: the Deployments and the Job."""
+    pods = {name: d["spec"]["template"]["spec"] for name, d in deployments().items()}
+    (job,) = [d for d in k8s_documents() if d["kind"] == "Job"]
+    pods[job["metadata"]["name"]] = job["spec"]["template"]["spec"]
+    return pods
+
+
+def mounted_secret_files(pod: dict[str, Any]) -> dict[str, str]:
+    """Path in the container -> key of the Secret kmidi-secrets, for the pod's one container."""
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    files: dict[str, str] = {}
+    for mount in container.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        assert secret["secretName"] == "kmidi-secrets"
+        # A subPath mount is never updated: a revoked key would stay valid in the pod.
+        assert "subPath" not in mount, mount
+        assert mount.get("readOnly") is True
+        # Root-owned files; the kmidi user reads them through its group.
+        assert secret["defaultMode"] & 0o040
+        assert not secret["defaultMode"] & 0o007
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+        for item in secret["items"]:
+            files[f"{mount['mountPath']}/{item['path']}"] = item["key"]
+    return files
+
+
+def container_env(pod: dict[str, Any]) -> dict[str, str]:
+    (container,) = pod["containers"]
+    return {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
+
+
+def test_the_http_services_require_api_keys_from_the_mounted_secret() -> None:
+    data = configmap_data()
+    pods = kafka_client_pods()
+    for name in HTTP_DEPLOYMENTS:
+        env = {**data, **container_env(pods[name])}
+        files = mounted_secret_files(pods[name])
+        assert files.get(env["KMIDI_API_KEYS_FILE"]) == "api-keys.json", name
+        assert env.get("KMIDI_ALLOW_ANONYMOUS", "false") != "true", name
+        host = env["API_HOST" if name == "kmidi-ingress" else "RESULTS_HOST"]
+        # The service would start: it listens on every interface, with keys.
+        chosen, _ = bind_host(
+            name,
+            host,
+            keys_file=Path(env["KMIDI_API_KEYS_FILE"]),
+            allow_anonymous=False,
+            host_variable="API_HOST",
+        )
+        assert chosen == "0.0.0.0"
+        with pytest.raises(BindRefusedError):  # and would refuse to without them
+            bind_host(name, host, keys_file=None, allow_anonymous=False, host_variable="X")
+    # The workers and the topics Job never see the API keys.
+    for name, pod in pods.items():
+        if name not in HTTP_DEPLOYMENTS:
+            assert "api-keys.json" not in mounted_secret_files(pod).values(), name
+
+
+def test_every_kafka_client_mounts_the_credentials_the_configmap_names(tmp_path: Path) -> None:
+    data = configmap_data()
+    secret_paths = {
+        data["KAFKA_SASL_PASSWORD_FILE"]: "kafka-sasl-password",
+        data["KAFKA_SSL_CA_LOCATION"]: "kafka-ca.crt",
+    }
+    for name, pod in kafka_client_pods().items():
+        files = mounted_secret_files(pod)
+        assert secret_paths.items() <= files.items(), name
+    # The ConfigMap is a valid connection once the files exist (placeholders here).
+    settings = {
+        k.removeprefix("KAFKA_").lower(): v for k, v in data.items() if k.startswith("KAFKA_")
+    }
+    for variable in ("sasl_password_file", "ssl_ca_location"):
+        stand_in = tmp_path / variable
+        stand_in.write_text("placeholder\n", encoding="utf-8")
+        settings[variable] = str(stand_in)
+    connection = KafkaConnection.model_validate(settings)
+    assert connection.security_protocol == "SASL_SSL"
+    assert connection.sasl_password is not None
+    assert connection.sasl_password.get_secret_value() == "placeholder"
+
+
+def test_the_secret_is_a_marked_template_that_kustomize_never_applies() -> None:
+    text = K8S_SECRET_TEMPLATE.read_text(encoding="utf-8")
+    assert text.startswith("# TEMPLATE")
+    (secret,) = load_yaml_documents(K8S_SECRET_TEMPLATE)
+    assert (secret["kind"], secret["metadata"]["name"]) == ("Secret", "kmidi-secrets")
+    assert secret["metadata"]["namespace"] == "kmidi"
+    values = secret["stringData"]
+    assert all(str(value).startswith("REPLACE-ME") for value in values.values()), values
+    used = {
+        key for pod in kafka_client_pods().values() for key in mounted_secret_files(pod).values()
+    }
+    assert set(values) == used, "the template has exactly the keys the pods mount"
+    # Not a resource of any kustomization: an apply would overwrite the real Secret.
+    for kustomization in (K8S / "kustomization.yaml", K8S_AUTOSCALING / "kustomization.yaml"):
+        assert not any("secret" in r for r in load_yaml(kustomization)["resources"])
+    # A placeholder keys file would stop the services instead of letting anyone in.
+    with pytest.raises(KeysFileError):
+        parse_keys(values["api-keys.json"])
+
+
+def keda_documents() -> list[dict[str, Any]]:
+    kustomization = load_yaml(K8S_AUTOSCALING / "kustomization.yaml")
+    return [
+        doc
+        for resource in kustomization["resources"]
+        for doc in load_yaml_documents(K8S_AUTOSCALING / resource)
+    ]
+
+
+def partitions_of(topic: str) -> int:
+    return next(spec.partitions for spec in TOPICS if spec.name == topic)
+
+
+def test_keda_scales_the_workers_on_their_lag_up_to_the_partition_count() -> None:
+    documents = keda_documents()
+    data = configmap_data()
+    scaled = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ScaledObject"}
+    (auth,) = [d for d in documents if d["kind"] == "TriggerAuthentication"]
+    assert all(d["metadata"]["namespace"] == "kmidi" for d in documents)
+    groups = {
+        "kmidi-worker": (data["WORKER_ID"], {INTENTS, PLANS}),
+        "kmidi-audio": (
+            container_env(kafka_client_pods()["kmidi-audio"])["AUDIO_WORKER_ID"],
+            {RESULTS},
+        ),
+    }
+    assert set(scaled) == set(groups)
+    for name, (group, topics) in groups.items():
+        spec = scaled[name]["spec"]
+        assert spec["scaleTargetRef"]["name"] == name
+        assert name in deployments()
+        triggers = spec["triggers"]
+        assert {t["metadata"]["topic"] for t in triggers} == topics, name
+        # More consumers than partitions would sit idle.
+        assert spec["maxReplicaCount"] == min(partitions_of(topic) for topic in topics)
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        for trigger in triggers:
+            meta = trigger["metadata"]
+            assert trigger["type"] == "kafka"
+            assert meta["consumerGroup"] == group, name
+            assert meta["bootstrapServers"] == data["KAFKA_BOOTSTRAP_SERVERS"]
+            assert int(meta["lagThreshold"]) > 0
+            assert meta["allowIdleConsumers"] == "false"
+            assert meta["offsetResetPolicy"] == "earliest"
+            # The same security as the services: SASL_SSL with SCRAM-SHA-512.
+            assert meta["tls"] == "enable"
+            keda_mechanism = {"SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
+            assert meta["sasl"] == keda_mechanism[data["KAFKA_SASL_MECHANISM"]]
+            assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    # The worker keeps at least two replicas, as its disruption budget expects.
+    assert scaled["kmidi-worker"]["spec"]["minReplicaCount"] >= 2
+    refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
+    assert {refs[p]["name"] for p in ("password", "ca")} == {"kmidi-secrets"}
+    (secret,) = load_yaml_documents(K8S_SECRET_TEMPLATE)
+    assert {refs[p]["key"] for p in ("password", "ca")} <= set(secret["stringData"])
+    (username,) = auth["spec"]["env"]
+    assert (username["parameter"], username["name"]) == ("username", "KAFKA_SASL_USERNAME")
+    assert data["KAFKA_SASL_USERNAME"]
+
+
+def test_kustomize_renders_the_application_and_the_autoscaling() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: its kustomize renders the directories")
+    rendered: dict[Path, list[str]] = {}
+    for directory in (K8S, K8S_AUTOSCALING, K8S / "monitoring"):
+        output = subprocess.run(
+            [kubectl, "kustomize", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert output.returncode == 0, output.stderr
+        rendered[directory] = [doc["kind"] for doc in yaml.safe_load_all(output.stdout) if doc]
+    assert rendered[K8S].count("Deployment") == 4
+    assert "Secret" not in rendered[K8S]
+    assert sorted(rendered[K8S_AUTOSCALING]) == [
+        "ScaledObject",
+        "ScaledObject",
+        "TriggerAuthentication",
+    ]
+
+
+def test_compose_runs_the_http_services_anonymously_on_loopback_ports_only() -> None:
+    services = load_yaml(COMPOSE)["services"]
+    for name, variable in (("ingress", "API_HOST"), ("results", "RESULTS_HOST")):
+        env = services[name]["environment"]
+        keys = env.get("KMIDI_API_KEYS_FILE")
+        anonymous = str(env.get("KMIDI_ALLOW_ANONYMOUS", "false")).lower() == "true"
+        # They would start (no BindRefusedError) ...
+        bind_host(
+            name,
+            env[variable],
+            keys_file=Path(keys) if keys else None,
+            allow_anonymous=anonymous,
+            host_variable=variable,
+        )
+        # ... and anonymous only where the host publishes them on 127.0.0.1 alone.
+        if not keys:
+            assert all(str(port).startswith("127.0.0.1:") for port in services[name]["ports"])
 
 
 # -- release metadata ---------------------------------------------------------------------
