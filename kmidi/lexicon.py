@@ -69,6 +69,10 @@ class Entry:
     """Names of contexts this term switches on ("loss", "persistence"…)."""
     resolver: bool = False
     """Says the distress named before it in the clause is over ("exams are finally over")."""
+    turn: bool = False
+    """Opening a sentence of a long text, turns it: what came before weighs less ("Then…")."""
+    aside: bool = False
+    """Opening a sentence of a long text, makes it an aside that weighs less ("Anyway, …")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,10 @@ class Context:
     name: str
     shift: tuple[tuple[str, str, float], ...]
     """(source preset, target preset, share of the source's score that moves)."""
+    reach: int = 0
+    """In a long text, how many sentences after the one that switched it on it still colours."""
+    unless: tuple[str, ...] = ()
+    """Contexts that, when also on, keep this one from shifting anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +398,10 @@ class Lexicon:
             self._entry(term).contrast = True
         for term in doc.get("resolvers", []):
             self._entry(term).resolver = True
+        for term in doc.get("turns", []):
+            self._entry(term).turn = True
+        for term in doc.get("asides", []):
+            self._entry(term).aside = True
         for section in ("intensifiers", "dampeners"):
             for term, scale in doc.get(section, {}).items():
                 self._entry(term).scale = float(scale)
@@ -434,7 +446,12 @@ class Lexicon:
                         f"context {name!r} shift {source!r} -> {target!r} is invalid"
                     )
                 shift.append((source, target, float(share)))
-            self.contexts[name] = Context(name, tuple(shift))
+            self.contexts[name] = Context(
+                name,
+                tuple(shift),
+                int(spec.get("reach", 0)),
+                tuple(str(other) for other in spec.get("unless", ())),
+            )
             for preset, minimum in spec.get("presets", {}).items():
                 if preset not in PRESETS:
                     raise LexiconError(f"context {name!r} names unknown preset {preset!r}")
@@ -547,35 +564,14 @@ class Lexicon:
     def match(self, tokens: Sequence[Token]) -> list[Unit]:
         """Greedy longest-match of lexicon phrases over ``tokens``, left to right.
 
-        A one-word intensifier or dampener inside a phrase is skipped and its scale kept.
+        A one-word intensifier or dampener inside a phrase is skipped and its scale kept,
+        also where the trie has a branch for it ("feel *so* blue" beside "felt so small").
         """
         units: list[Unit] = []
-        trie = self._trie
-        fillers = self._fillers
         n = len(tokens)
         i = 0
         while i < n:
-            node = trie
-            best_end = -1
-            best: Entry | None = None
-            best_scale = scale = 1.0
-            j = i
-            length = 0
-            while j < n and length < self._max_phrase:
-                key = tokens[j].key
-                child: Trie | None = node.get(key)
-                if child is None:
-                    if j > i and key in fillers:
-                        scale *= fillers[key]
-                        j += 1
-                        continue
-                    break
-                node = child
-                length += 1
-                entry = node.get(_TERMINAL)
-                if entry is not None:
-                    best_end, best, best_scale = j, entry, scale
-                j += 1
+            best_end, best, best_scale = self._longest(tokens, i, n)
             token = tokens[i]
             if best is None:
                 units.append(
@@ -600,6 +596,35 @@ class Lexicon:
             )
             i = best_end + 1
         return units
+
+    def _longest(self, tokens: Sequence[Token], i: int, n: int) -> tuple[int, Entry | None, float]:
+        """(last token, entry, scale of skipped fillers) of the longest term starting at
+        ``i``; (-1, None, 1.0) when none does. A filler that also has a branch in the trie
+        is tried both ways, the literal way first (it wins a tie)."""
+        fillers = self._fillers
+        max_phrase = self._max_phrase
+        best_end, best, best_scale = -1, None, 1.0
+        pending: list[tuple[Trie, int, int, float]] = [(self._trie, i, 0, 1.0)]
+        while pending:
+            node, j, length, scale = pending.pop()
+            while j < n and length < max_phrase:
+                key = tokens[j].key
+                child: Trie | None = node.get(key)
+                if j > i and key in fillers:
+                    if child is None:
+                        scale *= fillers[key]
+                        j += 1
+                        continue
+                    pending.append((node, j + 1, length, scale * fillers[key]))
+                if child is None:
+                    break
+                node = child
+                length += 1
+                entry = node.get(_TERMINAL)
+                if entry is not None and j > best_end:
+                    best_end, best, best_scale = j, entry, scale
+                j += 1
+        return best_end, best, best_scale
 
     def lookup(self, term: str) -> Entry | None:
         """The entry for a word or phrase, or None."""
@@ -681,7 +706,14 @@ def _intl_lexicon(language: str) -> Lexicon:
         "negation_targets": english["negation_targets"],
         "classes": section.get("classes", {}),
     }
-    for key in ("negators", "scope_breakers", "contrast", "negation_transparent"):
+    for key in (
+        "negators",
+        "scope_breakers",
+        "contrast",
+        "negation_transparent",
+        "turns",
+        "asides",
+    ):
         document[key] = _expanded_terms(section.get(key, []))
     for key in ("intensifiers", "dampeners"):
         document[key] = _expanded_terms(section.get(key, {}))
@@ -694,6 +726,8 @@ def _intl_lexicon(language: str) -> Lexicon:
         name: {
             "shift": spec["shift"],
             "presets": spec.get("presets", {}),
+            "reach": spec.get("reach", 0),
+            "unless": spec.get("unless", []),
             "cues": _expanded_terms(cues.get(name, [])),
         }
         for name, spec in read_data("situations.json")["contexts"].items()

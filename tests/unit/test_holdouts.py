@@ -17,6 +17,22 @@ moved; holdout4 went to 81 of 103 (79 %), its sarcasm 1/9 -> 4/9.
 Third pass, after scene cues written from 20 development scenes (tests/unit/test_scenes.py):
 56 of 90 (62 %), scenes unchanged at 13/20, sarcasm 8/20; holdout4 83 of 103 (81 %), its
 scenes 7/14 -> 9/14.
+Fourth pass, after the generalisation round (measured once before it, at 954ec72: unchanged
+from the third pass): long texts read sentence by sentence from 160 characters and three
+sentences, each sentence saturating, turns ("But…", "Then…") and asides ("Anyway, …") in six
+languages, contexts kept to their sentence (a death and a homecoming reach a few further);
+sarcasm in three tiers (certain, praise over trouble, enthusiasm over a chore) with
+regular-expression forms; confidence tied to the amount of evidence; about 600 English scene
+cues written by theme, and about 730 idioms and scenes and 115 word beginnings across the
+five other languages. All written from about 300 development texts in three batches
+(tests/unit/test_languages.py, test_scenes.py, test_sarcasm.py, test_long_texts.py,
+test_unsure.py), each written before the changes it drove; on the family of their languages,
+scenes, sarcasm and long texts the first passes were 77/140 (55 %), 31/64 (48 %) and 17/35
+(49 %) on the code as it stood. Then 59 of 90 (66 %): plain 13/15, scenes 14/20, sarcasm
+9/20, other languages 10/15, long 3/5, musical 8/10, unsure 2/5; holdout4 85 of 103 (83 %):
+long 2/5 -> 4/5, scenes 9/14 -> 10/14, sarcasm 4/9 -> 3/9, the rest unchanged. The gain is
+about what the later first passes predicted: hand-written vocabulary carries to about half
+of fresh phrasing.
 
 The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
 marker cannot outlive the gap.
@@ -36,8 +52,8 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 76 % second, 81 % now", 80),
-    "affect_holdout5": ("56 % first pass, 62 % now", 90),
+    "affect_holdout4": ("48 % first pass, 76 % second, 83 % now", 80),
+    "affect_holdout5": ("56 % first pass, 66 % now", 90),
 }
 
 

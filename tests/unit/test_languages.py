@@ -2,6 +2,13 @@
 
 The sentences below were written for this file (dev data, seen while tuning the lexicon);
 the blind measurement is elsewhere.
+
+Issue 9 generalisation round (``FRESH``, ``PROBE``, ``THIRD``), each batch written before the
+changes it drove, first pass on the code as it stood: ``FRESH`` (14 a language) 49/70
+(commit 954ec72; idioms such as "hasta el moño", "Schiss", "la trouille", "de saco cheio",
+"un bene dell'anima" and scenes read as neutral); ``PROBE`` (6 a language) 17/30
+after about 650 idioms, scenes and word beginnings were added; ``THIRD`` (2 a language) 6/10
+after the second round. Now 109/110 (one strict xfail), language told right in all.
 """
 
 from __future__ import annotations
@@ -316,6 +323,231 @@ added, so they are dev data too."""
 for _lang, _rows in BODY_AND_IDIOM.items():
     SENTENCES[_lang] = SENTENCES[_lang] + _rows
 CASES = [(lang, text, family) for lang, rows in SENTENCES.items() for text, family in rows]
+
+FRESH: dict[str, list[tuple[str, str]]] = {
+    "es": [
+        ("Estoy fatal, no paro de pensar en ella y se me parte el alma.", "sadness"),
+        ("Se me cae el mundo encima desde que me dejó.", "sadness"),
+        ("Me tiemblan las piernas, mañana me dan los resultados de la biopsia.", "fear"),
+        ("No estoy enfadado, estoy decepcionado, que es peor.", "sadness"),
+        ("Estoy hasta el moño de los vecinos y su música a las tres de la mañana.", "anger"),
+        ("Al principio tenía miedo, pero al final todo salió genial y estoy feliz.", "joy"),
+        ("Olía a las galletas de mi abuela y volví a tener ocho años.", "nostalgia"),
+        ("Una tarde en la hamaca, sin prisas, escuchando las olas.", "peace"),
+        ("Ya no me importa nada, ni el trabajo ni la gente.", "detachment"),
+        ("Mi hija dio sus primeros pasos hoy y me derretí.", "tenderness"),
+        ("Desde lo alto del volcán se veía toda la isla, me sentí diminuta.", "awe"),
+        ("Faltan diez segundos, el balón está en el aire y nadie respira.", "tension"),
+        ("Me han puesto los cuernos y encima se ríe de mí.", "anger"),
+        ("Qué gusto volver a casa después de un día tan largo, ducha y sofá.", "peace"),
+    ],
+    "de": [
+        ("Mir geht es gar nicht gut, ich könnte nur noch heulen.", "sadness"),
+        ("Seit sie ausgezogen ist, ist die Wohnung so still.", "sadness"),
+        ("Ich hab so Schiss vor morgen, ich kann kaum atmen.", "fear"),
+        ("Das ist doch eine Frechheit! Ich koche vor Wut.", "anger"),
+        ("Ich bin nicht glücklich, eher leer und ausgebrannt.", "detachment"),
+        ("Endlich Urlaub! Morgen fliegen wir nach Portugal und ich kann es kaum erwarten.", "joy"),
+        ("Die alten Fotos aus der Schulzeit haben mich ganz wehmütig gemacht.", "nostalgia"),
+        ("Ein Spaziergang im Wald, nur die Vögel und mein Atem.", "peace"),
+        ("Mein kleiner Sohn hat mir heute ein Bild gemalt, mit einem Herz drauf.", "tenderness"),
+        ("Als ich oben auf dem Gipfel stand und die Alpen sah, war ich überwältigt.", "awe"),
+        ("Gleich wird der Gewinner verkündet, die Spannung ist kaum auszuhalten.", "tension"),
+        (
+            "Ich habe die Prüfung zwar bestanden, aber meine beste Freundin ist durchgefallen"
+            " und mir ist zum Weinen zumute.",
+            "sadness",
+        ),
+        (
+            "Schon wieder hat mich mein Chef vor allen runtergemacht, ich hab die Nase voll.",
+            "anger",
+        ),
+        (
+            "Ich war anfangs skeptisch, aber das Konzert war der Wahnsinn, ich bin begeistert!",
+            "joy",
+        ),
+    ],
+    "fr": [
+        ("J'ai le moral à zéro depuis des semaines.", "sadness"),
+        ("Il me manque tellement, je n'arrive plus à dormir.", "sadness"),
+        ("J'ai la trouille de prendre l'avion demain.", "fear"),
+        ("Ça m'énerve, il ne range jamais rien !", "anger"),
+        ("On a gagné le match, je saute de joie !", "joy"),
+        ("L'odeur du pain chaud me ramène chez ma grand-mère.", "nostalgia"),
+        ("Un dimanche tranquille, un bon livre et une tasse de thé.", "peace"),
+        ("Je m'en fiche complètement, plus rien ne me touche.", "detachment"),
+        ("Mon chat ronronne sur mes genoux pendant que je le caresse.", "tenderness"),
+        ("Face au Grand Canyon, je me suis senti minuscule.", "awe"),
+        ("Le suspense est insoutenable, le jury va annoncer les résultats.", "tension"),
+        ("J'avais peur de lui dire, mais finalement elle a dit oui et je suis aux anges.", "joy"),
+        ("Je ne suis pas en colère, juste profondément triste.", "sadness"),
+        ("Mon fils est parti vivre à l'étranger, la maison est bien vide sans lui.", "sadness"),
+    ],
+    "pt": [
+        ("Estou arrasada, ele foi embora sem dizer nada.", "sadness"),
+        ("Chorei a noite inteira, não aguento mais essa tristeza.", "sadness"),
+        ("Estou morrendo de medo do resultado do exame.", "fear"),
+        ("Que ódio! Roubaram minha bicicleta de novo.", "anger"),
+        ("Não estou feliz nem triste, só sinto um vazio.", "detachment"),
+        ("Passei na faculdade! Nem acredito, estou radiante.", "joy"),
+        ("Lembro das tardes na praia com meu pai, bons tempos.", "nostalgia"),
+        ("Uma rede na varanda, o barulho da chuva, tudo tranquilo.", "peace"),
+        ("Meu neto dormiu no meu colo, que coisa mais fofa.", "tenderness"),
+        ("A vista do alto da montanha me deixou boquiaberto.", "awe"),
+        ("Estou com um nó na garganta desde o enterro.", "sadness"),
+        ("O pênalti vai ser cobrado agora, ninguém respira.", "tension"),
+        ("Estou de saco cheio desse trânsito todo dia.", "anger"),
+        ("Mesmo cansada, estou muito orgulhosa e feliz com a formatura do meu filho.", "joy"),
+    ],
+    "it": [
+        ("Sono giù di morale da quando ho perso il lavoro.", "sadness"),
+        ("Mi manca da morire, la casa è vuota senza di lui.", "sadness"),
+        ("Ho una paura tremenda di volare.", "fear"),
+        ("Sono incazzato nero, mi hanno fregato di nuovo.", "anger"),
+        ("Non sono arrabbiata, sono solo stanca di tutto e non sento più niente.", "detachment"),
+        ("Che gioia, è nato il mio nipotino!", "joy"),
+        ("Le vecchie canzoni di mia madre mi riportano a quando ero piccola.", "nostalgia"),
+        ("Una passeggiata sul lago al tramonto, finalmente un po' di pace.", "peace"),
+        (
+            "Il mio cagnolino mi aspetta sempre alla porta, gli voglio un bene dell'anima.",
+            "tenderness",
+        ),
+        ("Sotto la cupola di San Pietro sono rimasto a bocca aperta.", "awe"),
+        ("Mancano pochi secondi alla fine e siamo in parità.", "tension"),
+        ("Avevo paura di fallire, ma ce l'ho fatta e sono felicissima.", "joy"),
+        ("Ho il cuore a pezzi, mi ha lasciato per un'altra.", "sadness"),
+        ("Questa situazione mi fa venire i nervi, nessuno fa il proprio lavoro.", "anger"),
+    ],
+}
+"""As varied as could be: contrast ("al principio… pero al final"), denial ("nicht
+glücklich, eher leer"), slang ("Schiss", "incazzato nero", "de saco cheio"), scenes without
+a feeling word. First pass 49/70 (module docstring)."""
+FRESH_CASES = [(lang, text, family) for lang, rows in FRESH.items() for text, family in rows]
+
+
+PROBE: dict[str, list[tuple[str, str]]] = {
+    "es": [
+        (
+            "Desde que se fue mi perro la casa está muy silenciosa y lo echo muchísimo de menos.",
+            "sadness",
+        ),
+        ("Otra vez me han cancelado el vuelo, esto es indignante.", "anger"),
+        ("Mañana es la operación de mi madre y no puedo parar de temblar.", "fear"),
+        ("Por fin hemos terminado la mudanza y estamos tan contentos en la casa nueva.", "joy"),
+        ("Me acuerdo de cuando jugábamos en la calle hasta que anochecía.", "nostalgia"),
+        ("Todo me parece gris, no tengo ilusión por nada.", "sadness"),
+    ],
+    "de": [
+        ("Meine Oma muss ins Pflegeheim, und mir ist ganz schwer ums Herz.", "sadness"),
+        ("Dieser Typ hat sich einfach vorgedrängelt und mich noch angeschnauzt!", "anger"),
+        (
+            "Mitten in der Nacht klingelt es an der Tür, und ich traue mich nicht aufzumachen.",
+            "fear",
+        ),
+        ("Wir sitzen am Lagerfeuer, die Sterne über uns, alles ist still und friedlich.", "peace"),
+        ("Ich habe endlich meinen Führerschein bestanden, ich bin so stolz!", "joy"),
+        ("Mir ist alles zu viel, ich spüre gar nichts mehr.", "detachment"),
+    ],
+    "fr": [
+        ("Depuis le départ de mes enfants, je tourne en rond dans l'appartement.", "sadness"),
+        ("Le voisin a encore garé sa voiture devant mon garage, j'en peux plus !", "anger"),
+        ("J'ai reçu un message bizarre d'un inconnu qui connaît mon adresse.", "fear"),
+        ("On a passé la soirée à rire avec les copains, c'était génial.", "joy"),
+        ("En rangeant le grenier, j'ai retrouvé mes vieux cahiers d'école.", "nostalgia"),
+        ("Je contemplais les étoiles filantes, émerveillée par l'immensité du ciel.", "awe"),
+    ],
+    "pt": [
+        ("Meu cachorro morreu ontem e a casa ficou tão silenciosa.", "sadness"),
+        ("Furaram a fila na minha frente e ainda riram da minha cara.", "anger"),
+        ("Ouvi um barulho estranho na cozinha às três da manhã e fiquei paralisado.", "fear"),
+        ("Pé na areia, água de coco e nenhuma preocupação.", "peace"),
+        (
+            "Encontrei uma carta antiga da minha avó e passei a tarde lembrando da infância.",
+            "nostalgia",
+        ),
+        ("Não sei mais o que sinto, estou no automático há meses.", "detachment"),
+    ],
+    "it": [
+        ("Da quando se n'è andata mia figlia, la casa è silenziosa e mi sento perso.", "sadness"),
+        ("Il mio capo mi ha umiliato davanti a tutti e non è la prima volta.", "anger"),
+        ("Stanotte ho sentito dei passi in corridoio e vivo da sola.", "fear"),
+        ("Abbiamo passato la domenica a ridere e mangiare con tutta la famiglia.", "joy"),
+        ("Ho ritrovato il mio vecchio diario delle medie, quanti ricordi.", "nostalgia"),
+        ("Davanti all'oceano in tempesta mi sono sentito minuscolo.", "awe"),
+    ],
+}
+"""Written after ``FRESH`` passed, to measure how far its vocabulary carries: first pass
+17/30."""
+THIRD: dict[str, list[tuple[str, str]]] = {
+    "es": [
+        ("Llevo tres noches sin dormir pensando en la entrevista del jueves.", "fear"),
+        ("Mi hermano me ha vuelto a dejar plantada y ni siquiera me ha avisado.", "anger"),
+    ],
+    "de": [
+        (
+            "Als ich das Ultraschallbild gesehen habe, sind mir vor Glück die Tränen gekommen.",
+            "joy",
+        ),
+        ("Die Stille im Haus ist unerträglich, seit Papa nicht mehr da ist.", "sadness"),
+    ],
+    "fr": [
+        (
+            "Ce matin, café sur le balcon, le soleil qui se lève, personne pour me déranger.",
+            "peace",
+        ),
+        (
+            "J'ai raté mon train, perdu mon portefeuille et il pleut des cordes. Quelle journée.",
+            "anger",
+        ),
+    ],
+    "pt": [
+        ("Minha filha me deu um abraço apertado e disse que me ama, derreti toda.", "tenderness"),
+        ("Quando vi o mar pela primeira vez, fiquei sem reação de tão lindo.", "awe"),
+    ],
+    "it": [
+        ("Tocca sempre a me sistemare tutto e nessuno dice mai grazie.", "anger"),
+        ("Stasera niente, né tristezza né gioia, solo un grande vuoto.", "detachment"),
+    ],
+}
+"""Written after the second batch passed: first pass 6/10."""
+for _lang, _rows in THIRD.items():
+    PROBE[_lang] = PROBE[_lang] + _rows
+STILL_MISSED = {
+    "Depuis le départ de mes enfants, je tourne en rond dans l'appartement.": (
+        "'je tourne en rond' reads as restlessness; the empty nest is not read"
+    ),
+}
+PROBE_CASES = [
+    pytest.param(
+        lang,
+        text,
+        family,
+        marks=[pytest.mark.xfail(strict=True, reason=STILL_MISSED[text])]
+        if text in STILL_MISSED
+        else [],
+    )
+    for lang, rows in PROBE.items()
+    for text, family in rows
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "family"), PROBE_CASES)
+def test_probe_sentences_read_to_their_family_in_their_language(
+    lang: str, text: str, family: str
+) -> None:
+    affect = analyse_text(text)
+    assert affect.language == lang, (text, affect.language)
+    assert PRESETS[affect.primary].family == family, (text, affect.primary, affect.evidence)
+
+
+@pytest.mark.parametrize(("lang", "text", "family"), FRESH_CASES)
+def test_fresh_sentences_read_to_their_family_in_their_language(
+    lang: str, text: str, family: str
+) -> None:
+    affect = analyse_text(text)
+    assert affect.language == lang, (text, affect.language)
+    assert PRESETS[affect.primary].family == family, (text, affect.primary, affect.evidence)
+
 
 SHORT: dict[str, list[str]] = {
     "es": ["estoy triste", "tengo miedo", "te quiero", "estoy sola", "me da igual", "qué rabia"],
