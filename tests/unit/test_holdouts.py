@@ -34,6 +34,14 @@ long 2/5 -> 4/5, scenes 9/14 -> 10/14, sarcasm 4/9 -> 3/9, the rest unchanged. T
 about what the later first passes predicted: hand-written vocabulary carries to about half
 of fresh phrasing.
 
+holdout6 (105 rows, written 2026-11-29 by a helper who never opened the project, committed
+before its first run; see data/BLIND_PROVENANCE.md). First pass (commit a8f40c2, after
+this session's work on long texts, sarcasm, scenes and languages): 69 of 105 (66 %):
+plain 12/18, scenes 13/20, sarcasm 9/17, other languages 17/26 (de 2/5, es 4/7, fr 4/5,
+it 3/5, pt 4/5), long 2/6, musical 10/11, unsure 6/7. The same 66 % as holdout5 after
+its tuning-free passes: the vocabulary written this session generalised as far as the
+dev texts' first passes predicted, no further.
+
 The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
 marker cannot outlive the gap.
 """
@@ -54,7 +62,7 @@ GOAL = 0.90
 SPLITS = {
     "affect_holdout4": ("48 % first pass, 76 % second, 83 % now", 80),
     "affect_holdout5": ("56 % first pass, 66 % now", 90),
-    "affect_holdout6": ("first pass pending", 96),
+    "affect_holdout6": ("66 % first pass", 96),
 }
 
 
