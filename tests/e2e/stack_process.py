@@ -34,6 +34,10 @@ class RunningStack:
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def supervisor_lines(self) -> str:
+        """What ``kmidi up`` itself printed (``kmidi: …``): why it stopped, what died."""
+        return "\n".join(line for line in self.log_text().splitlines() if line.startswith("kmidi:"))
+
     def log_tail(self, lines: int) -> str:
         """The last lines every service wrote, for failure messages."""
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -142,7 +146,10 @@ def start_stack(
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"kmidi up exited early:\n{stack.log_text()[-4000:]}")
+            raise AssertionError(
+                f"kmidi up exited early (code {process.returncode}); its own lines:\n"
+                f"{stack.supervisor_lines()}\n--- log tail ---\n{stack.log_text()[-4000:]}"
+            )
         if "kmidi is up" in stack.log_text() and _answers(f"{stack.api_url}/health"):
             stack.started_in_seconds = time.monotonic() - started
             return stack
