@@ -375,7 +375,28 @@ class EmbeddedKafka:
     def wait_until_ready(self) -> None:
         """Until the launched JVM answers a Metadata request; BrokerStartError if it exits
         first or does not answer within the start timeout (the JVM is left running)."""
-        self._wait_ready()
+        deadline = time.monotonic() + self._start_timeout
+        while not self.answers():
+            if time.monotonic() >= deadline:
+                raise BrokerStartError(
+                    f"Kafka did not answer on {self.bootstrap_servers} within "
+                    f"{self._start_timeout:g}s. Log: {self.log_file}\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def answers(self) -> bool:
+        """Whether the launched JVM answers a Metadata request now; BrokerStartError if
+        it has exited (with its log)."""
+        process = self._process
+        if process is None:
+            raise BrokerStartError(f"Kafka node {self._node_id} was not launched")
+        code = process.poll()
+        if code is not None:
+            raise BrokerStartError(
+                f"Kafka exited with code {code} before it was ready on "
+                f"{self.bootstrap_servers}. Log: {self.log_file}\n{self.log_tail()}"
+            )
+        return broker_answers(self.bootstrap_servers, timeout=1.0)
 
     def kill(self) -> int | None:
         """SIGKILL the JVM, as a crash would, and reap it; keeps the data dir (``start()``
@@ -392,8 +413,9 @@ class EmbeddedKafka:
     def terminate(self) -> None:
         """Ask the JVM to shut down (SIGTERM) without waiting; ``stop()`` waits for it.
 
-        A cluster signals all its nodes before waiting for any: stopped one after the
-        other, the last ones would wait for a controller quorum that has gone away."""
+        A cluster signals all its nodes before waiting for any (about 5 s in all): stopped
+        one after the other, the last node waits for a controller quorum that has gone
+        away until it is SIGKILLed 30 s later."""
         process = self._process
         if process is not None and process.poll() is None:
             _signal_group(process.pid, signal.SIGTERM)
@@ -542,30 +564,6 @@ class EmbeddedKafka:
             # that would kill the broker early, so only the main thread arms it.
             preexec_fn=die_with_parent(os.getpid()) if on_main_thread else None,
         )
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self._start_timeout
-        while not self.answers():
-            if time.monotonic() >= deadline:
-                raise BrokerStartError(
-                    f"Kafka did not answer on {self.bootstrap_servers} within "
-                    f"{self._start_timeout:g}s. Log: {self.log_file}\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def answers(self) -> bool:
-        """Whether the launched JVM answers a Metadata request now; BrokerStartError if
-        it has exited (with its log)."""
-        process = self._process
-        if process is None:
-            raise BrokerStartError(f"Kafka node {self._node_id} was not launched")
-        code = process.poll()
-        if code is not None:
-            raise BrokerStartError(
-                f"Kafka exited with code {code} before it was ready on "
-                f"{self.bootstrap_servers}. Log: {self.log_file}\n{self.log_tail()}"
-            )
-        return broker_answers(self.bootstrap_servers, timeout=1.0)
 
     def _stop_locked(self) -> None:
         process, self._process = self._process, None
