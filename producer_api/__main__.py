@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tempfile
 
 import uvicorn
 
 from producer_api.core.config import Settings, get_settings
-from service_common.auth import BindRefusedError, bind_host
+from service_common.auth import listen_host_or_exit
 from service_common.logging import configure_logging
 
 log = logging.getLogger("producer_api")
@@ -20,22 +19,14 @@ log = logging.getLogger("producer_api")
 def main() -> None:
     settings = get_settings()
     configure_logging("producer_api", settings.log_level)
-    try:
-        host, sentence = bind_host(
-            "the kmidi ingress",
-            settings.api_host,
-            keys_file=settings.kmidi_api_keys_file,
-            allow_anonymous=settings.kmidi_allow_anonymous,
-            host_variable="API_HOST",
-        )
-    except BindRefusedError as exc:
-        log.critical(str(exc))
-        print(exc, file=sys.stderr)
-        sys.exit(2)
-    if settings.kmidi_api_keys_file is None:
-        log.warning(sentence)
-    else:
-        log.info(sentence)
+    host = listen_host_or_exit(
+        "the kmidi ingress",
+        settings.api_host,
+        keys_file=settings.kmidi_api_keys_file,
+        allow_anonymous=settings.kmidi_allow_anonymous,
+        host_variable="API_HOST",
+        logger=log,
+    )
     workers = 1 if settings.reload else settings.api_workers
     metrics_dir: str | None = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -341,3 +342,30 @@ def bind_host(
         f"{service} listens on {chosen} only: no API keys (KMIDI_API_KEYS_FILE unset), "
         "anonymous access from this machine"
     )
+
+
+def listen_host_or_exit(
+    service: str,
+    host: str | None,
+    *,
+    keys_file: Path | None,
+    allow_anonymous: bool,
+    host_variable: str,
+    logger: logging.Logger,
+) -> str:
+    """``bind_host`` for a service's entry point: the sentence logged (a warning when
+    anonymous), or the refusal logged and printed and the process ended with status 2."""
+    try:
+        chosen, sentence = bind_host(
+            service,
+            host,
+            keys_file=keys_file,
+            allow_anonymous=allow_anonymous,
+            host_variable=host_variable,
+        )
+    except BindRefusedError as exc:
+        logger.critical(str(exc))
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    logger.log(logging.WARNING if keys_file is None else logging.INFO, sentence)
+    return chosen

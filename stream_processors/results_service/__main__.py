@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import uvicorn
 
-from service_common.auth import BindRefusedError, bind_host
+from service_common.auth import listen_host_or_exit
 from service_common.logging import configure_logging
 from stream_processors.results_service.config import get_settings
 from stream_processors.results_service.main import create_app
@@ -26,22 +25,14 @@ log = logging.getLogger(SERVICE)
 def main() -> None:
     settings = get_settings()
     configure_logging(SERVICE, settings.log_level)
-    try:
-        host, sentence = bind_host(
-            "the kmidi results service",
-            settings.results_host,
-            keys_file=settings.kmidi_api_keys_file,
-            allow_anonymous=settings.kmidi_allow_anonymous,
-            host_variable="RESULTS_HOST",
-        )
-    except BindRefusedError as exc:
-        log.critical(str(exc))
-        print(exc, file=sys.stderr)
-        sys.exit(2)
-    if settings.kmidi_api_keys_file is None:
-        log.warning(sentence)
-    else:
-        log.info(sentence)
+    host = listen_host_or_exit(
+        "the kmidi results service",
+        settings.results_host,
+        keys_file=settings.kmidi_api_keys_file,
+        allow_anonymous=settings.kmidi_allow_anonymous,
+        host_variable="RESULTS_HOST",
+        logger=log,
+    )
     uvicorn.run(
         create_app(settings),
         host=host,
