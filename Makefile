@@ -31,6 +31,7 @@ bench: $(STAMP)  ## print performance figures (not part of the tests)
 	$(BIN)/python bench/bench_compose.py
 	$(BIN)/python bench/bench_affect.py
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_worker_engine.py
 
 schemas: $(STAMP)  ## regenerate schemas/json after changing a model
 	$(BIN)/python -m schemas.export
