@@ -94,42 +94,8 @@ async def _process(ctx: StageContext) -> None:
         if planned is None:
             return
         affect, plan = planned
-
-        plan_dict = plan.to_dict()
-        plan_dict["seed_source"] = seed_source
-        ready = PlanReady(
-            request_id=event.request_id,
-            intent=event.intent,
-            seed=seed,
-            affect=affect.to_dict(),
-            plan=plan_dict,
-            submitted_at=event.submitted_at,
-            planned_at=datetime.now(UTC),
-            output_format=event.output_format,
-            audio_format=event.audio_format,
-        )
-        piece = _render(plan)
-        plan_headers = ctx.output_headers()
-        publisher = ctx.publisher
-        if piece is None:
-            # The generation stage renders an unmarked plan, and dead-letters it with the
-            # plan's own bytes if the renderer fails there too.
-            await publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE)
-        else:
-            plan_headers.append((RENDERED_HEADER, STAGE.encode()))
-            # Logged before publishing, as the generation stage's "plan received" was: a
-            # reader who sees the result can rely on the line being there.
-            log.info(
-                "piece rendered",
-                extra={"stage": GENERATION_STAGE, "duration_seconds": piece.duration_seconds},
-            )
-            result = completed_result(ready, piece)
-            # Both acknowledged before the intent's offset can be committed; in parallel,
-            # so the request waits for one round trip to the broker, not two.
-            await asyncio.gather(
-                publisher.publish_event(PLANS, event.request_id, ready, plan_headers, stage=STAGE),
-                publish_result(replace(ctx, stage=GENERATION_STAGE), result),
-            )
+        ready = _plan_ready(event, affect, plan, seed_source)
+        rendered = await _publish(ctx, ready, plan)
         log.info(
             "plan published",
             extra={
@@ -137,9 +103,54 @@ async def _process(ctx: StageContext) -> None:
                 "emotion": affect.primary,
                 "seed": seed,
                 "seed_source": seed_source,
-                "rendered": piece is not None,
+                "rendered": rendered,
             },
         )
+
+
+def _plan_ready(
+    event: IntentSubmitted, affect: domain.Affect, plan: domain.Plan, seed_source: str
+) -> PlanReady:
+    """The ``PlanReady`` event of ``plan``; its document also says where the seed came from."""
+    plan_dict = plan.to_dict()
+    plan_dict["seed_source"] = seed_source
+    return PlanReady(
+        request_id=event.request_id,
+        intent=event.intent,
+        seed=plan.seed,
+        affect=affect.to_dict(),
+        plan=plan_dict,
+        submitted_at=event.submitted_at,
+        planned_at=datetime.now(UTC),
+        output_format=event.output_format,
+        audio_format=event.audio_format,
+    )
+
+
+async def _publish(ctx: StageContext, ready: PlanReady, plan: domain.Plan) -> bool:
+    """Publish the plan and, when it renders here, its result; whether it rendered."""
+    piece = _render(plan)
+    plan_headers = ctx.output_headers()
+    publish_plan = ctx.publisher.publish_event
+    if piece is None:
+        # The generation stage renders an unmarked plan, and dead-letters it with the
+        # plan's own bytes if the renderer fails there too.
+        await publish_plan(PLANS, ready.request_id, ready, plan_headers, stage=STAGE)
+        return False
+    plan_headers.append((RENDERED_HEADER, STAGE.encode()))
+    # Logged before publishing, as the generation stage's "plan received" was: a reader
+    # who sees the result can rely on the line being there.
+    log.info(
+        "piece rendered",
+        extra={"stage": GENERATION_STAGE, "duration_seconds": piece.duration_seconds},
+    )
+    # Both acknowledged before the intent's offset can be committed; in parallel, so the
+    # request waits for one round trip to the broker, not two.
+    await asyncio.gather(
+        publish_plan(PLANS, ready.request_id, ready, plan_headers, stage=STAGE),
+        publish_result(replace(ctx, stage=GENERATION_STAGE), completed_result(ready, piece)),
+    )
+    return True
 
 
 def _render(plan: domain.Plan) -> domain.RenderedPiece | None:
