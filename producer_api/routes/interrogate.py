@@ -10,13 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import ValidationError
 
+from producer_api.core.config import Settings
 from producer_api.deps import PublisherDep, ReplyWaiterDep, RequestIdDep, SettingsDep
 from producer_api.intents import check_technical, publish_event, submit_intent
+from producer_api.kafka import EventPublisher
 from producer_api.limits import interrogate_limit
 from producer_api.openapi import error_responses
-from producer_api.replies import RequestInFlightError
-from schemas.events import IntentSubmitted, InterrogationTurn
-from schemas.http import InterrogateRequest, InterrogateResponse
+from producer_api.replies import ReplyWaiter, RequestInFlightError
+from schemas.events import IntentSubmitted, InterrogationReply, InterrogationTurn
+from schemas.http import GenerateAccepted, InterrogateRequest, InterrogateResponse
 from schemas.intent import Intent
 from schemas.topics import INTERROGATIONS
 from service_common.auth import api_key_id_of
@@ -80,8 +82,41 @@ async def interrogate(
 ) -> InterrogateResponse:
     session_id = body.session_id or uuid.uuid4().hex
     api_key_id = api_key_id_of(request)
-    # What the stage knows the conversation by: with API keys, a name of this key's own.
-    wire_session = key_session(api_key_id, session_id)
+    trace = child_traceparent(traceparent)
+    turn = InterrogationTurn(
+        request_id=request_id,
+        # What the stage knows the conversation by: with API keys, a name of this key's own.
+        session_id=key_session(api_key_id, session_id),
+        message=body.message,
+    )
+    reply = await _ask(turn, publisher, replies, settings, trace, api_key_id, session_id)
+    answer = InterrogateResponse(
+        request_id=request_id,
+        session_id=session_id,
+        turn=reply.turn,
+        ready=reply.ready,
+        question=reply.question,
+        suggestions=reply.suggestions,
+        extracted=reply.extracted,
+        intent=reply.intent,
+        affect=reply.affect,
+    )
+    if body.submit and reply.ready:
+        answer.generation = await _submit(body, reply, publisher, settings, trace, api_key_id)
+    return answer
+
+
+async def _ask(
+    turn: InterrogationTurn,
+    publisher: EventPublisher,
+    replies: ReplyWaiter,
+    settings: Settings,
+    trace: str,
+    api_key_id: str | None,
+    session_id: str,
+) -> InterrogationReply:
+    """Publish the turn and wait for the stage's reply (503, 409 or 504 otherwise)."""
+    request_id, wire_session = turn.request_id, turn.session_id
     if not replies.running:
         raise ApiError(
             503,
@@ -89,8 +124,6 @@ async def interrogate(
             "not connected to the interrogation replies yet; retry later",
             headers={"Retry-After": "2"},
         )
-    trace = child_traceparent(traceparent)
-    turn = InterrogationTurn(request_id=request_id, session_id=wire_session, message=body.message)
     try:
         future = replies.register(request_id, wire_session)
     except RequestInFlightError as exc:
@@ -107,7 +140,7 @@ async def interrogate(
             traceparent=trace,
             api_key_id=api_key_id,
         )
-        reply = await replies.wait(
+        return await replies.wait(
             request_id, future, settings.interrogate_timeout_seconds, wire_session
         )
     except TimeoutError as exc:
@@ -123,39 +156,34 @@ async def interrogate(
     finally:
         replies.discard(request_id, wire_session)
 
-    answer = InterrogateResponse(
-        request_id=request_id,
-        session_id=session_id,
-        turn=reply.turn,
-        ready=reply.ready,
-        question=reply.question,
-        suggestions=reply.suggestions,
-        extracted=reply.extracted,
-        intent=reply.intent,
-        affect=reply.affect,
+
+async def _submit(
+    body: InterrogateRequest,
+    reply: InterrogationReply,
+    publisher: EventPublisher,
+    settings: Settings,
+    trace: str,
+    api_key_id: str | None,
+) -> GenerateAccepted:
+    """Submit the intent a finished conversation arrived at (``submit: true``)."""
+    try:
+        intent = Intent.model_validate(reply.intent)
+    except ValidationError as exc:
+        log.warning("ready intent from the interrogation stage is invalid", exc_info=exc)
+        raise ApiError(
+            422, "invalid_intent", "the conversation's intent cannot be submitted yet"
+        ) from exc
+    check_technical(intent)
+    event = IntentSubmitted(
+        request_id=reply.request_id,
+        intent=intent,
+        seed=body.seed,
+        output_format=body.output_format,
+        audio_format=body.audio_format,
+        source="producer_api",
+        session_id=reply.session_id,
     )
-    if body.submit and reply.ready:
-        try:
-            intent = Intent.model_validate(reply.intent)
-        except ValidationError as exc:
-            log.warning("ready intent from the interrogation stage is invalid", exc_info=exc)
-            raise ApiError(
-                422, "invalid_intent", "the conversation's intent cannot be submitted yet"
-            ) from exc
-        check_technical(intent)
-        event = IntentSubmitted(
-            request_id=request_id,
-            intent=intent,
-            seed=body.seed,
-            output_format=body.output_format,
-            audio_format=body.audio_format,
-            source="producer_api",
-            session_id=reply.session_id,
-        )
-        answer.generation = await submit_intent(
-            publisher, settings, event, traceparent=trace, api_key_id=api_key_id
-        )
-    return answer
+    return await submit_intent(publisher, settings, event, traceparent=trace, api_key_id=api_key_id)
 
 
 def key_session(api_key_id: str | None, session_id: str) -> str:
