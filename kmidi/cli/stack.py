@@ -443,11 +443,21 @@ def _print_banner(
         if service.name.startswith("worker") or service.name == "audio":
             port = service.env["WORKER_METRICS_PORT"]
             lines.append(f"  {service.name:<8} metrics at http://127.0.0.1:{port}/metrics")
+    keys_file = api.get("KMIDI_API_KEYS_FILE") or os.environ.get("KMIDI_API_KEYS_FILE")
+    auth = """-H "Authorization: Bearer $KMIDI_API_KEY" """ if keys_file else ""
     lines += [
         f"  kafka    {bootstrap}  ({kafka_note})",
         "",
+        *(
+            [
+                f"API keys are on ({keys_file}): `kmidi keys create NAME` prints one;",
+                "export it as KMIDI_API_KEY for the example below.",
+            ]
+            if keys_file
+            else []
+        ),
         "Try:",
-        f"  curl -s -X POST http://127.0.0.1:{api['API_PORT']}/generate "
+        f"  curl -s -X POST http://127.0.0.1:{api['API_PORT']}/generate {auth}"
         "-H 'Content-Type: application/json' "
         """-d '{"intent": {"emotional_intent": "I am feeling grief"}, "output_format": "midi"}'""",
         "Ctrl-C stops everything.",
