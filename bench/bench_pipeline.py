@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,7 +66,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kmidi.cli.broker import EmbeddedKafka  # noqa: E402
+from kmidi.cli.broker import EmbeddedKafka, free_port, free_port_run  # noqa: E402
 from kmidi.compose import compose  # noqa: E402
 from schemas.events import GenerationResult, dump_event  # noqa: E402
 from schemas.intent import Intent  # noqa: E402
@@ -92,12 +91,6 @@ def derive_seed(request_id: str) -> int:
     of the compose phase shows at once if the two ever differ."""
     digest = hashlib.sha256(f"kmidi-seed:{request_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rnd(value: float, digits: int = 2) -> float:
@@ -269,9 +262,11 @@ class Stack:
         """Start and wait for "kmidi is up"; the monotonic time it said so."""
         for name in ("KAFKA_PORT", "API_PORT", "RESULTS_PORT"):
             self.ports[name] = free_port()
-        # Consecutive ports for the workers' metrics and web servers.
-        self.ports["WORKER_METRICS_PORT"] = free_port_block(self.workers)
-        self.ports["FAUST_WEB_PORT"] = free_port_block(self.workers)
+        # Consecutive ports for the workers' and the audio worker's metrics and web
+        # servers, in one block so the two runs cannot overlap.
+        first = free_port_run(2 * (self.workers + 1))
+        self.ports["WORKER_METRICS_PORT"] = first
+        self.ports["FAUST_WEB_PORT"] = first + self.workers + 1
         env = {
             **os.environ,
             **{name: str(port) for name, port in self.ports.items()},
@@ -331,21 +326,6 @@ class Stack:
                 elif "producer_api" in cmd:
                     found["ingress"] = child
         return found
-
-
-def free_port_block(count: int) -> int:
-    for _ in range(200):
-        first = free_port()
-        ports = range(first, first + count)
-        try:
-            with contextlib.ExitStack() as stack:
-                for port in ports:
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-    raise RuntimeError("no block of free ports")
 
 
 def cpu_seconds(processes: dict[str, psutil.Process], *, system: bool = False) -> dict[str, float]:

@@ -32,7 +32,6 @@ sys.path.insert(0, str(BENCH))
 from bench_pipeline import (  # noqa: E402
     PYTHON,
     ROOT,
-    free_port,
     intent_ids,
     rnd,
     stop_process,
@@ -40,7 +39,7 @@ from bench_pipeline import (  # noqa: E402
     write_intents,
 )
 
-from kmidi.cli.broker import EmbeddedKafka  # noqa: E402
+from kmidi.cli.broker import EmbeddedKafka, free_port  # noqa: E402
 from schemas.topics import RESULTS, TOPICS  # noqa: E402
 
 WARM_UP = 100

@@ -16,7 +16,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
-from kmidi.cli.broker import free_port
+from kmidi.cli.broker import free_port, free_port_run
 from schemas.topics import TOPICS
 
 
@@ -105,12 +105,15 @@ def start_stack(
 ) -> RunningStack:
     """Start ``kmidi up`` on free ports; with ``bootstrap=None`` it runs its own broker."""
     api_port, results_port = free_port(), free_port()
+    # The worker takes the metrics and faust web ports given, the audio worker the next
+    # ones: one run of four free ports, so neither lands on the other's or a stranger's.
+    worker_ports = free_port_run(4)
     env = {
         **os.environ,
         "API_PORT": str(api_port),
         "RESULTS_PORT": str(results_port),
-        "WORKER_METRICS_PORT": str(free_port()),
-        "FAUST_WEB_PORT": str(free_port()),
+        "WORKER_METRICS_PORT": str(worker_ports),
+        "FAUST_WEB_PORT": str(worker_ports + 2),
         "KMIDI_DATA_DIR": str(tmp_path / "stack-data"),
         "LOG_LEVEL": "INFO",
         **(extra_env or {}),
