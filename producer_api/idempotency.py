@@ -10,8 +10,9 @@ of a host shares: ``API_WORKERS`` uvicorn processes are separate address spaces,
 per-process cache would let a retry that lands on another process publish again. SQLite
 was chosen over a new Kafka topic or a new service: the claim is one ``INSERT OR IGNORE``
 (first writer wins, across processes) plus one ``SELECT``, about 0.1 ms, and nothing else
-to run. Ingress replicas on different hosts do not share it (docs/api.md says how to
-route by the key); the body fingerprint is SHA-256 over the validated body's canonical JSON.
+to run. Ingress replicas on different hosts do not share it: ``IDEMPOTENCY_STORE=kafka``
+(idempotency_kafka.py) keeps the claims on a topic every replica reads. The body
+fingerprint is SHA-256 over the validated body's canonical JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -53,6 +55,17 @@ class Claim:
     response: bytes | None
     fresh: bool
     """This request took the key just now (it publishes); else it is a retry."""
+
+
+class ClaimStore(Protocol):
+    """What the route needs of a store: this file's SQLite one, or the Kafka one that
+    every ingress replica shares (``IDEMPOTENCY_STORE=kafka``, idempotency_kafka.py)."""
+
+    async def claim(self, key: str, fingerprint: str, request_id: str) -> Claim: ...
+
+    async def complete(self, key: str, request_id: str, response: bytes) -> None: ...
+
+    async def release(self, key: str, request_id: str) -> None: ...
 
 
 def fingerprint(body: BaseModel) -> str:
@@ -143,7 +156,7 @@ def open_idempotency_store(settings: Settings) -> IdempotencyStore | None:
         return None
 
 
-def require_store(store: IdempotencyStore | None) -> IdempotencyStore:
+def require_store(store: ClaimStore | None) -> ClaimStore:
     """The store, or 503 for a request that sent a key the host cannot keep."""
     if store is None:
         raise ApiError(
@@ -179,6 +192,7 @@ def replay_or_refuse(claim: Claim, fingerprint: str) -> bytes:
 __all__ = [
     "MAX_KEY_CHARS",
     "Claim",
+    "ClaimStore",
     "IdempotencyStore",
     "check_key",
     "fingerprint",

@@ -157,15 +157,16 @@ class EventPublisher:
             self._metadata_ok_at = time.monotonic()
             return True
 
-    async def publish(self, topic: str, key: str, value: bytes, headers: KafkaHeaders) -> None:
-        """Send and wait for acks=all within ``PUBLISH_TIMEOUT_SECONDS``, else ``PublishError``."""
+    async def publish(self, topic: str, key: str, value: bytes, headers: KafkaHeaders) -> Any:
+        """Send and wait for acks=all within ``PUBLISH_TIMEOUT_SECONDS``, else ``PublishError``;
+        the record's metadata (``partition``, ``offset``)."""
         producer = self._producer
         if producer is None:
             EVENTS_PUBLISHED.labels(topic, "unavailable").inc()
             raise PublishError("unavailable", "not connected to Kafka yet")
         start = time.perf_counter()
         try:
-            await asyncio.wait_for(
+            metadata = await asyncio.wait_for(
                 producer.send_and_wait(topic, value=value, key=key.encode(), headers=headers),
                 timeout=self._settings.publish_timeout_seconds,
             )
@@ -181,3 +182,4 @@ class EventPublisher:
         PUBLISH_DURATION.labels(topic).observe(time.perf_counter() - start)
         EVENTS_PUBLISHED.labels(topic, "ok").inc()
         self._metadata_ok_at = time.monotonic()
+        return metadata

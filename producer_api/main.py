@@ -12,6 +12,7 @@ from slowapi.errors import RateLimitExceeded
 
 from producer_api.core.config import Settings, get_settings
 from producer_api.idempotency import open_idempotency_store
+from producer_api.idempotency_kafka import KafkaIdempotencyStore
 from producer_api.kafka import EventPublisher
 from producer_api.limits import build_limiter, handle_rate_limit_exceeded
 from producer_api.replies import ReplyWaiter
@@ -43,9 +44,17 @@ every operation but the probes and `/metrics` needs `Authorization: Bearer <key>
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     publisher: EventPublisher = app.state.publisher
     replies: ReplyWaiter = app.state.replies
-    app.state.idempotency = open_idempotency_store(app.state.settings)
+    settings: Settings = app.state.settings
+    shared = None
+    if settings.idempotency_store == "kafka":
+        shared = KafkaIdempotencyStore(settings, publisher)
+        app.state.idempotency = shared
+    else:
+        app.state.idempotency = open_idempotency_store(settings)
     await publisher.start()
     replies.start()
+    if shared is not None:
+        shared.start()
     freeze_startup_objects()
     log_auth_mode(SERVICE, app.state.api_keys)
     log.info("producer_api started", extra={"kafka_connected": publisher.started})
@@ -53,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await replies.stop()
+        if shared is not None:
+            await shared.stop()
         await publisher.stop()
         if app.state.idempotency is not None:
             app.state.idempotency.close()

@@ -24,6 +24,7 @@ RESULT_SCHEMA: Final = "kmidi.result.v1"
 INTERROGATION_SCHEMA: Final = "kmidi.interrogation.v1"
 INTERROGATION_REPLY_SCHEMA: Final = "kmidi.interrogation-reply.v1"
 DEADLETTER_SCHEMA: Final = "kmidi.deadletter.v1"
+IDEMPOTENCY_SCHEMA: Final = "kmidi.idempotency.v1"
 
 RESULT_SCHEMA_VERSION: Final = "1.1"
 """Revision of ``kmidi.result.v1``: 1.1 adds output_format, audio_format, artifacts and
@@ -228,6 +229,25 @@ class DeadLetter(BaseModel):
     failed_at: datetime = Field(default_factory=utc_now)
 
 
+class IdempotencyRecord(Event):
+    """One step of an Idempotency-Key claim; key = API key id and Idempotency-Key.
+
+    ``claimed`` takes the key unless a live claim holds it (the first in the partition
+    wins), ``completed`` records the winner's 202 for its retries, ``released`` frees a
+    claim whose request failed. Written and read by the ingress replicas only.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    schema_: Literal["kmidi.idempotency.v1"] = Field(default=IDEMPOTENCY_SCHEMA, alias="schema")
+    kind: Literal["claimed", "completed", "released"]
+    fingerprint: Sha256 = Field(description="SHA-256 of the request body's canonical JSON.")
+    created: float = Field(ge=0, description="When the claim was made, Unix seconds.")
+    response: str | None = Field(
+        default=None, description="completed: the 202 body the retries replay, base64."
+    )
+
+
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     INTENT_SCHEMA: IntentSubmitted,
     PLAN_SCHEMA: PlanReady,
@@ -235,6 +255,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     INTERROGATION_SCHEMA: InterrogationTurn,
     INTERROGATION_REPLY_SCHEMA: InterrogationReply,
     DEADLETTER_SCHEMA: DeadLetter,
+    IDEMPOTENCY_SCHEMA: IdempotencyRecord,
 }
 """Every event model by its ``schema`` name; drives the JSON Schema export."""
 

@@ -20,6 +20,7 @@ from schemas import api_keys, headers, topics
 from schemas.events import (
     DEADLETTER_SCHEMA,
     EVENT_MODELS,
+    IDEMPOTENCY_SCHEMA,
     INTENT_SCHEMA,
     INTERROGATION_REPLY_SCHEMA,
     INTERROGATION_SCHEMA,
@@ -59,6 +60,7 @@ ANY_STAGE: Final = "any worker stage"
 FAILED_ANYWHERE: Final = "any worker stage that fails a request (a `failed` result)"
 EXTERNAL: Final = "other systems"
 OPERATORS: Final = "operators inspecting or replaying them (docs/operations.md)"
+IDEMPOTENCY_KEY: Final = "the API key's id and the Idempotency-Key (`<key id>:<key>`)"
 
 FLOWS: Final[dict[str, Flow]] = {
     topics.INTENTS: Flow(
@@ -90,6 +92,13 @@ FLOWS: Final[dict[str, Flow]] = {
     ),
     topics.DEADLETTER: Flow(
         "deadLetters", DEADLETTER_SCHEMA, "the original message's key", (ANY_STAGE,), (OPERATORS,)
+    ),
+    topics.IDEMPOTENCY: Flow(
+        "idempotencyClaims",
+        IDEMPOTENCY_SCHEMA,
+        IDEMPOTENCY_KEY,
+        (INGRESS,),
+        (INGRESS + ": every replica replays it (no consumer group)",),
     ),
 }
 
@@ -137,6 +146,12 @@ def _message(name: str, model: type[BaseModel], flow: Flow) -> dict[str, Any]:
         key = {
             "type": ["string", "null"],
             "description": "The key of the message that could not be processed.",
+        }
+    elif flow.key == IDEMPOTENCY_KEY:
+        key = {
+            "type": "string",
+            "minLength": 1,
+            "description": f"{flow.key}: it keeps every record of one key on one partition.",
         }
     else:
         key = {

@@ -10,6 +10,7 @@ RESULTS = "kmidi.results.v1"
 INTERROGATIONS = "kmidi.interrogations.v1"
 INTERROGATION_REPLIES = "kmidi.interrogation-replies.v1"
 DEADLETTER = "kmidi.deadletter.v1"
+IDEMPOTENCY = "kmidi.idempotency.v1"
 
 DEFAULT_PARTITIONS = 6
 """Enough to spread over a few workers; a small cluster can raise it later (never lower)."""
@@ -65,6 +66,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         partitions=1,
         configs={"retention.ms": str(30 * 24 * 3600 * 1000)},
         description="Messages no stage could process: original bytes, error and stage.",
+    ),
+    TopicSpec(
+        IDEMPOTENCY,
+        # Not compacted: compaction keeps a key's last record, which could be a losing
+        # claim's, and every replica must see the winning claim to agree on the holder.
+        configs={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
+        description="Idempotency-Key claims of the ingress replicas (claimed, completed, "
+        "released), keyed by the scoped key; every ingress replays it into its claims.",
     ),
 )
 

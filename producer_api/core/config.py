@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = Field(
         default=DEFAULT_MAX_BODY_BYTES,
         description="Larger request bodies get 413 (the default holds every valid body).",
+    )
+    idempotency_store: Literal["sqlite", "kafka"] = Field(
+        default="sqlite",
+        description="Where Idempotency-Key claims live: `sqlite` (IDEMPOTENCY_DB, shared by "
+        "the processes of one host) or `kafka` (the kmidi.idempotency.v1 topic, shared by "
+        "every ingress replica; use it with more than one host).",
     )
     idempotency_db: Path | None = Field(
         default=None,

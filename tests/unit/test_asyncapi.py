@@ -26,7 +26,13 @@ from pydantic import BaseModel
 from kmidi.cli.broker import cache_dir
 from schemas.events import EVENT_MODELS
 from schemas.export import ASYNCAPI_DIR
-from schemas.export_asyncapi import ASYNCAPI_FILE, FLOWS, build_document, render_asyncapi
+from schemas.export_asyncapi import (
+    ASYNCAPI_FILE,
+    FLOWS,
+    IDEMPOTENCY_KEY,
+    build_document,
+    render_asyncapi,
+)
 from schemas.headers import API_KEY_ID, CONTENT_TYPE, REQUEST_ID, REQUEST_ID_PATTERN, TRACEPARENT
 from schemas.topics import TOPICS
 
@@ -206,7 +212,9 @@ def test_the_asyncapi_parser_accepts_the_document(reports: dict[str, dict[str, A
         assert message["payloadProperties"] == aliased_fields(model)
         assert message["headerNames"] == sorted({REQUEST_ID, TRACEPARENT, CONTENT_TYPE, API_KEY_ID})
         assert message["contentType"] == "application/json"
-        if flow.key != "the original message's key":
+        if flow.key == IDEMPOTENCY_KEY:  # an API key id and a client's key: no ID pattern
+            assert message["keyPattern"] is None
+        elif flow.key != "the original message's key":
             assert message["keyPattern"] == REQUEST_ID_PATTERN.pattern
         assert len(channel["operations"]) == 2
 

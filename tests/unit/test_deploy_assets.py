@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from producer_api.core.config import Settings
 from schemas.api_keys import KeysFileError, parse_keys
 from schemas.kafka_connection import KafkaConnection
 from schemas.topics import INTENTS, PLANS, RESULTS, TOPICS
@@ -807,6 +808,8 @@ def test_configmap_and_topics_job() -> None:
     )
     assert (replication.replication_factor, replication.min_insync_replicas) == (3, 2)
     assert data["ENSURE_TOPICS_ON_START"] == "false"
+    # Several ingress replicas: their Idempotency-Key claims must be shared, not per pod.
+    assert Settings(idempotency_store=data["IDEMPOTENCY_STORE"]).idempotency_store == "kafka"
     (job,) = [doc for doc in documents if doc["kind"] == "Job"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:4] == ["python", "-m", "stream_processors.topics", "create"]
@@ -1013,6 +1016,12 @@ def test_kustomize_renders_the_application_and_the_autoscaling() -> None:
         "ScaledObject",
         "TriggerAuthentication",
     ]
+
+
+def test_compose_ingress_shares_its_idempotency_keys_through_kafka() -> None:
+    env = load_yaml(COMPOSE)["services"]["ingress"]["environment"]
+    # Scaled past one container, a per-container SQLite file would let a retry publish twice.
+    assert Settings(idempotency_store=env["IDEMPOTENCY_STORE"]).idempotency_store == "kafka"
 
 
 def test_compose_runs_the_http_services_anonymously_on_loopback_ports_only() -> None:

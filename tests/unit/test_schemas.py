@@ -87,6 +87,13 @@ def test_every_model_round_trips_through_the_wire_format(name: str) -> None:
             "original_offset": 5,
             "original_value_base64": "bm90IGpzb24=",
         },
+        "kmidi.idempotency.v1": {
+            "request_id": "r1",
+            "kind": "completed",
+            "fingerprint": "a" * 64,
+            "created": 1767225600.5,
+            "response": "e30=",
+        },
     }
     model = EVENT_MODELS[name]
     event = model.model_validate(samples[name])
