@@ -48,8 +48,11 @@ def new_id(prefix: str = "itest") -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_ingress(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The ingress app under uvicorn in this event loop; a client bound to its address."""
+async def running_ingress(
+    settings: Settings, *, wait_ready: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The ingress app under uvicorn in this event loop; a client bound to its address
+    (once ``/ready`` answers 200, with ``wait_ready``)."""
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, configure_logs=False),
@@ -69,6 +72,13 @@ async def running_ingress(settings: Settings) -> AsyncIterator[httpx.AsyncClient
                     raise RuntimeError("uvicorn exited before starting")
                 await asyncio.sleep(0.05)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            # Started is not ready: the replies consumer may still be joining, and a turn
+            # posted then is answered 503 (a flake of the 504 test, 1 run in 4).
+            async with asyncio.timeout(30):
+                while wait_ready:
+                    if (await client.get("/ready")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
             yield client
     finally:
         server.should_exit = True
@@ -621,7 +631,7 @@ async def test_interrogate_without_responder_times_out_with_504(
     kafka_bootstrap: str, kmidi_topics: None
 ) -> None:
     settings = ingress_settings(kafka_bootstrap, interrogate_timeout_seconds=1.0)
-    async with running_ingress(settings) as client:
+    async with running_ingress(settings, wait_ready=True) as client:
         start = time.monotonic()
         response = await client.post(
             "/v1/interrogate", json={"session_id": "sess-504", "message": "anyone there?"}
