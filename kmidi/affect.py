@@ -510,12 +510,24 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     chooses the lexicon, and is reported in ``Affect.language``.
     """
     language = detect(" ".join(part for part in (text, wound, desire) if part))
-    lexicon = lexicon_for(language)
-    if _is_long(text or ""):
+    reading = _gather(text or "", wound, desire, lexicon_for(language), language)
+    emphasis = _emphasis(reading)
+    _ecstatic(reading)
+    scores = {name: score for name, score in reading.scores.items() if score > 0.0}
+    if sum(scores.values()) <= NEUTRAL_THRESHOLD:
+        return _neutral(reading, language)
+    return _affect_of(reading, scores, emphasis, language)
+
+
+def _gather(
+    text: str, wound: str | None, desire: str | None, lexicon: Lexicon, language: str
+) -> _Reading:
+    """Every cue of the text, the wound and the desire, with negation and contexts applied."""
+    if _is_long(text):
         reading = _Reading()
         _read_long(text, reading, lexicon, language)
     else:
-        reading = _read_short(text or "", lexicon, language)
+        reading = _read_short(text, lexicon, language)
     if wound:
         _read(wound, WOUND_WEIGHT, reading, "wound: ", lexicon)
     if desire:
@@ -523,13 +535,14 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     _mixed_negation(reading)
     if reading.contexts:
         _apply_contexts(reading, lexicon)
-    emphasis = _emphasis(reading)
-    _ecstatic(reading)
-    scores = {name: score for name, score in reading.scores.items() if score > 0.0}
-    total = sum(scores.values())
-    if total <= NEUTRAL_THRESHOLD:
-        return _neutral(reading, language)
+    return reading
 
+
+def _affect_of(
+    reading: _Reading, scores: dict[str, float], emphasis: float, language: str
+) -> Affect:
+    """The reading's scores as an Affect: the leading family's strongest preset, a close
+    second, intensity, valence, arousal and how sure the reading is."""
     families = _family_totals(scores)
     family_order = sorted(families, key=lambda f: -families[f])
     top_family = family_order[0]
@@ -556,14 +569,6 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     arousal = _clamp(arousal + emphasis, -1.0, 1.0)
 
     runner_up = families[family_order[1]] if len(family_order) > 1 else 0.0
-    margin = (strength - runner_up) / strength
-    # A lead over nothing is not certainty: one weak word ("whatever") wins its family by
-    # default, so the margin counts in proportion to the evidence, up to FIRM_EVIDENCE.
-    evidence_share = min(1.0, strength / FIRM_EVIDENCE)
-    confidence = _clamp(
-        0.2 + 0.4 * math.tanh(strength) + 0.35 * margin * evidence_share, 0.05, 0.99
-    )
-
     modifiers = dict(reading.modifiers)
     if (
         secondary is not None
@@ -578,11 +583,20 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
         intensity=round(intensity, 4),
         valence=round(valence, 4),
         arousal=round(arousal, 4),
-        confidence=round(confidence, 4),
+        confidence=round(_confidence(strength, runner_up), 4),
         modifiers=tuple(name for name in modifiers if name in MODIFIERS),
         evidence=tuple(evidence[:_MAX_EVIDENCE]),
         language=language,
     )
+
+
+def _confidence(strength: float, runner_up: float) -> float:
+    """How sure a reading is: its strength, and its lead over the next family."""
+    margin = (strength - runner_up) / strength
+    # A lead over nothing is not certainty: one weak word ("whatever") wins its family by
+    # default, so the margin counts in proportion to the evidence, up to FIRM_EVIDENCE.
+    evidence_share = min(1.0, strength / FIRM_EVIDENCE)
+    return _clamp(0.2 + 0.4 * math.tanh(strength) + 0.35 * margin * evidence_share, 0.05, 0.99)
 
 
 def analyse_intent(intent: Intent) -> Affect:
