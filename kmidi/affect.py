@@ -157,85 +157,116 @@ def _negation_target(preset: str, lexicon: Lexicon) -> tuple[str, float]:
     return ("calm", 0.35) if PRESETS[preset].valence < 0 else ("melancholy", 0.4)
 
 
+@dataclass(slots=True)
+class _Scope:
+    """What the words read so far in a sentence do to the next ones."""
+
+    negation_left: int = 0
+    scale: float = 1.0
+    scale_left: int = 0
+    contrast: float = 1.0
+    clause: list[tuple[str, float]] = field(default_factory=list)
+    """Feelings read since the sentence began: what a resolver ("…but it's over now") ends."""
+    clause_contexts: list[str] = field(default_factory=list)
+
+    def new_clause(self) -> None:
+        self.clause, self.clause_contexts = [], []
+
+    def step(self) -> None:
+        """One word further: negation and scaling reach a few words only."""
+        self.negation_left = max(0, self.negation_left - 1)
+        self.scale_left = max(0, self.scale_left - 1)
+
+
 def _read(
     text: str, weight: float, reading: _Reading, prefix: str, lexicon: Lexicon = LEXICON
 ) -> None:
     units = lexicon.match(lexicon.tokenise(text))
-    negation_left = 0
-    scale, scale_left = 1.0, 0
-    contrast = 1.0
-    # Feelings read since the sentence began: what a resolver ("…but it's over now") ends.
-    clause: list[tuple[str, float]] = []
-    clause_contexts: list[str] = []
+    scope = _Scope()
     for index, unit in enumerate(units):
         if unit.kind == "punct":
             reading.exclamations += 0 if prefix else unit.surface.count("!")
-            negation_left = scale_left = 0
+            scope.negation_left = scope.scale_left = 0
             if unit.surface[0] in ".!?…":
-                clause, clause_contexts = [], []
+                scope.new_clause()
             continue
-        if unit.kind == "word":
-            if not reading.words and not prefix:
-                reading.opening = unit.entry
-            reading.words += 1
-            reading.caps_words += unit.caps
-            reading.elongated += unit.elongated
-        elif unit.kind == "emoji":
-            reading.emoji += 1
+        _count_unit(unit, reading, prefix)
         entry = unit.entry
         if entry is None:
             # Negation reaches over "feel", "really", "that"… but stops at other content
             # words: "can't shake this uneasy feeling" does not negate "uneasy".
-            negation_left = negation_left - 1 if lexicon.is_transparent(unit.key) else 0
-            negation_left = max(0, negation_left)
-            scale_left = max(0, scale_left - 1)
+            if not lexicon.is_transparent(unit.key):
+                scope.negation_left = 0
+            scope.step()
             continue
         if entry.breaker:
-            negation_left = 0
-        if entry.resolver and negation_left == 0 and _ends_clause(units, index):
-            _resolve(reading, clause, clause_contexts, prefix + unit.surface)
-            clause, clause_contexts = [], []
+            scope.negation_left = 0
+        if entry.resolver and scope.negation_left == 0 and _ends_clause(units, index):
+            _resolve(reading, scope.clause, scope.clause_contexts, prefix + unit.surface)
+            scope.new_clause()
             continue
         if entry.contrast:
-            contrast = _CONTRAST_BOOST
+            scope.contrast = _CONTRAST_BOOST
         if entry.negator and not entry.hits:
-            negation_left = _NEGATION_SCOPE
+            scope.negation_left = _NEGATION_SCOPE
             continue
         if entry.scale != 1.0 and not entry.hits:
-            scale = scale * entry.scale if scale_left else entry.scale
-            scale_left = _SCALE_SCOPE
+            scope.scale = scope.scale * entry.scale if scope.scale_left else entry.scale
+            scope.scale_left = _SCALE_SCOPE
             continue
-        negated = negation_left > 0
+        negated = scope.negation_left > 0
         if entry.hits:
-            emphasis = (_CAPS_BOOST if unit.caps else 1.0) * (
-                _ELONGATION_BOOST if unit.elongated else 1.0
-            )
-            factor = weight * contrast * emphasis * unit.scale * (scale if scale_left else 1.0)
-            label = f"{prefix}not {unit.surface}" if negated else prefix + unit.surface
-            for preset, strength in entry.hits:
-                if negated:
-                    target, ratio = _negation_target(preset, lexicon)
-                    reading.add(target, strength * factor * ratio, label)
-                    reading.negated.append(
-                        (target, strength * factor * ratio, PRESETS[preset].valence)
-                    )
-                else:
-                    reading.add(preset, strength * factor, label)
-                    clause.append((preset, strength * factor))
-                    for context, minimum in lexicon.context_presets.get(preset, ()):
-                        if strength >= minimum and context not in reading.contexts:
-                            reading.contexts[context] = None
-                            clause_contexts.append(context)
-            scale, scale_left = 1.0, 0
+            _score_hits(unit, entry, scope, reading, weight, prefix, lexicon)
         if not negated:
             for name in entry.modifiers:
                 reading.modifiers.setdefault(name, None)
             for name in entry.contexts:
                 if name not in reading.contexts:
                     reading.contexts[name] = None
-                    clause_contexts.append(name)
-        negation_left = max(0, negation_left - 1)
-        scale_left = max(0, scale_left - 1)
+                    scope.clause_contexts.append(name)
+        scope.step()
+
+
+def _count_unit(unit: Unit, reading: _Reading, prefix: str) -> None:
+    """The surface counts emphasis is read from: words, capitals, elongations, emoji."""
+    if unit.kind == "word":
+        if not reading.words and not prefix:
+            reading.opening = unit.entry
+        reading.words += 1
+        reading.caps_words += unit.caps
+        reading.elongated += unit.elongated
+    elif unit.kind == "emoji":
+        reading.emoji += 1
+
+
+def _score_hits(
+    unit: Unit,
+    entry: Entry,
+    scope: _Scope,
+    reading: _Reading,
+    weight: float,
+    prefix: str,
+    lexicon: Lexicon,
+) -> None:
+    """Add a feeling word's presets to the reading, turned by a negation in scope."""
+    negated = scope.negation_left > 0
+    emphasis = (_CAPS_BOOST if unit.caps else 1.0) * (_ELONGATION_BOOST if unit.elongated else 1.0)
+    scaled = scope.scale if scope.scale_left else 1.0
+    factor = weight * scope.contrast * emphasis * unit.scale * scaled
+    label = f"{prefix}not {unit.surface}" if negated else prefix + unit.surface
+    for preset, strength in entry.hits:
+        if negated:
+            target, ratio = _negation_target(preset, lexicon)
+            reading.add(target, strength * factor * ratio, label)
+            reading.negated.append((target, strength * factor * ratio, PRESETS[preset].valence))
+            continue
+        reading.add(preset, strength * factor, label)
+        scope.clause.append((preset, strength * factor))
+        for context, minimum in lexicon.context_presets.get(preset, ()):
+            if strength >= minimum and context not in reading.contexts:
+                reading.contexts[context] = None
+                scope.clause_contexts.append(context)
+    scope.scale, scope.scale_left = 1.0, 0
 
 
 _RESOLVER_FOLLOWERS = frozenset(
