@@ -1141,6 +1141,34 @@ def _instrumentation(
     )
 
 
+def _choose_meter(tech: TechnicalWishes, heard: HeardWishes, why: list[str]) -> str:
+    """The time signature: the technical wish, else one named in the words, else 4/4."""
+    time_signature = tech.time_signature or heard.time_signature or "4/4"
+    if tech.time_signature is None and heard.time_signature is not None:
+        why.append(f"Meter {time_signature}: asked for in your words.")
+    return time_signature
+
+
+def _end_tempo(
+    bpm: float, bars: int, preset: emotions.EmotionPreset, rules: set[str], why: list[str]
+) -> float:
+    """The last bar's tempo: the first bar's, unless the tempo_drift rule break applies."""
+    if "tempo_drift" not in rules or bars <= 1:
+        return bpm
+    factor = 0.9 if preset.arousal < 0 else 1.07
+    end_bpm = float(round(min(240.0, max(40.0, bpm * factor)), 2))
+    why.append(f"Tempo drifts from {bpm:g} to {end_bpm:g} bpm.")
+    return end_bpm
+
+
+def _choose_ending(tech: TechnicalWishes, bars: int, genre: GenreSpec, why: list[str]) -> str:
+    """The genre's ending, held instead when the tempo is a wish or the piece is short."""
+    ending = "held" if tech.bpm is not None or bars < 4 else genre.ending
+    if ending == "ritardando":
+        why.append(f"Ending: {genre.name} slows over its last two bars (a ritardando).")
+    return ending
+
+
 def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     """Decide everything about the piece; every technical wish is honoured or rejected."""
     tech = intent.technical
@@ -1152,9 +1180,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     key = _choose_key(tech, preset, affect, mods, rng, why)
     heard = heard_wishes(intent.emotional_intent, intent.core_desire)
     why += [f"Conflict in your words: {c}" for c in heard.conflicts]
-    time_signature = tech.time_signature or heard.time_signature or "4/4"
-    if tech.time_signature is None and heard.time_signature is not None:
-        why.append(f"Meter {time_signature}: asked for in your words.")
+    time_signature = _choose_meter(tech, heard, why)
     meter = parse_time_signature(time_signature)
     bpm = _choose_tempo(tech, heard, preset, rng, why)
     bars = _choose_length(tech, heard, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
@@ -1180,14 +1206,8 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         ),
         why,
     )
-    end_bpm = bpm
-    if "tempo_drift" in rules and bars > 1:
-        factor = 0.9 if preset.arousal < 0 else 1.07
-        end_bpm = float(round(min(240.0, max(40.0, bpm * factor)), 2))
-        why.append(f"Tempo drifts from {bpm:g} to {end_bpm:g} bpm.")
-    ending = "held" if tech.bpm is not None or bars < 4 else genre.ending
-    if ending == "ritardando":
-        why.append(f"Ending: {genre.name} slows over its last two bars (a ritardando).")
+    end_bpm = _end_tempo(bpm, bars, preset, rules, why)
+    ending = _choose_ending(tech, bars, genre, why)
     groove = _groove(preset, genre, rules, meter)
     why.append(
         f"Timing {preset.timing_feel} the beat; legato {preset.legato:.2f}, "
