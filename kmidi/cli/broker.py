@@ -690,6 +690,16 @@ def read_cluster_id(kraft_dir: Path) -> str | None:
     return None
 
 
+def _listed_by(node: EmbeddedKafka) -> list[int]:
+    """Ids of the brokers ``node``'s Metadata answer lists; none when it does not answer."""
+    try:
+        return sorted(
+            broker.node_id for broker in fetch_brokers(node.bootstrap_servers, timeout=1.0)
+        )
+    except (OSError, ProbeError):
+        return []
+
+
 class KafkaCluster:
     """``brokers`` combined broker+controller KRaft nodes on loopback, one JVM each.
 
@@ -813,25 +823,20 @@ class KafkaCluster:
         self.wait_for_brokers(self._brokers, timeout=timeout)
 
     def wait_for_brokers(self, count: int, *, timeout: float | None = None) -> None:
-        """Until a Metadata answer lists ``count`` brokers (registered and unfenced)."""
+        """Until every running node's Metadata answer lists ``count`` brokers (registered
+        and unfenced). Each node learns the others from the metadata log at its own pace:
+        one node listing all of them does not mean a client of another one sees them."""
         limit = self._start_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
-        listed: list[int] = []
+        listed: dict[int, list[int]] = {}
         while True:
             running = [node for node in self._nodes if node.is_running()]
-            if running:
-                try:
-                    brokers = fetch_brokers(
-                        ",".join(node.bootstrap_servers for node in running), timeout=1.0
-                    )
-                    listed = sorted(broker.node_id for broker in brokers)
-                except (OSError, ProbeError):
-                    listed = []
-                if len(listed) >= count:
-                    return
+            listed = {node.node_id: _listed_by(node) for node in running}
+            if running and all(len(ids) >= count for ids in listed.values()):
+                return
             if time.monotonic() >= deadline:
                 raise BrokerStartError(
-                    f"the cluster listed brokers {listed} instead of {count} within "
+                    f"the nodes listed brokers {listed} instead of {count} within "
                     f"{limit:g}s.\n{self.log_tail()}"
                 )
             time.sleep(0.2)
