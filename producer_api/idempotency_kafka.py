@@ -37,13 +37,11 @@ from schemas.events import IdempotencyRecord, dump_event
 from schemas.topics import IDEMPOTENCY
 from service_common.http import ApiError
 from service_common.kafka_headers import build_headers
-from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
+from service_common.tasks import cancel_and_wait, consume_with_reconnects
 from service_common.tracing import new_traceparent
 
 log = logging.getLogger(__name__)
 
-_FIRST_RETRY_SECONDS = 0.2
-_RETRY_MAX_SECONDS = 5.0
 _STOP_TIMEOUT_SECONDS = 5.0
 _NO_FINGERPRINT = "0" * 64
 _PRUNE_EVERY_RECORDS = 10_000
@@ -230,28 +228,17 @@ class KafkaIdempotencyStore:
     # -- the consumer ----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        delay = _FIRST_RETRY_SECONDS
-        while True:
-            consumer = self._new_consumer()
-            try:
-                async with asyncio.timeout(self._settings.publish_timeout_seconds):
-                    await consumer.start()
-                await self._assign(consumer)
-                self.connected = True
-                delay = _FIRST_RETRY_SECONDS
-                await self._consume(consumer)
-            except (Exception, asyncio.CancelledError) as exc:
-                if is_stop_request(exc):
-                    raise
-                log.warning(
-                    "idempotency consumer failed; reconnecting",
-                    extra={"error": repr(exc), "retry_in_seconds": delay},
-                )
-            finally:
-                self.connected = False
-                await stop_quietly(consumer, timeout=_STOP_TIMEOUT_SECONDS)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_SECONDS)
+        await consume_with_reconnects(
+            "idempotency consumer",
+            self._new_consumer,
+            assign=self._assign,
+            consume=self._consume,
+            on_down=self._mark_down,
+            start_timeout=self._settings.publish_timeout_seconds,
+        )
+
+    def _mark_down(self) -> None:
+        self.connected = False
 
     def _new_consumer(self) -> Any:
         settings = self._settings
@@ -292,6 +279,7 @@ class KafkaIdempotencyStore:
                 extra={"records_to_replay": sum(self._targets.values())},
             )
         await self._check_caught_up(consumer)
+        self.connected = True
 
     async def _consume(self, consumer: Any) -> None:
         while True:

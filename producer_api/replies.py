@@ -22,11 +22,10 @@ from producer_api.core.config import Settings
 from producer_api.metrics import INTERROGATION_REPLIES, INTERROGATION_WAIT
 from schemas.events import InterrogationReply
 from schemas.topics import INTERROGATION_REPLIES as REPLIES_TOPIC
-from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
+from service_common.tasks import cancel_and_wait, consume_with_reconnects
 
 log = logging.getLogger(__name__)
 
-_RETRY_MAX_WAIT = 5.0
 _STOP_TIMEOUT = 5.0
 
 
@@ -143,28 +142,14 @@ class ReplyWaiter:
         )
 
     async def _run_forever(self) -> None:
-        delay = 0.2
-        while True:
-            consumer = self._new_consumer()
-            try:
-                # asyncio.timeout, not wait_for: 3.11's wait_for can drop shutdown's cancel.
-                async with asyncio.timeout(self._settings.publish_timeout_seconds):
-                    await consumer.start()
-                await self._assign(consumer)
-                delay = 0.2
-                await self._consume(consumer)
-            except (Exception, asyncio.CancelledError) as exc:
-                if is_stop_request(exc):
-                    raise
-                log.warning(
-                    "interrogation replies consumer failed; retrying",
-                    extra={"error": repr(exc), "retry_in_seconds": delay},
-                )
-            finally:
-                self._running.clear()
-                await stop_quietly(consumer, timeout=_STOP_TIMEOUT)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_WAIT)
+        await consume_with_reconnects(
+            "interrogation replies consumer",
+            self._new_consumer,
+            assign=self._assign,
+            consume=self._consume,
+            on_down=self._running.clear,
+            start_timeout=self._settings.publish_timeout_seconds,
+        )
 
     async def _assign(self, consumer: Any) -> None:
         partitions: set[int] | None = None

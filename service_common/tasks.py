@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -59,3 +60,47 @@ async def cancel_and_wait(task: asyncio.Task[None], *, timeout: float) -> bool:
             extra={"task": task.get_name(), "error": repr(task.exception())},
         )
     return True
+
+
+async def consume_with_reconnects(
+    name: str,
+    new_consumer: Callable[[], Any],
+    *,
+    assign: Callable[[Any], Awaitable[None]],
+    consume: Callable[[Any], Awaitable[None]],
+    on_down: Callable[[], None],
+    start_timeout: float,
+    first_delay: float = 0.2,
+    max_delay: float = 5.0,
+    stop_timeout: float = 5.0,
+) -> None:
+    """A Kafka consumer's life, forever: start it, ``assign`` it, ``consume`` with it.
+
+    After any failure (a stray ``CancelledError`` from the client included) the consumer
+    is stopped, ``on_down`` is called, and a new one is made after a delay that doubles up
+    to ``max_delay`` and starts over once a consumer got as far as being assigned. Only a
+    stop request of the calling task ends it.
+    """
+    delay = first_delay
+    while True:
+        consumer = new_consumer()
+        try:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can drop shutdown's cancel.
+            async with asyncio.timeout(start_timeout):
+                await consumer.start()
+            await assign(consumer)
+            delay = first_delay
+            await consume(consumer)
+        except (Exception, asyncio.CancelledError) as exc:
+            if is_stop_request(exc):
+                raise
+            log.warning(
+                "%s failed; reconnecting",
+                name,
+                extra={"error": repr(exc), "retry_in_seconds": delay},
+            )
+        finally:
+            on_down()
+            await stop_quietly(consumer, timeout=stop_timeout)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)

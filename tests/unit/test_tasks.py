@@ -1,4 +1,5 @@
-"""Background tasks stop within their bound, even when a cancellation is swallowed."""
+"""Background tasks stop within their bound, even when a cancellation is swallowed; a
+consumer loop replaces a failed client until it is asked to stop."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import asyncio
 import contextlib
 import time
 
-from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
+from service_common.tasks import (
+    cancel_and_wait,
+    consume_with_reconnects,
+    is_stop_request,
+    stop_quietly,
+)
 
 
 async def swallows_first_cancel(stopped: list[str]) -> None:
@@ -114,3 +120,60 @@ async def test_stop_quietly_passes_a_stop_request_on() -> None:
     task.cancel()
     await asyncio.wait({task})
     assert task.cancelled()
+
+
+class _Client:
+    """Stands in for an AIOKafkaConsumer's start/stop only."""
+
+    def __init__(self, log: list[str], number: int) -> None:
+        self.log, self.number = log, number
+
+    async def start(self) -> None:
+        self.log.append(f"start {self.number}")
+
+    async def stop(self) -> None:
+        self.log.append(f"stop {self.number}")
+
+
+async def test_a_failed_consumer_is_stopped_and_replaced_until_the_task_is_cancelled() -> None:
+    log: list[str] = []
+    made: list[_Client] = []
+    settled = asyncio.Event()
+
+    def new_consumer() -> _Client:
+        made.append(_Client(log, len(made) + 1))
+        return made[-1]
+
+    async def assign(client: _Client) -> None:
+        if client.number == 1:
+            raise ConnectionError("broker down")  # fails before it is assigned
+        log.append(f"assigned {client.number}")
+
+    async def consume(client: _Client) -> None:
+        if client.number == 2:
+            # aiokafka cancels its own futures while a broker restarts: not a stop request.
+            raise asyncio.CancelledError
+        settled.set()
+        await asyncio.Event().wait()  # the third one runs until the task is cancelled
+
+    task = asyncio.create_task(
+        consume_with_reconnects(
+            "test consumer",
+            new_consumer,
+            assign=assign,
+            consume=consume,
+            on_down=lambda: log.append("down"),
+            start_timeout=1.0,
+            first_delay=0.01,
+            max_delay=0.02,
+        )
+    )
+    await asyncio.wait_for(settled.wait(), 5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert log == [
+        "start 1", "down", "stop 1",
+        "start 2", "assigned 2", "down", "stop 2",
+        "start 3", "assigned 3", "down", "stop 3",
+    ]  # fmt: skip
