@@ -141,8 +141,6 @@ class KafkaIdempotencyStore:
         self.caught_up = asyncio.Event()
         self.connected = False
         self._task: asyncio.Task[None] | None = None
-        self._fingerprints: dict[tuple[str, str], str] = {}
-        """(key, request ID) of this process's claims in flight → body fingerprint."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -180,8 +178,6 @@ class KafkaIdempotencyStore:
         if holder is None:  # only if the record was unreadable: never by a valid claim
             raise _unavailable("the Idempotency-Key claim could not be read back")
         fresh = holder.offset == metadata.offset
-        if fresh:
-            self._fingerprints[key, request_id] = fingerprint
         return Claim(holder.request_id, holder.fingerprint, holder.response, fresh=fresh)
 
     async def complete(self, key: str, request_id: str, response: bytes) -> None:
@@ -190,7 +186,7 @@ class KafkaIdempotencyStore:
         record = IdempotencyRecord(
             kind="completed",
             request_id=request_id,
-            fingerprint=self._fingerprints.pop((key, request_id), _NO_FINGERPRINT),
+            fingerprint=self._held_fingerprint(key, request_id),
             created=time.time(),
             response=base64.b64encode(response).decode(),
         )
@@ -202,8 +198,14 @@ class KafkaIdempotencyStore:
 
     async def release(self, key: str, request_id: str) -> None:
         """Free a claim whose request failed, so a retry can publish (best effort)."""
-        fingerprint = self._fingerprints.pop((key, request_id), _NO_FINGERPRINT)
-        await self._release(key, request_id, fingerprint)
+        await self._release(key, request_id, self._held_fingerprint(key, request_id))
+
+    def _held_fingerprint(self, key: str, request_id: str) -> str:
+        """The body fingerprint of ``request_id``'s claim while it holds ``key``."""
+        holder = self.table.holders.get(key)
+        if holder is None or holder.request_id != request_id:
+            return _NO_FINGERPRINT
+        return holder.fingerprint
 
     async def _release(self, key: str, request_id: str, fingerprint: str) -> None:
         record = IdempotencyRecord(

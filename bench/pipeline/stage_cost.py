@@ -21,7 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ["ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="kmidi-stage-cost-")
+
+from bench_pipeline import TEXTS  # noqa: E402
 
 from kmidi.compose import compose  # noqa: E402
 from schemas.intent import Intent  # noqa: E402
@@ -30,14 +33,6 @@ from service_common.logging import configure_logging  # noqa: E402
 from stream_processors.publishing import Publisher  # noqa: E402
 from stream_processors.records import InputRecord  # noqa: E402
 from stream_processors.stages.interrogation import derive_seed, process_intent  # noqa: E402
-
-TEXTS = (
-    "I am feeling grief",
-    "we won the championship!",
-    "calm evening by the sea",
-    "so angry I could scream",
-    "I miss the summers at my grandmother's house",
-)
 
 
 def record(index: int) -> InputRecord:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -186,23 +186,43 @@ def _broker_start(args: argparse.Namespace) -> int:
         heap=args.heap or DEFAULT_HEAP,
         start_timeout=args.timeout,
     )
-    try:
-        try:
-            kafka.start()
-        except (KafkaUnavailableError, BrokerStartError) as exc:
-            print(f"kmidi: {exc}", file=sys.stderr)
-            return 1
-        if args.pidfile is not None:
-            _write_pidfile(args.pidfile)
-        print(f"Apache Kafka {KAFKA_VERSION} ready at {kafka.bootstrap_servers}", flush=True)
-        print(f"data: {kafka.data_dir}\nlog:  {kafka.log_file}", flush=True)
-        print("Ctrl-C stops it.", flush=True)
+
+    def wait_for_exit() -> int:
         code = kafka.wait()
         print(
             f"kmidi: Kafka exited with code {code}. Log: {kafka.log_file}\n{kafka.log_tail()}",
             file=sys.stderr,
         )
         return 1
+
+    def banner() -> list[str]:
+        return [
+            f"Apache Kafka {KAFKA_VERSION} ready at {kafka.bootstrap_servers}",
+            f"data: {kafka.data_dir}\nlog:  {kafka.log_file}",
+            "Ctrl-C stops it.",
+        ]
+
+    return _serve_in_foreground(kafka, args.pidfile, banner, wait_for_exit)
+
+
+def _serve_in_foreground(
+    kafka: EmbeddedKafka | KafkaCluster,
+    pidfile: Path | None,
+    banner: Callable[[], list[str]],
+    watch: Callable[[], int],
+) -> int:
+    """Start ``kafka``, print ``banner()`` and the pidfile, run ``watch()`` until it returns
+    (its exit code) or Ctrl-C / SIGTERM (0); Kafka is stopped and the pidfile removed."""
+    try:
+        try:
+            kafka.start()
+        except (KafkaUnavailableError, BrokerStartError) as exc:
+            print(f"kmidi: {exc}", file=sys.stderr)
+            return 1
+        if pidfile is not None:
+            _write_pidfile(pidfile)
+        print("\n".join(banner()), flush=True)
+        return watch()
     except KeyboardInterrupt:
         print("stopping Kafka…", flush=True)
         kafka.stop()
@@ -210,8 +230,8 @@ def _broker_start(args: argparse.Namespace) -> int:
         return 0
     finally:
         kafka.stop()
-        if args.pidfile is not None:
-            _remove_pidfile(args.pidfile)
+        if pidfile is not None:
+            _remove_pidfile(pidfile)
 
 
 def _cluster_start(args: argparse.Namespace) -> int:
@@ -230,16 +250,10 @@ def _cluster_start(args: argparse.Namespace) -> int:
         heap=args.heap or CLUSTER_HEAP,
         start_timeout=args.timeout,
     )
-    try:
-        try:
-            cluster.start()
-        except (KafkaUnavailableError, BrokerStartError) as exc:
-            print(f"kmidi: {exc}", file=sys.stderr)
-            return 1
-        if args.pidfile is not None:
-            _write_pidfile(args.pidfile)
+
+    def banner() -> list[str]:  # after the start: the nodes' ports are known then
         copies = cluster.replication
-        lines = [
+        return [
             f"Apache Kafka {KAFKA_VERSION} ready: {count} nodes at {cluster.bootstrap_servers}",
             *(
                 f"  node {node.node_id}: {node.bootstrap_servers} (controller "
@@ -254,7 +268,8 @@ def _cluster_start(args: argparse.Namespace) -> int:
             f"TOPIC_MIN_INSYNC_REPLICAS={copies.min_insync}",
             "A node that dies is started again with its data. Ctrl-C stops them all.",
         ]
-        print("\n".join(lines), flush=True)
+
+    def supervise() -> int:
         restarts: dict[int, deque[float]] = {node.node_id: deque() for node in cluster.nodes}
         while True:
             for node in cluster.nodes:
@@ -262,15 +277,8 @@ def _cluster_start(args: argparse.Namespace) -> int:
                 if not stack.supervise_broker(node, restarts[node.node_id], name=name, short=name):
                     return 1
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("stopping Kafka…", flush=True)
-        cluster.stop()
-        print("stopped.", flush=True)
-        return 0
-    finally:
-        cluster.stop()
-        if args.pidfile is not None:
-            _remove_pidfile(args.pidfile)
+
+    return _serve_in_foreground(cluster, args.pidfile, banner, supervise)
 
 
 def _broker_start_detached(args: argparse.Namespace) -> int:

@@ -13,14 +13,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from schemas.api_keys import create_key
 from tests.e2e.stack_process import RunningStack, start_stack
-from tests.e2e.test_studio import DESKTOP, PIECE_TIMEOUT_MS, Studio, browser, screenshots
+from tests.e2e.test_studio import PIECE_TIMEOUT_MS, Studio, browser, screenshots, studio
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser", "screenshots"]  # fixtures of test_studio, used here too
+__all__ = ["browser", "screenshots", "studio"]  # fixtures of test_studio, used here too
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +48,6 @@ def stack(
         running.stop()
 
 
-@pytest.fixture
-def studio(browser: Browser, stack: RunningStack, screenshots: Path) -> Iterator[Studio]:
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        studio = Studio(context.new_page(), stack, screenshots)
-        yield studio
-    finally:
-        context.close()
-    assert studio.problems == [], "script errors on the page"
-
-
 def authed(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -66,6 +55,19 @@ def authed(key: str) -> dict[str, str]:
 def use_key(page: Page, key: str) -> None:
     assert page.is_visible("#api-key"), "the page asks for a key"
     page.fill("#api-key", key)
+
+
+def compose_with_key(studio: Studio, key: str, text: str, *, output: str | None = None) -> None:
+    """A 4-bar piece of ``text`` composed through the form, sent with ``key``."""
+    page = studio.page
+    use_key(page, key)
+    page.fill("#emotional-intent", text)
+    page.click("summary")
+    page.fill("#length-bars", "4")
+    if output is not None:
+        page.select_option("#output", output)
+    page.click("#compose")
+    assert studio.wait_until_settled() == "completed", studio.error_text()
 
 
 def test_without_a_key_the_page_says_it_needs_one(studio: Studio) -> None:
@@ -88,12 +90,7 @@ def test_with_its_key_a_piece_is_composed_drawn_and_downloaded(
 ) -> None:
     _, key, _ = keys_file
     page = studio.page
-    use_key(page, key)
-    page.fill("#emotional-intent", "a quiet morning, calm and grateful")
-    page.click("summary")
-    page.fill("#length-bars", "4")
-    page.click("#compose")
-    assert studio.wait_until_settled() == "completed", studio.error_text()
+    compose_with_key(studio, key, "a quiet morning, calm and grateful")
     studio.shoot("k2-piece-with-key")
     log = studio.status_log()
     assert any(line.startswith("Accepted") for line in log), log
@@ -122,13 +119,7 @@ def test_an_audio_piece_plays_with_the_key(
 ) -> None:
     _, key, _ = keys_file
     page = studio.page
-    use_key(page, key)
-    page.fill("#emotional-intent", "a calm evening by the sea")
-    page.click("summary")
-    page.fill("#length-bars", "4")
-    page.select_option("#output", "audio:ogg")
-    page.click("#compose")
-    assert studio.wait_until_settled() == "completed", studio.error_text()
+    compose_with_key(studio, key, "a calm evening by the sea", output="audio:ogg")
     page.wait_for_selector("#player", timeout=PIECE_TIMEOUT_MS)
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     studio.shoot("k3-audio-with-key")

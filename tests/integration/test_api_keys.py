@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from kmidi.cli.broker import free_port
 from schemas.api_keys import create_key
 from schemas.headers import API_KEY_ID
 from schemas.kafka_connection import KafkaConnection
@@ -34,7 +35,6 @@ from tests.integration.stream_helpers import headers_for, intent_event
 from tests.integration.test_ingress import (
     SEED_BODY,
     TopicTail,
-    free_port,
     ingress_settings,
     running_ingress,
 )

@@ -8,14 +8,12 @@ would have) share only the broker: whatever they agree on, they agree on through
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from producer_api.idempotency_kafka import KafkaIdempotencyStore
@@ -27,40 +25,12 @@ from stream_processors.topics import ensure_topics
 from tests.integration.test_ingress import (
     SEED_BODY,
     TopicTail,
-    free_port,
     ingress_settings,
     new_id,
+    serving,
 )
 
 READY_TIMEOUT = 30.0
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI, *, ready: bool = True) -> AsyncIterator[httpx.AsyncClient]:
-    """``app`` under uvicorn in this event loop, ready (its claims caught up) if asked."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            async with asyncio.timeout(READY_TIMEOUT):
-                while True:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError("uvicorn exited before starting")
-                    if server.started and (
-                        not ready or (await client.get("/ready")).status_code == 200
-                    ):
-                        break
-                    await asyncio.sleep(0.05)
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
 
 
 def kafka_app(bootstrap: str, **overrides: Any) -> FastAPI:
@@ -79,7 +49,10 @@ async def pair(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient]]:
     """Instance A's app and client, and instance B's client."""
     app_a = kafka_app(kafka_bootstrap)
-    async with serving(app_a) as a, serving(kafka_app(kafka_bootstrap)) as b:
+    async with (
+        serving(app_a, wait_ready=True) as a,
+        serving(kafka_app(kafka_bootstrap), wait_ready=True) as b,
+    ):
         yield app_a, a, b
 
 
@@ -185,7 +158,7 @@ async def test_a_new_instance_replays_the_claims_before_it_is_ready(
     first = await a.post("/v1/generate", json=SEED_BODY, headers=key)
     assert first.status_code == 202, first.text
     app_c = kafka_app(kafka_bootstrap)
-    async with serving(app_c) as c:  # serving() waits for /ready
+    async with serving(app_c, wait_ready=True) as c:  # waits for /ready
         report = (await c.get("/ready")).json()
         assert report["checks"]["idempotency_caught_up"] is True
         # Caught up at /ready: the claim is known before any request is served.
@@ -204,7 +177,7 @@ async def test_not_ready_while_the_claims_are_not_caught_up(
         await asyncio.Event().wait()
 
     monkeypatch.setattr(KafkaIdempotencyStore, "_assign", never_assigned)
-    async with serving(kafka_app(kafka_bootstrap), ready=False) as client:
+    async with serving(kafka_app(kafka_bootstrap)) as client:
         async with asyncio.timeout(READY_TIMEOUT):  # the producer connects; the claims never
             while True:
                 report = (await client.get("/health")).json()

@@ -7,7 +7,6 @@ import contextlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,8 +19,10 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kmidi.cli.broker import free_port
 from producer_api.core.config import Settings
 from producer_api.main import create_app
 from schemas.events import IntentSubmitted, InterrogationReply, InterrogationTurn, dump_event
@@ -37,52 +38,48 @@ RESULTS_BASE = "http://results.test:8001"
 FIND_TIMEOUT = 20.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def new_id(prefix: str = "itest") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, *, wait_ready: bool = False) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` under uvicorn in this event loop; a client bound to its address (once
+    ``/ready`` answers 200, with ``wait_ready``)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            # Started is not ready: the replies consumer may still be joining, and a turn
+            # posted then is answered 503 (a flake of the 504 test, 1 run in 4).
+            async with asyncio.timeout(30):
+                while True:
+                    if task.done():
+                        task.result()
+                        raise RuntimeError("uvicorn exited before starting")
+                    if server.started and (
+                        not wait_ready or (await client.get("/ready")).status_code == 200
+                    ):
+                        break
+                    await asyncio.sleep(0.05)
+            yield client
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
 
 
 @contextlib.asynccontextmanager
 async def running_ingress(
     settings: Settings, *, wait_ready: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The ingress app under uvicorn in this event loop; a client bound to its address
-    (once ``/ready`` answers 200, with ``wait_ready``)."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, configure_logs=False),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("uvicorn exited before starting")
-                await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            # Started is not ready: the replies consumer may still be joining, and a turn
-            # posted then is answered 503 (a flake of the 504 test, 1 run in 4).
-            async with asyncio.timeout(30):
-                while wait_ready:
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                    await asyncio.sleep(0.1)
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
+    """The ingress app for ``settings``, as ``serving`` runs it."""
+    async with serving(create_app(settings, configure_logs=False), wait_ready=wait_ready) as c:
+        yield c
 
 
 def ingress_settings(bootstrap: str, **overrides: Any) -> Settings:

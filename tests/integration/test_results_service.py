@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from kmidi.cli.broker import free_port
 from kmidi.compose import Composition, compose
 from schemas.events import (
     ErrorInfo,
@@ -50,13 +50,6 @@ START_TIMEOUT = 60.0
 STEP_TIMEOUT = 20.0
 """Bound on an event written to Kafka showing up over HTTP (does-not-hang, not a benchmark)."""
 LONG_POLL_MAX = 30
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def new_id() -> str:

@@ -26,6 +26,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 
+from kmidi.cli.broker import free_port
 from schemas.events import MAX_EVENT_BYTES
 from schemas.topics import (
     DEADLETTER,
@@ -50,7 +51,7 @@ from tests.integration.stream_helpers import (
     value_of,
     watch,
 )
-from tests.integration.worker_process import WorkerProcess, free_port
+from tests.integration.worker_process import WorkerProcess
 
 # --- fixtures and helpers ---------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,12 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from kmidi.cli.broker import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_MARKER = "[^Worker]: Ready"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class WorkerStartError(RuntimeError):
