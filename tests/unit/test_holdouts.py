@@ -42,6 +42,12 @@ it 3/5, pt 4/5), long 2/6, musical 10/11, unsure 6/7. The same 66 % as holdout5 
 its tuning-free passes: the vocabulary written this session generalised as far as the
 dev texts' first passes predicted, no further.
 
+holdout7 (119 rows, written 2026-11-29 by a helper who never opened the project, committed
+before its first run; see data/BLIND_PROVENANCE.md). First pass (commit 0baa055, the sixth
+session's analyser): 77 of 119 (65 %): plain 18/23, scenes 11/22, sarcasm 7/20, other
+languages 19/26 (de 3/5, es 4/8 with the long and musical rows, fr 5/5, it 4/5, pt 4/5),
+long 3/6, musical 12/14, unsure 7/8.
+
 The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
 marker cannot outlive the gap.
 """
@@ -63,6 +69,7 @@ SPLITS = {
     "affect_holdout4": ("48 % first pass, 76 % second, 83 % now", 80),
     "affect_holdout5": ("56 % first pass, 66 % now", 90),
     "affect_holdout6": ("66 % first pass", 96),
+    "affect_holdout7": ("65 % first pass", 110),
 }
 
 
