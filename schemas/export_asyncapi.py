@@ -78,7 +78,14 @@ FLOWS: Final[dict[str, Flow]] = {
         RESULT_SCHEMA,
         "request_id",
         (GENERATION, AUDIO, FAILED_ANYWHERE, RESULTS_SERVICE + ": tombstones on DELETE"),
-        (RESULTS_SERVICE, AUDIO, EXTERNAL),
+        (RESULTS_SERVICE, EXTERNAL),
+    ),
+    topics.AUDIO_REQUESTS: Flow(
+        "audioRequests",
+        RESULT_SCHEMA,
+        "request_id",
+        (GENERATION + ", after the result itself",),
+        (AUDIO,),
     ),
     topics.INTERROGATIONS: Flow(
         "interrogations", INTERROGATION_SCHEMA, "session_id", (INGRESS,), (CONVERSATION,)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 INTENTS = "kmidi.intents.v1"
 PLANS = "kmidi.plans.v1"
 RESULTS = "kmidi.results.v1"
+AUDIO_REQUESTS = "kmidi.audio-requests.v1"
 INTERROGATIONS = "kmidi.interrogations.v1"
 INTERROGATION_REPLIES = "kmidi.interrogation-replies.v1"
 DEADLETTER = "kmidi.deadletter.v1"
@@ -50,6 +51,17 @@ TOPICS: tuple[TopicSpec, ...] = (
             "delete.retention.ms": str(7 * 24 * 3600 * 1000),
         },
         description="GenerationResult keyed by request_id; compacted, the downstream contract.",
+    ),
+    TopicSpec(
+        AUDIO_REQUESTS,
+        # Only the results that asked for audio, so the audio stage reads one record per
+        # audio request instead of every result (docs/performance.md, audio requests).
+        configs={
+            "retention.ms": str(7 * 24 * 3600 * 1000),
+            "max.message.bytes": str(4 * 1024 * 1024),
+        },
+        description="GenerationResult copies awaiting audio, keyed by request_id; written "
+        "after the result itself, read by the audio stage.",
     ),
     TopicSpec(
         INTERROGATIONS,

@@ -1,8 +1,9 @@
 """The audio stage's faust app: its own consumer group and process, so audio never delays MIDI.
 
-Run with ``python -m stream_processors.audio_app``. It reads ``kmidi.results.v1`` as the
-group ``AUDIO_WORKER_ID`` (default ``kmidi-audio``) and writes updated results to the same
-topic; every other setting is the worker's (``stream_processors.config``).
+Run with ``python -m stream_processors.audio_app``. It reads ``kmidi.audio-requests.v1`` (the
+results that asked for audio) as the group ``AUDIO_WORKER_ID`` (default ``kmidi-audio``)
+and writes updated results to ``kmidi.results.v1``; every other setting is the worker's
+(``stream_processors.config``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import faust
 from pydantic import AliasChoices, Field
 
-from schemas.topics import RESULTS, TOPICS
+from schemas.topics import AUDIO_REQUESTS, TOPICS
 from stream_processors.app import KmidiApp, track_consumer_lag
 from stream_processors.config import WorkerSettings
 from stream_processors.health import add_health_pages
@@ -32,9 +33,9 @@ class AudioWorkerSettings(WorkerSettings):
 settings = AudioWorkerSettings()
 app = KmidiApp(settings, service="kmidi-audio")
 add_health_pages(app)
-results_topic = app.topic(
-    RESULTS,
-    partitions=next(spec.partitions for spec in TOPICS if spec.name == RESULTS),
+requests_topic = app.topic(
+    AUDIO_REQUESTS,
+    partitions=next(spec.partitions for spec in TOPICS if spec.name == AUDIO_REQUESTS),
     internal=False,  # created by ensure_topics with its spec
     key_serializer="raw",
     value_serializer="raw",
@@ -42,12 +43,12 @@ results_topic = app.topic(
 
 
 publisher = app.new_publisher()
-track_consumer_lag(app, (RESULTS,), interval=settings.consumer_lag_interval)
+track_consumer_lag(app, (AUDIO_REQUESTS,), interval=settings.consumer_lag_interval)
 
 
-@app.agent(results_topic, name="audio")
+@app.agent(requests_topic, name="audio")
 async def audio_agent(stream: Any) -> None:
-    """kmidi.results.v1 (completed, audio pending) → kmidi.results.v1 with the audio."""
+    """kmidi.audio-requests.v1 (completed, audio pending) → kmidi.results.v1 with the audio."""
     await app.process_each(stream, lambda r: process_result(r, publisher))
 
 

@@ -1,4 +1,10 @@
-"""Publishing ``GenerationResult`` events: the one place results and their metrics come from."""
+"""Publishing ``GenerationResult`` events: the one place results and their metrics come from.
+
+A result that asks for audio is published twice: to ``kmidi.results.v1`` (the contract)
+and then, once that is acknowledged, to ``kmidi.audio-requests.v1``, the audio stage's
+input. The audio stage so reads only the results it has work for, never every result; and
+its own updated result always lands on the results topic after the one it updates.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from schemas.events import ErrorInfo, GenerationResult
-from schemas.topics import RESULTS
+from schemas.topics import AUDIO_REQUESTS, RESULTS
 from service_common.kafka_headers import KafkaHeaders
 from stream_processors import metrics
 from stream_processors.context import StageContext
@@ -16,8 +22,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_HEADER = "kmidi-audio"
 """Header on every result kmidi writes: ``pending`` when the audio stage has work to do
-for it, else ``none``. The audio stage skips ``none`` without parsing the result (most
-results ask for no audio, and parsing one is the larger part of skipping it)."""
+for it, else ``none``; downstream consumers can tell without parsing the result."""
 
 
 def result_headers(result: GenerationResult, parent_traceparent: str | None) -> KafkaHeaders:
@@ -28,14 +33,14 @@ def result_headers(result: GenerationResult, parent_traceparent: str | None) -> 
 
 
 async def publish_result(ctx: StageContext, result: GenerationResult) -> None:
-    """Publish ``result`` keyed by its request ID; count it and its end-to-end latency."""
-    await ctx.publisher.publish_event(
-        RESULTS,
-        result.request_id,
-        result,
-        result_headers(result, ctx.traceparent),
-        stage=ctx.stage,
-    )
+    """Publish ``result`` keyed by its request ID (and, when it awaits audio, the audio
+    stage's request after it); count it and its end-to-end latency."""
+    headers = result_headers(result, ctx.traceparent)
+    await ctx.publisher.publish_event(RESULTS, result.request_id, result, headers, stage=ctx.stage)
+    if result.audio_pending:
+        await ctx.publisher.publish_event(
+            AUDIO_REQUESTS, result.request_id, result, headers, stage=ctx.stage
+        )
     metrics.RESULTS.labels(result.status).inc()
     if result.submitted_at is not None:
         submitted = result.submitted_at

@@ -1,13 +1,14 @@
 """Audio stage: a completed result that asked for audio → the audio file → the result again.
 
-It reads ``kmidi.results.v1`` in its own consumer group and its own process
+It reads ``kmidi.audio-requests.v1`` in its own consumer group and its own process
 (``stream_processors.audio_app``), so seconds of FluidSynth never hold up a MIDI result:
-the MIDI result is already published when this stage first sees it. For each result with
-``audio_pending`` it renders the MIDI with ``kmidi.audio`` (in a thread: it is seconds of
-CPU), puts the file in the artifact store and publishes the same result under the same key
+a request is written only once its MIDI result is acknowledged on ``kmidi.results.v1``
+(``stream_processors.outcomes``). For each result with ``audio_pending`` it renders the
+MIDI with ``kmidi.audio`` (in a thread: it is seconds of CPU), puts the file in the
+artifact store and publishes the same result under the same key to ``kmidi.results.v1``
 with the audio artifact added, or with an ``artifact_errors`` entry when rendering failed.
-The request stays ``completed`` either way: its MIDI is good. Its own output has the audio
-(or the error), so the stage skips it when it comes round.
+The request stays ``completed`` either way: its MIDI is good. A record with nothing to do
+(a tombstone, a result that awaits no audio: an operator's replay) is skipped.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ AUDIO_UNAVAILABLE: Final = "audio_unavailable"
 
 
 async def process_result(record: InputRecord, publisher: Publisher) -> None:
-    """Handle one message of ``kmidi.results.v1``; never raises for a bad message."""
-    if not record.value:  # a tombstone: the request was deleted
+    """Handle one message of ``kmidi.audio-requests.v1``; never raises for a bad message."""
+    if not record.value:  # a tombstone, written by hand: nothing to render
         metrics.STAGE_SKIPPED.labels(STAGE, "tombstone").inc()
         return
     if record.headers.get(AUDIO_HEADER) == "none":  # older records lack it: parsed below

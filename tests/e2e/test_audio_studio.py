@@ -220,10 +220,10 @@ def test_the_audio_worker_exports_its_consumer_lag(stack: RunningStack) -> None:
         lag_lines = [
             line
             for line in httpx.get(banner.group(1)).text.splitlines()
-            if line.startswith("kmidi_consumer_lag{") and 'topic="kmidi.results.v1"' in line
+            if line.startswith("kmidi_consumer_lag{") and 'topic="kmidi.audio-requests.v1"' in line
         ]
         # Refreshed every CONSUMER_LAG_INTERVAL (5 s), one line per assigned partition.
         if len(lag_lines) == 6:
             return
-        assert time.monotonic() < deadline, f"no lag of kmidi.results.v1 exported: {lag_lines}"
+        assert time.monotonic() < deadline, f"no lag of its input exported: {lag_lines}"
         time.sleep(1)

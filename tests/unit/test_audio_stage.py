@@ -17,10 +17,11 @@ import soundfile  # type: ignore[import-untyped]
 from kmidi.compose import compose
 from schemas.events import GenerationResult, dump_event
 from schemas.intent import Intent
-from schemas.topics import DEADLETTER, RESULTS
+from schemas.topics import AUDIO_REQUESTS, DEADLETTER, RESULTS
 from service_common.kafka_headers import KafkaHeaders
 from stream_processors import artifacts
-from stream_processors.outcomes import AUDIO_HEADER, result_headers
+from stream_processors.context import StageContext
+from stream_processors.outcomes import AUDIO_HEADER, publish_result, result_headers
 from stream_processors.publishing import Publisher
 from stream_processors.records import InputRecord
 from stream_processors.stages.audio import process_result
@@ -46,7 +47,7 @@ def _publisher(sent: Sent) -> Publisher:
 
 
 def _record(result: GenerationResult) -> InputRecord:
-    return InputRecord(RESULTS, 0, 1, result.request_id.encode(), dump_event(result))
+    return InputRecord(AUDIO_REQUESTS, 0, 1, result.request_id.encode(), dump_event(result))
 
 
 def _completed(**fields: object) -> GenerationResult:
@@ -122,6 +123,18 @@ def test_result_headers_say_whether_the_audio_stage_has_work() -> None:
         b"pending"
     )
     assert dict(result_headers(_completed(), None))[AUDIO_HEADER] == b"none"
+
+
+async def test_only_a_result_awaiting_audio_reaches_the_audio_stage_after_it() -> None:
+    sent: Sent = []
+    ctx = StageContext("generation", _record(_completed()), _publisher(sent))
+    await publish_result(ctx, _completed())
+    assert [topic for topic, _, _ in sent] == [RESULTS]
+    sent.clear()
+    await publish_result(ctx, _completed(output_format="audio"))
+    # The request comes second: the audio stage's update can never precede the result.
+    assert [topic for topic, _, _ in sent] == [RESULTS, AUDIO_REQUESTS]
+    assert sent[0][1:] == sent[1][1:]
 
 
 async def test_a_result_marked_without_audio_is_skipped_unread(store_dir: Path) -> None:

@@ -28,7 +28,7 @@ from packaging.version import Version
 from producer_api.core.config import Settings
 from schemas.api_keys import KeysFileError, parse_keys
 from schemas.kafka_connection import KafkaConnection
-from schemas.topics import INTENTS, PLANS, RESULTS, TOPICS
+from schemas.topics import AUDIO_REQUESTS, INTENTS, PLANS, TOPICS
 from service_common.auth import BindRefusedError, bind_host
 from stream_processors.config import TopicReplication
 from stream_processors.probe import main as probe_main
@@ -957,7 +957,7 @@ def test_keda_scales_the_workers_on_their_lag_up_to_the_partition_count() -> Non
         "kmidi-worker": (data["WORKER_ID"], {INTENTS, PLANS}),
         "kmidi-audio": (
             container_env(kafka_client_pods()["kmidi-audio"])["AUDIO_WORKER_ID"],
-            {RESULTS},
+            {AUDIO_REQUESTS},
         ),
     }
     assert set(scaled) == set(groups)
