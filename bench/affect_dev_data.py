@@ -1,10 +1,12 @@
-"""kmidi's labelled development sentences, gathered for training and cross-validating the
-embedding reader (``bench/train_affect_model.py``).
+"""kmidi's labelled development sentences, gathered for training and cross-validating an
+embedding reader of affect (``bench/train_affect_model.py``).
 
 Only development data: the English corpus' ``dev`` rows (never its holdout splits), the
 sentence lists of the language, scene, sarcasm, long-text and unsure tests, the music
-audit's first 40 sentences and the fresh batches of ``bench/affect_fresh.jsonl`` that have
-been recorded (``recorded: true``). The blind holdout files are never opened here.
+audit's first 40 sentences, feelingless texts written for the model
+(``bench/affect_feelingless.jsonl``) and the fresh batches of ``bench/affect_fresh.jsonl``
+whose first pass has been recorded (``"recorded": true``). The blind holdout files are
+never opened here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "unit" / "data" / "affect_corpus.jsonl"
 AUDIT = ROOT / "bench" / "music_audit_sentences.jsonl"
 FRESH = ROOT / "bench" / "affect_fresh.jsonl"
+FEELINGLESS = ROOT / "bench" / "affect_feelingless.jsonl"
+"""Errands, logistics and facts in the six languages, written to teach the model neutral."""
 DEV_SPLITS = frozenset({"dev", None})
 """The corpus' holdout, holdout2 and holdout3 rows are left out: they measure, never train."""
 AUDIT_PRESETS = {
@@ -82,7 +86,14 @@ def fresh_rows(*, recorded_only: bool = True) -> list[dict[str, object]]:
 
 def _fresh() -> Iterator[Example]:
     for row in fresh_rows():
-        yield Example(str(row["text"]), str(row["family"]), "fresh", str(row["preset"]))
+        source = f"fresh{row['batch']}"
+        yield Example(str(row["text"]), str(row["family"]), source, str(row["preset"]))
+
+
+def _feelingless() -> Iterator[Example]:
+    for line in FEELINGLESS.read_text(encoding="utf-8").splitlines():
+        if line:
+            yield Example(json.loads(line)["text"], "neutral", "feelingless", "neutral")
 
 
 def _test_module(name: str) -> object:
@@ -119,6 +130,6 @@ def _from_tests() -> Iterator[Example]:
 def dev_examples() -> list[Example]:
     """Every development sentence once (first source wins), in a fixed order."""
     seen: dict[str, Example] = {}
-    for example in (*_corpus(), *_audit(), *_from_tests(), *_fresh()):
+    for example in (*_corpus(), *_audit(), *_from_tests(), *_fresh(), *_feelingless()):
         seen.setdefault(example.text, example)
     return list(seen.values())

@@ -1,7 +1,8 @@
-"""Train and cross-validate the embedding reader of affect (docs/languages.md, "A second
-reader").
+"""Train and cross-validate an embedding reader of affect beside the lexicon (docs/languages.md,
+"A second reader: evaluated, not used").
 
-Run: ``.venv/bin/python bench/train_affect_model.py [--folds 5] [--write]``.
+Run: ``.venv/bin/python bench/train_affect_model.py [--folds 5]``, with ``wordllama`` installed
+by hand (``pip install wordllama==0.4.0.post1``: not a kmidi dependency).
 
 1. Every development sentence (``bench/affect_dev_data.py``) is embedded
    (``kmidi.embedding``) and read by the lexicon (``kmidi.affect.analyse_text``).
@@ -10,17 +11,17 @@ Run: ``.venv/bin/python bench/train_affect_model.py [--folds 5] [--write]``.
    the held-out sentences only. The lexicon was tuned on all of these sentences, so its own
    figure here flatters it; the fresh batches are the fairer test.
 3. The fresh batches not yet recorded (``bench/affect_fresh.jsonl``) are read by a model
-   trained on all development sentences: their first pass.
-4. ``--write`` trains on all development sentences and writes ``kmidi/data/affect_model.json``.
+   trained on all development sentences: their first pass. Write a new batch there,
+   labelled, before running anything; once its first pass is recorded, mark its rows
+   ``"recorded": true`` and it becomes development data.
 
-Deterministic: folds come from a fixed permutation, training is full-batch gradient descent
-from zeros, and the written weights are rounded.
+Deterministic: folds come from a fixed permutation and training is full-batch gradient
+descent from zeros.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +33,12 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from affect_dev_data import Example, dev_examples, fresh_rows
+from affect_embedding import embed
 
 from kmidi.affect import Affect, analyse_text
-from kmidi.embedding import embed
 from kmidi.emotions import PRESETS
 
 Matrix = npt.NDArray[np.float64]
-OUT = Path(__file__).resolve().parent.parent / "kmidi" / "data" / "affect_model.json"
 FAMILIES = sorted({p.family for p in PRESETS.values()} | {"neutral"})
 SCALE = 8.0
 """Unit embeddings times this: the logits need room to separate."""
@@ -103,6 +103,18 @@ def _gate(threshold: float, *, when_unsure: bool) -> Rule:
     return rule
 
 
+def _asymmetric(over_neutral: float, over_unsure: float) -> Rule:
+    """A neutral lexicon reading yields only to a surer model: errands and musical
+    requests are often read as a feeling by the model."""
+
+    def rule(lex: Reading, model: str, prob: float) -> str:
+        if lex.family == "neutral":
+            return model if prob >= over_neutral else lex.family
+        return model if lex.unsure and prob >= over_unsure else lex.family
+
+    return rule
+
+
 RULES: dict[str, Rule] = {
     "lexicon alone": lambda lex, model, prob: lex.family,
     "model alone": lambda lex, model, prob: model,
@@ -111,6 +123,7 @@ RULES: dict[str, Rule] = {
     "model if lexicon unsure": _gate(0.0, when_unsure=True),
     "model if lexicon unsure, p>=0.5": _gate(0.5, when_unsure=True),
     "model if lexicon unsure, p>=0.7": _gate(0.7, when_unsure=True),
+    "model if unsure p>=0.5, neutral p>=0.7": _asymmetric(0.7, 0.5),
     "model if p > lexicon confidence": lambda lex, model, prob: (
         model if prob > lex.confidence else lex.family
     ),
@@ -153,14 +166,14 @@ def cross_validate(examples: list[Example], x: Matrix, lex: list[Reading], folds
     n = len(examples)
     print(f"\n{folds}-fold cross-validation on {n} development sentences (family right):")
     for name, right in totals.items():
-        print(f"  {name:36s} {right:4d}/{n} {100 * right / n:5.1f} %")
+        print(f"  {name:40s} {right:4d}/{n} {100 * right / n:5.1f} %")
     print(f"  by source, lexicon alone vs {BEST!r}:")
     for source, counts in by_source.items():
         print(f"    {source:10s} {counts['lex']:4d} -> {counts['best']:4d} of {counts['n']}")
 
 
-BEST = "model if lexicon unsure, p>=0.5"
-"""The combination the reader uses (``kmidi.model_reader``), chosen by the figures above."""
+BEST = "model if unsure p>=0.5, neutral p>=0.7"
+"""The combination whose first pass is shown for a new fresh batch, and per source above."""
 
 
 def fresh_first_pass(weights: Matrix) -> None:
@@ -174,7 +187,7 @@ def fresh_first_pass(weights: Matrix) -> None:
     model, probs = predict(weights, features(texts))
     print(f"\nfirst pass of the {len(rows)} unrecorded fresh sentences (family right):")
     for name, right in score(truth, lex, model, probs).items():
-        print(f"  {name:36s} {right:4d}/{len(rows)}")
+        print(f"  {name:40s} {right:4d}/{len(rows)}")
     for row, r, m, p in zip(rows, lex, model, probs, strict=True):
         combined = RULES[BEST](r, m, p)
         if combined != row["family"] or r.family != row["family"]:
@@ -185,23 +198,9 @@ def fresh_first_pass(weights: Matrix) -> None:
             )
 
 
-def write(weights: Matrix, examples: list[Example]) -> None:
-    document = {
-        "about": "Softmax regression over the families on kmidi.embedding vectors, trained "
-        "by bench/train_affect_model.py on kmidi's development sentences.",
-        "sentences": len(examples),
-        "scale": SCALE,
-        "families": FAMILIES,
-        "weights": [[round(float(v), 5) for v in row] for row in weights],
-    }
-    OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"\nwrote {OUT} ({OUT.stat().st_size} bytes)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     examples = dev_examples()
     x = features([e.text for e in examples])
@@ -210,8 +209,6 @@ def main() -> None:
     labels = np.array([FAMILIES.index(e.family) for e in examples])
     weights = train(x, labels)
     fresh_first_pass(weights)
-    if args.write:
-        write(weights, examples)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Sentence embeddings from the weights that the ``wordllama`` wheel ships (``l2_supercat``,
 256 dimensions): each token's vector, averaged, scaled to unit length.
 
+An evaluation tool, not part of kmidi: ``wordllama`` is not a dependency (docs/languages.md,
+"A second reader: evaluated, not used"); install it by hand (``pip install
+wordllama==0.4.0.post1``) to run ``bench/train_affect_model.py``.
+
 Only the two packaged files are read (``weights/l2_supercat_256.safetensors`` and
 ``tokenizers/l2_supercat_tokenizer_config.json``), with ``tokenizers`` and ``safetensors``;
 the ``wordllama`` package itself is never imported. Its ``WordLlama.load()`` looks for the
