@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     broker_probe_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often the broker is asked for end offsets (lag, ready)."
     )
+    results_busy_pause_ms: float = Field(
+        default=10.0,
+        ge=0,
+        le=1000,
+        description="While more than 100 records a second arrive, the view pauses this long "
+        "after each batch so one fetch brings many (less CPU for it and the broker, at most "
+        "this much more latency under load); 0 turns it off.",
+    )
     log_level: str = "INFO"
     enable_metrics: bool = True
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -27,6 +27,7 @@ from service_common.kafka_failure import connection_failure_reason
 from service_common.logging import bound_request_id
 from service_common.tasks import cancel_and_wait, is_stop_request, stop_quietly
 from stream_processors.results_service import metrics
+from stream_processors.results_service.pacing import FetchPacer
 from stream_processors.results_service.store import Applied, Outcome, ResultsView
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ class ResultsConsumer:
         topics: Sequence[str] = VIEW_TOPICS,
         retry_max_seconds: float = 10.0,
         probe_interval_seconds: float = 5.0,
+        busy_pause_seconds: float = 0.0,
     ) -> None:
         self.view = view
         self.connection = connection
         self.topics = tuple(topics)
         self.retry_max_seconds = retry_max_seconds
         self.probe_interval_seconds = probe_interval_seconds
+        self.pacer = FetchPacer(busy_pause_seconds)
         self.caught_up = asyncio.Event()
         self.connected = False
         self.last_error: str | None = None
@@ -195,6 +198,9 @@ class ResultsConsumer:
             for records in batches.values():
                 for record in records:
                     self._handle(record)
+            pause = self.pacer.pause_after(sum(map(len, batches.values())))
+            if pause and self.caught_up.is_set():  # a replay at start-up runs flat out
+                await asyncio.sleep(pause)
             metrics.VIEW_ENTRIES.set(len(self.view))
             metrics.VIEW_PAYLOAD_BYTES.set(self.view.payload_bytes)
             if not self.caught_up.is_set():

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connection=settings.kafka,
         retry_max_seconds=settings.consumer_retry_max_seconds,
         probe_interval_seconds=settings.broker_probe_interval_seconds,
+        busy_pause_seconds=settings.results_busy_pause_ms / 1000,
     )
 
     @asynccontextmanager
