@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
 from kmidi.lexicon import LEXICON, Entry, Lexicon, Unit, lexicon_for
-from kmidi.sarcasm import Irony, find_irony, has_chore, has_trouble, irritation
+from kmidi.sarcasm import Irony, find_irony, find_mock, has_chore, has_trouble, irritation
 
 if TYPE_CHECKING:
     from schemas.intent import Intent
@@ -489,6 +489,9 @@ def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "")
     ``around`` is the text around a sentence of a long text, where its trouble may be."""
     irony = find_irony(text, language)
     if irony is None:
+        mocked = _read_mock(text, lexicon, language)
+        if mocked is not None:
+            return mocked
         reading = _Reading()
         _read(text, 1.0, reading, "", lexicon)
         return reading
@@ -502,6 +505,31 @@ def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "")
         if PRESETS[preset].valence > 0 and score > 0:
             rest.scores[preset] = 0.0  # praise under irony is not felt
     rest.add("anger", irritation(), f"sarcasm: {irony.marker}")
+    return rest
+
+
+def _read_mock(text: str, lexicon: Lexicon, language: str) -> _Reading | None:
+    """A complaint about something good ("I hate how good this is", "the worst, they threw
+    me a surprise party") read as the good thing: only when, the complaint set aside, the
+    rest is pleasant (``SINCERE_PRAISE`` or more, contexts applied) and outweighs anything
+    unpleasant, and names no mishap."""
+    mock = find_mock(text, language)
+    if mock is None or has_trouble(mock.rest, language, strong=True):
+        return None
+    rest = _Reading()
+    _read(mock.rest, 1.0, rest, "", lexicon)
+    settled = _Reading(scores=dict(rest.scores), contexts=dict(rest.contexts))
+    if settled.contexts:
+        _apply_contexts(settled, lexicon)
+    pleasant = unpleasant = 0.0
+    for preset, score in settled.scores.items():
+        if score > 0 and PRESETS[preset].valence >= PLEASANT_VALENCE:
+            pleasant += score
+        elif score > 0 and PRESETS[preset].valence < 0:
+            unpleasant += score
+    if pleasant < SINCERE_PRAISE or unpleasant >= pleasant:
+        return None
+    rest.evidence[f"mock complaint: {mock.marker}"] = 0.0
     return rest
 
 

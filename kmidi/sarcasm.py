@@ -19,6 +19,11 @@ is left and decides, by the strongest marker found:
   wait to see you again" stays joy. Praise written in capitals ("I just LOVE it when…")
   is ironic over any trouble.
 
+The other direction, a *mock complaint* ("I hate how good this lasagne is", "my friends
+are the worst, they threw me a surprise party", "stupidly beautiful"), is found by
+``find_mock``: the complaint words are set aside and, when what is left is clearly
+pleasant and holds no trouble, the pleasant reading stands (``kmidi.affect``).
+
 Matching is plain regular expressions over the text, case-insensitive, on word
 boundaries; a few forms are patterns ("nothing says … like", "after only three weeks").
 No package on PyPI detects sarcasm without a model downloaded at run time (checked:
@@ -202,6 +207,42 @@ def find_irony(text: str, language: str) -> Irony | None:
     return Irony(first, rest, tier == "certain", tier, shouted)
 
 
+@dataclass(frozen=True, slots=True)
+class _Mock:
+    pattern: re.Pattern[str]
+    triggers: frozenset[str]
+
+
+@cache
+def _mock(language: str) -> _Mock | None:
+    entry = read_data("sarcasm.json")["languages"].get(language)
+    phrases = [] if entry is None else entry.get("mock", [])
+    if not phrases:
+        return None
+    triggers = set()
+    for phrase in phrases:
+        words = _WORD.findall(str(phrase).lower())
+        telling = [word for word in words if word not in _COMMON] or words
+        triggers.add(max(reversed(telling), key=len))
+    return _Mock(re.compile(_words(phrases), re.IGNORECASE), frozenset(triggers))
+
+
+def find_mock(text: str, language: str) -> Irony | None:
+    """Words of a complaint that may be mock ("I hate how…", "the worst", "stupidly"), and
+    the text without them; ``kmidi.affect`` keeps the complaint when the rest is not
+    clearly pleasant ("I hate how late the bus is" stays anger)."""
+    mock = _mock(language)
+    if mock is None or mock.triggers.isdisjoint(_WORD.findall(text.lower())):
+        return None
+    found = list(mock.pattern.finditer(text))
+    if not found:
+        return None
+    rest = text
+    for match in reversed(found):
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    return Irony(found[0].group().strip(" ,"), rest, False)
+
+
 def has_trouble(text: str, language: str, *, strong: bool = False) -> bool:
     """Whether ``text`` names an everyday mishap ("again", "cancelled", "traffic"); with
     ``strong``, one that is not among the language's ``weak`` words ("again", "another")."""
@@ -224,4 +265,4 @@ def has_chore(text: str, language: str) -> bool:
     )
 
 
-__all__ = ["Irony", "find_irony", "has_chore", "has_trouble", "irritation"]
+__all__ = ["Irony", "find_irony", "find_mock", "has_chore", "has_trouble", "irritation"]
