@@ -40,6 +40,7 @@ from kmidi.cli.broker import (
     stack_data_dir,
 )
 from kmidi.cli.kafka_probe import broker_answers
+from kmidi.cli.stack_ports import claims_of, port_problem
 
 SERVICE_STOP_TIMEOUT = 20.0
 READY_TIMEOUT = 120.0
@@ -56,6 +57,8 @@ class Service:
     argv: list[str]
     env: dict[str, str]
     health_url: str | None = None
+    ports: tuple[str, ...] = ()
+    """The settings in ``env`` of the ports it listens on (``stack_ports.HOST_OF``)."""
     process: subprocess.Popen[bytes] | None = None
     restarts: deque[float] = field(default_factory=deque)
 
@@ -116,6 +119,10 @@ def run_up(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
+    workers = max(1, getattr(args, "workers", 1))
+    # Before the broker starts: a port clash is a setting to change, not a wait to sit out.
+    if not _ports_free(_services("", workers=workers, env=dict(os.environ))):
+        return 1
     kafka: EmbeddedKafka | KafkaCluster | None = None
     brokers = getattr(args, "brokers", 1)
     # The embedded cluster's copies for the services' topics, unless set by hand.
@@ -150,7 +157,7 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         if _create_topics(bootstrap, env) != 0:
             return 1
-        services = _services(bootstrap, workers=max(1, getattr(args, "workers", 1)), env=env)
+        services = _services(bootstrap, workers=workers, env=env)
         for service in services:
             service.start()
         if not _wait_until_healthy(services, lambda: stopping):
@@ -282,8 +289,12 @@ def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Serv
             [python, "-m", "stream_processors.results_service"],
             {**base_env, "RESULTS_HOST": results_host, "RESULTS_PORT": results_port},
             health_url=f"http://127.0.0.1:{results_port}/ready",
+            ports=("RESULTS_PORT",),
         )
     ]
+    worker_ports = (
+        ("WORKER_METRICS_PORT", "FAUST_WEB_PORT") if web_enabled else ("WORKER_METRICS_PORT",)
+    )
     for index in range(workers):
         services.append(
             Service(
@@ -295,6 +306,7 @@ def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Serv
                     "FAUST_WEB_PORT": str(web_port + index),
                 },
                 health_url=f"http://127.0.0.1:{web_port + index}/ready" if web_enabled else None,
+                ports=worker_ports,
             )
         )
     # The audio stage is a worker of its own (its own consumer group), after the others.
@@ -308,6 +320,7 @@ def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Serv
                 "FAUST_WEB_PORT": str(web_port + workers),
             },
             health_url=f"http://127.0.0.1:{web_port + workers}/ready" if web_enabled else None,
+            ports=worker_ports,
         )
     )
     services.append(
@@ -321,9 +334,18 @@ def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Serv
                 "API_WORKERS": env.get("API_WORKERS", "1"),
             },
             health_url=f"http://127.0.0.1:{api_port}/ready",
+            ports=("API_PORT",),
         )
     )
     return services
+
+
+def _ports_free(services: list[Service]) -> bool:
+    """Whether every service can listen where it is told to; else say why."""
+    problem = port_problem(c for s in services for c in claims_of(s.name, s.env, s.ports))
+    if problem is not None:
+        print(f"kmidi: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _wait_until_healthy(services: list[Service], stopping: Callable[[], bool]) -> bool:
