@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
 from kmidi.lexicon import LEXICON, Entry, Lexicon, Unit, lexicon_for
-from kmidi.sarcasm import Irony, find_irony, find_mock, has_chore, has_trouble, irritation
+from kmidi.sarcasm import (
+    Irony,
+    find_irony,
+    find_mock,
+    find_repeat,
+    has_chore,
+    has_trouble,
+    irritation,
+)
 
 if TYPE_CHECKING:
     from schemas.intent import Intent
@@ -494,6 +502,7 @@ def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "")
             return mocked
         reading = _Reading()
         _read(text, 1.0, reading, "", lexicon)
+        _repeated_mishap(text, reading, language)
         return reading
     rest = _Reading()
     _read(irony.rest, 1.0, rest, "", lexicon)
@@ -506,6 +515,28 @@ def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "")
             rest.scores[preset] = 0.0  # praise under irony is not felt
     rest.add("anger", irritation(), f"sarcasm: {irony.marker}")
     return rest
+
+
+REPEAT_QUIET = 0.6
+"""A text whose feelings add up to less than this, none of them pleasant, and that says a
+mishap happened again reads the irritation of it (``_repeated_mishap``)."""
+
+
+def _repeated_mishap(text: str, reading: _Reading, language: str) -> None:
+    """A mishap said to happen again ("the plumber didn't show up for the third time", "me
+    han vuelto a cobrar la factura") voices irritation when little else is felt: the
+    repetition is the complaint. Needs a mishap or chore word, so "play it again" is not."""
+    felt = sum(score for score in reading.scores.values() if score > 0.0)
+    if felt >= REPEAT_QUIET or any(
+        score > 0.0 and PRESETS[preset].valence >= PLEASANT_VALENCE
+        for preset, score in reading.scores.items()
+    ):
+        return
+    marker = find_repeat(text, language)
+    if marker is None:
+        return
+    if has_trouble(text, language, strong=True) or has_chore(text, language):
+        reading.add("anger", irritation(), f"again: {marker}")
 
 
 def _read_mock(text: str, lexicon: Lexicon, language: str) -> _Reading | None:

@@ -22,7 +22,9 @@ is left and decides, by the strongest marker found:
 The other direction, a *mock complaint* ("I hate how good this lasagne is", "my friends
 are the worst, they threw me a surprise party", "stupidly beautiful"), is found by
 ``find_mock``: the complaint words are set aside and, when what is left is clearly
-pleasant and holds no trouble, the pleasant reading stands (``kmidi.affect``).
+pleasant and holds no trouble, the pleasant reading stands (``kmidi.affect``). And a
+mishap said to happen again ("the technician didn't show up for the third time") voices
+irritation even without a feeling word (``find_repeat``).
 
 Matching is plain regular expressions over the text, case-insensitive, on word
 boundaries; a few forms are patterns ("nothing says … like", "after only three weeks").
@@ -243,6 +245,22 @@ def find_mock(text: str, language: str) -> Irony | None:
     return Irony(found[0].group().strip(" ,"), rest, False)
 
 
+@cache
+def _repeat(language: str) -> re.Pattern[str] | None:
+    entry = read_data("sarcasm.json")["languages"].get(language)
+    words = [] if entry is None else entry.get("repeat", [])
+    patterns = [] if entry is None else entry.get("repeat_patterns", [])
+    return re.compile(_words(words, patterns), re.IGNORECASE) if words or patterns else None
+
+
+def find_repeat(text: str, language: str) -> str | None:
+    """A word saying a mishap happened again ("again", "for the third time", "otra vez",
+    "schon wieder", "encore une fois"), as written, or None."""
+    pattern = _repeat(language)
+    match = None if pattern is None else pattern.search(text)
+    return None if match is None else match.group()
+
+
 def has_trouble(text: str, language: str, *, strong: bool = False) -> bool:
     """Whether ``text`` names an everyday mishap ("again", "cancelled", "traffic"); with
     ``strong``, one that is not among the language's ``weak`` words ("again", "another")."""
@@ -265,4 +283,12 @@ def has_chore(text: str, language: str) -> bool:
     )
 
 
-__all__ = ["Irony", "find_irony", "find_mock", "has_chore", "has_trouble", "irritation"]
+__all__ = [
+    "Irony",
+    "find_irony",
+    "find_mock",
+    "find_repeat",
+    "has_chore",
+    "has_trouble",
+    "irritation",
+]
