@@ -543,25 +543,40 @@ def _read_mock(text: str, lexicon: Lexicon, language: str) -> _Reading | None:
     """A complaint about something good ("I hate how good this is", "the worst, they threw
     me a surprise party") read as the good thing: only when, the complaint set aside, the
     rest is pleasant (``SINCERE_PRAISE`` or more, contexts applied) and outweighs anything
-    unpleasant, and names no mishap."""
+    unpleasant (or the marker is hyperbole, "Tragic.", whose complaints are all mock), and
+    names no mishap."""
     mock = find_mock(text, language)
     if mock is None or has_trouble(mock.rest, language, strong=True):
         return None
     rest = _Reading()
     _read(mock.rest, 1.0, rest, "", lexicon)
+    if mock.certain:
+        rest.contexts = {}  # a mock "devastated" switches on no loss
     settled = _Reading(scores=dict(rest.scores), contexts=dict(rest.contexts))
     if settled.contexts:
         _apply_contexts(settled, lexicon)
+    pleasant, unpleasant = _valence_sums(settled.scores)
+    if pleasant < SINCERE_PRAISE or (unpleasant >= pleasant and not mock.certain):
+        return None
+    if mock.certain:
+        # Hyperbole ("devastated I have to eat cake. Tragic."): its complaints are mock too.
+        for preset, score in rest.scores.items():
+            if score > 0 and PRESETS[preset].valence < 0:
+                rest.scores[preset] = 0.0
+    rest.evidence[f"mock complaint: {mock.marker}"] = 0.0
+    return rest
+
+
+def _valence_sums(scores: dict[str, float]) -> tuple[float, float]:
+    """(pleasant, unpleasant): the positive scores of pleasant presets (``PLEASANT_VALENCE``
+    or more) and of unpleasant ones (valence under 0)."""
     pleasant = unpleasant = 0.0
-    for preset, score in settled.scores.items():
+    for preset, score in scores.items():
         if score > 0 and PRESETS[preset].valence >= PLEASANT_VALENCE:
             pleasant += score
         elif score > 0 and PRESETS[preset].valence < 0:
             unpleasant += score
-    if pleasant < SINCERE_PRAISE or unpleasant >= pleasant:
-        return None
-    rest.evidence[f"mock complaint: {mock.marker}"] = 0.0
-    return rest
+    return pleasant, unpleasant
 
 
 def _ironic(irony: Irony, rest: _Reading, language: str, lexicon: Lexicon, around: str) -> bool:

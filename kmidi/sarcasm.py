@@ -212,13 +212,17 @@ def find_irony(text: str, language: str) -> Irony | None:
 @dataclass(frozen=True, slots=True)
 class _Mock:
     pattern: re.Pattern[str]
+    certain: frozenset[str]
+    """Mock markers that are hyperbole wherever they stand ("Tragic.", "poor me", "first
+    world problems"): the complaints beside them are mock too."""
     triggers: frozenset[str]
 
 
 @cache
 def _mock(language: str) -> _Mock | None:
     entry = read_data("sarcasm.json")["languages"].get(language)
-    phrases = [] if entry is None else entry.get("mock", [])
+    certain = [] if entry is None else entry.get("mock_certain", [])
+    phrases = certain + ([] if entry is None else entry.get("mock", []))
     if not phrases:
         return None
     triggers = set()
@@ -226,13 +230,15 @@ def _mock(language: str) -> _Mock | None:
         words = _WORD.findall(str(phrase).lower())
         telling = [word for word in words if word not in _COMMON] or words
         triggers.add(max(reversed(telling), key=len))
-    return _Mock(re.compile(_words(phrases), re.IGNORECASE), frozenset(triggers))
+    pattern = re.compile(_words(phrases), re.IGNORECASE)
+    return _Mock(pattern, frozenset(phrase.lower() for phrase in certain), frozenset(triggers))
 
 
 def find_mock(text: str, language: str) -> Irony | None:
     """Words of a complaint that may be mock ("I hate how…", "the worst", "stupidly"), and
     the text without them; ``kmidi.affect`` keeps the complaint when the rest is not
-    clearly pleasant ("I hate how late the bus is" stays anger)."""
+    clearly pleasant ("I hate how late the bus is" stays anger). ``certain`` when one of
+    them is hyperbole wherever it stands ("Tragic.", "poor me")."""
     mock = _mock(language)
     if mock is None or mock.triggers.isdisjoint(_WORD.findall(text.lower())):
         return None
@@ -242,7 +248,8 @@ def find_mock(text: str, language: str) -> Irony | None:
     rest = text
     for match in reversed(found):
         rest = rest[: match.start()] + " " + rest[match.end() :]
-    return Irony(found[0].group().strip(" ,"), rest, False)
+    certain = any(match.group().lower() in mock.certain for match in found)
+    return Irony(found[0].group().strip(" ,"), rest, certain)
 
 
 @cache
