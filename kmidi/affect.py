@@ -125,6 +125,9 @@ EUPHORIA_CHANNELS = 2
 EUPHORIA_SHARE = 0.6
 SINCERE_PRAISE = 0.3
 """Pleasant score left beside a praise word that keeps it sincere ("Great, I passed!")."""
+SINCERE_OVER_MISHAP = 0.6
+"""Pleasant score that keeps praise sincere when the rest names a mishap ("cancelled",
+"en panne"): a passing pleasant word is not enough there."""
 PLEASANT_VALENCE = 0.3
 """Presets pleasant enough to keep praise sincere (not defiance or nostalgia: "boss fight")."""
 _MAX_EVIDENCE = 8
@@ -581,16 +584,20 @@ def _valence_sums(scores: dict[str, float]) -> tuple[float, float]:
 
 def _ironic(irony: Irony, rest: _Reading, language: str, lexicon: Lexicon, around: str) -> bool:
     """Whether the markers found mean the opposite (``kmidi.sarcasm``): a certain marker
-    always; otherwise only with nothing pleasant left (under ``SINCERE_PRAISE``), praise
+    always; otherwise only with nothing pleasant left (under ``SINCERE_PRAISE``, or
+    ``SINCERE_OVER_MISHAP`` beside a mishap), praise
     over trouble and enthusiasm over a chore (or over trouble when shouted)."""
     if irony.certain:
         return True
     pleasant = sum(
         score for p, score in rest.scores.items() if PRESETS[p].valence >= PLEASANT_VALENCE
     )
-    if pleasant >= SINCERE_PRAISE:
+    mishap = has_trouble(irony.rest, language, strong=True)
+    # Over a named mishap a passing pleasant word ("Génial, la machine à *café* est en
+    # panne") does not make the praise sincere; a real feeling ("…but I got a seat!") does.
+    if pleasant >= (SINCERE_OVER_MISHAP if mishap else SINCERE_PRAISE):
         return False
-    chore = has_chore(irony.rest, language) or has_trouble(irony.rest, language, strong=True)
+    chore = mishap or has_chore(irony.rest, language)
     if chore or (around and has_chore(around, language)):
         return True
     if irony.tier == "enthusiasm" and not irony.shouted:
