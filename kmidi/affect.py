@@ -559,14 +559,19 @@ def _read_mock(text: str, lexicon: Lexicon, language: str) -> _Reading | None:
     if settled.contexts:
         _apply_contexts(settled, lexicon)
     pleasant, unpleasant = _valence_sums(settled.scores)
-    if pleasant < SINCERE_PRAISE or (unpleasant >= pleasant and not mock.certain):
-        return None
+    label = f"mock complaint: {mock.marker}"
     if mock.certain:
-        # Hyperbole ("devastated I have to eat cake. Tragic."): its complaints are mock too.
+        # Hyperbole ("devastated I have to eat cake. Tragic."): its complaints are mock too,
+        # and the joke itself is amused when nothing else pleasant is named.
         for preset, score in rest.scores.items():
             if score > 0 and PRESETS[preset].valence < 0:
                 rest.scores[preset] = 0.0
-    rest.evidence[f"mock complaint: {mock.marker}"] = 0.0
+        if pleasant < SINCERE_PRAISE:
+            rest.add("joy", SINCERE_PRAISE + NEUTRAL_THRESHOLD, label)
+            return rest
+    elif pleasant < SINCERE_PRAISE or unpleasant >= pleasant:
+        return None
+    rest.evidence[label] = 0.0
     return rest
 
 
