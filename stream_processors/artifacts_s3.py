@@ -1,9 +1,10 @@
 """The S3-compatible artifact store: objects ``<prefix><request_id>/<name>`` in one bucket.
 
 The stages write objects; the results service serves files from a local read-through
-cache (``ARTIFACTS_DIR``), so HTTP Range and ETag handling stay Starlette's
-``FileResponse`` whatever the store. Credentials come the way boto3 looks for them
-(``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
+cache (``ARTIFACTS_DIR``, laid out as the local store's files, ``LocalArtifactStore.path_for``),
+so HTTP Range and ETag handling stay Starlette's ``FileResponse`` whatever the store.
+Credentials come the way boto3 looks for them (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
 Tested against the Versity S3 Gateway, a real S3 server (tests/integration/test_artifacts_s3.py).
 """
 
@@ -24,6 +25,7 @@ from stream_processors.artifacts import (
     ArtifactSettings,
     LocalArtifactStore,
     artifact_name,
+    check_request_id,
 )
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -50,8 +52,7 @@ class S3ArtifactStore:
         return cls(client, settings.s3_bucket, prefix=settings.s3_prefix, cache=cache)
 
     def _request_prefix(self, request_id: str) -> str:
-        self.cache.request_dir(request_id)  # the same rule for a usable request ID
-        return f"{self.prefix}{request_id}/"
+        return f"{self.prefix}{check_request_id(request_id)}/"
 
     def put(
         self, request_id: str, kind: ArtifactKind, data: bytes, *, media_type: str, suffix: str
@@ -86,7 +87,7 @@ class S3ArtifactStore:
     def local_path(self, artifact: Artifact) -> Path:
         """The cached copy, downloaded (and checked against its SHA-256) on first use."""
         request_id, name = PurePosixPath(self._key(artifact)).parts[-2:]
-        cached = self.cache.request_dir(request_id) / name
+        cached = self.cache.path_for(request_id, name)
         if not cached.is_file():
             data = self.read(artifact)
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
@@ -113,7 +114,7 @@ class S3ArtifactStore:
         try:
             prefix = self._request_prefix(request_id)
         except ValueError:
-            return 0  # nothing can be kept under an ID that is no directory name
+            return 0  # nothing can be kept under an ID that is no file name
         keys = [obj["Key"] for obj in self._objects(prefix)]
         self._delete_keys(keys)
         self.cache.delete_request(request_id)

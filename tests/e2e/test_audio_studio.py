@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from kmidi.audio import TARGET_LUFS
+from stream_processors.artifacts import LocalArtifactStore
 from tests.e2e.stack_process import RunningStack, start_stack
 from tests.unit.midi_tools import midicsv
 from tests.unit.test_audio import ffmpeg_probe
@@ -72,8 +73,14 @@ def _settled(stack: RunningStack, request_id: str) -> dict[str, Any]:
     return status
 
 
-def _artifacts_dir(stack: RunningStack, request_id: str) -> Path:
-    return stack.log_path.parent / "stack-data" / "artifacts" / request_id
+def _request_files(stack: RunningStack, request_id: str) -> list[str]:
+    """The names after ``<request_id>@`` of the request's files in the stack's store."""
+    store = LocalArtifactStore(stack.log_path.parent / "stack-data" / "artifacts")
+    prefix = store.path_for(request_id, "")
+    assert not (store.root / request_id).exists()  # nothing in the former layout
+    return sorted(
+        path.name.removeprefix(prefix.name) for path in prefix.parent.glob(f"{prefix.name}*")
+    )
 
 
 def test_an_audio_request_lists_midi_and_audio_and_serves_playable_audio(
@@ -188,12 +195,12 @@ def test_delete_removes_the_request_and_its_files(stack: RunningStack) -> None:
     delete_1 = _new_id("studio-delete")
     _submit(stack, AUDIO_BODY, delete_1)
     assert _settled(stack, delete_1)["audio_status"] == "completed"
-    files = sorted(p.name for p in _artifacts_dir(stack, delete_1).iterdir())
+    files = _request_files(stack, delete_1)
     assert [name.split("-")[0] for name in files] == ["audio", "midi"], files
 
     deleted = httpx.delete(f"{stack.results_url}/v1/results/{delete_1}")
     assert deleted.status_code == 204, deleted.text
-    assert not _artifacts_dir(stack, delete_1).exists()
+    assert _request_files(stack, delete_1) == []
     for path in ("", "/audio", "/midi"):
         gone = httpx.get(f"{stack.results_url}/v1/results/{delete_1}{path}")
         assert gone.status_code == 404, (path, gone.text)

@@ -109,7 +109,9 @@ def test_local_path_is_a_checked_cached_copy(store: S3ArtifactStore) -> None:
     artifact = store.put("req-1", "audio", OGG, media_type="audio/ogg", suffix=".ogg")
     path = store.local_path(artifact)
     assert path.read_bytes() == OGG
-    assert path.parent == store.cache.root / "req-1"
+    name = artifact.uri.rsplit("/", 1)[1]
+    assert path == store.cache.path_for("req-1", name)  # the local store's layout
+    assert store.cache.local_path(artifact.model_copy(update={"uri": path.as_uri()})) == path
     # Served from the cache once there, even if the object is gone meanwhile.
     store.client.delete_object(Bucket=store.bucket, Key=_keys(store)[0])
     assert store.local_path(artifact) == path
@@ -129,10 +131,10 @@ def test_delete_request_removes_its_objects_and_cached_files(store: S3ArtifactSt
     audio = store.put("req-1", "audio", OGG, media_type="audio/ogg", suffix=".ogg")
     store.put("req-1", "midi", b"MThd", media_type="audio/midi", suffix=".mid")
     kept = store.put("req-10", "midi", b"MThd10", media_type="audio/midi", suffix=".mid")
-    store.local_path(audio)
+    cached = store.local_path(audio)
     assert store.delete_request("req-1") == 2
     assert [key.split("/")[1] for key in _keys(store)] == ["req-10"]
-    assert not (store.cache.root / "req-1").exists()
+    assert not cached.exists()
     assert store.read(kept) == b"MThd10"
 
 
@@ -148,6 +150,16 @@ def test_uris_of_another_bucket_are_refused(store: S3ArtifactStore) -> None:
     other = artifact.model_copy(update={"uri": artifact.uri.replace(store.bucket, "other")})
     with pytest.raises(ArtifactMissingError, match="not in this store"):
         store.read(other)
+
+
+@pytest.mark.parametrize("request_id", ["..", ".", "a/b", "a@b"])
+def test_request_ids_that_are_not_a_file_name_are_refused(
+    store: S3ArtifactStore, request_id: str
+) -> None:
+    with pytest.raises(ValueError, match="not a request ID"):
+        store.put(request_id, "midi", b"MThd", media_type="audio/midi", suffix=".mid")
+    assert store.delete_request(request_id) == 0
+    assert _keys(store) == []
 
 
 def test_the_settings_select_the_s3_store(

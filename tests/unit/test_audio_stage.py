@@ -80,8 +80,8 @@ async def test_a_pending_audio_is_rendered_stored_and_published(store_dir: Path)
     assert audio is not None
     assert audio.media_type == "audio/wav"
     path = artifacts.get_artifact_store().local_path(audio)
-    assert path.parent.name == "r-audio"
-    assert path.name.startswith("audio-")
+    assert path.parent.name == artifacts.shard_name("r-audio")
+    assert path.name.startswith("r-audio@audio-")
     data = await asyncio.to_thread(path.read_bytes)
     assert hashlib.sha256(data).hexdigest() == audio.sha256
     assert soundfile.info(io.BytesIO(data)).samplerate == 44_100
