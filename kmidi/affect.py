@@ -179,6 +179,8 @@ class _Scope:
     clause: list[tuple[str, float]] = field(default_factory=list)
     """Feelings read since the sentence began: what a resolver ("…but it's over now") ends."""
     clause_contexts: list[str] = field(default_factory=list)
+    last: list[tuple[str, float]] = field(default_factory=list)
+    """What the unit just read added, if it was a feeling: a "?" right after it questions it."""
 
     def new_clause(self) -> None:
         self.clause, self.clause_contexts = [], []
@@ -197,10 +199,14 @@ def _read(
     for index, unit in enumerate(units):
         if unit.kind == "punct":
             reading.exclamations += 0 if prefix else unit.surface.count("!")
+            if unit.surface[0] == "?":
+                _question(reading, scope.last)
             scope.negation_left = scope.scale_left = 0
             if unit.surface[0] in ".!?…":
                 scope.new_clause()
+            scope.last = []
             continue
+        scope.last = []
         _count_unit(unit, reading, prefix)
         entry = unit.entry
         if entry is None:
@@ -238,6 +244,18 @@ def _read(
         scope.step()
 
 
+QUESTIONED = 0.6
+"""Share a feeling keeps when a question mark follows it at once ("happy?", "am I
+scared?"): asked about, not stated. A question about something else ("what if the
+biopsy comes back bad?") keeps its feeling whole."""
+
+
+def _question(reading: _Reading, last: list[tuple[str, float]]) -> None:
+    """The feeling just read is asked about ("I guess I'm happy?"): it counts less."""
+    for preset, amount in last:
+        reading.scores[preset] -= amount * (1.0 - QUESTIONED)
+
+
 def _count_unit(unit: Unit, reading: _Reading, prefix: str) -> None:
     """The surface counts emphasis is read from: words, capitals, elongations, emoji."""
     if unit.kind == "word":
@@ -273,6 +291,7 @@ def _score_hits(
             continue
         reading.add(preset, strength * factor, label)
         scope.clause.append((preset, strength * factor))
+        scope.last.append((preset, strength * factor))
         for context, minimum in lexicon.context_presets.get(preset, ()):
             if strength >= minimum and context not in reading.contexts:
                 reading.contexts[context] = None

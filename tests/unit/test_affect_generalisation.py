@@ -138,3 +138,19 @@ def test_the_fresh_batches_as_development_data_stay_read() -> None:
         rows = [row for row in _rows(path) if row["batch"] != 5]
         right = sum(_family(str(row["text"])) == row["family"] for row in rows)
         assert right >= floor * len(rows), (path.name, right, len(rows))
+
+
+def test_a_feeling_asked_about_counts_less_than_one_stated() -> None:
+    stated, asked = analyse_text("I guess I'm happy."), analyse_text("I guess I'm happy?")
+    assert stated.primary == asked.primary == "joy"
+    assert asked.confidence < stated.confidence
+    # A question about something else keeps its feeling whole.
+    assert analyse_text("What if the biopsy comes back bad?").primary == "anxiety"
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [("💀💀 I can't", "joy"), ("😤", "anger"), ("🥲", "sadness"), ("🥹 mi hija", "tenderness")],
+)
+def test_emoji_people_use_for_a_feeling_read_as_it(text: str, family: str) -> None:
+    assert _family(text) == family
