@@ -357,13 +357,16 @@ def _to_plain(value: Any) -> Any:
 
 # ---------------------------------------------------------------- building
 
-# Tonic preferences per quadrant of the circumplex (valence sign, arousal sign).
+# Tonic preferences per quadrant of the circumplex (valence sign, arousal sign): the
+# idiomatic keys first, then three more, so two readings in one quadrant rarely share a
+# home (a shared tonic, genre and meter was most of what made two pieces sound alike).
 _TONICS: dict[tuple[bool, bool], tuple[str, ...]] = {
-    (False, False): ("D", "A", "E", "C", "G", "F"),
-    (False, True): ("E", "C#", "F#", "B", "C", "D"),
-    (True, True): ("D", "E", "A", "G", "C", "Bb"),
-    (True, False): ("F", "Eb", "Bb", "C", "Ab", "G"),
+    (False, False): ("D", "A", "E", "C", "G", "F", "B", "Bb", "C#"),
+    (False, True): ("E", "C#", "F#", "B", "C", "D", "G", "A", "F"),
+    (True, True): ("D", "E", "A", "G", "C", "Bb", "F", "B", "Eb"),
+    (True, False): ("F", "Eb", "Bb", "C", "Ab", "G", "D", "A", "Db"),
 }
+_TONIC_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.7, 0.7, 0.7)
 # Phrase templates (scale degrees) per mode; the first of each list is the most idiomatic.
 _TEMPLATES: dict[str, tuple[tuple[int, ...], ...]] = {
     "ionian": ((1, 5, 6, 4), (1, 6, 4, 5), (1, 4, 6, 5), (1, 4, 5, 4), (6, 4, 1, 5), (1, 3, 4, 5)),
@@ -604,7 +607,9 @@ def _phrase_degrees(
     chords of A.
     """
     templates = _TEMPLATES[key.mode]
-    weights = [1.0 / (1 + i) for i in range(len(templates))]
+    # The first template is the most idiomatic, but every one is idiomatic: a mild lean,
+    # so readings sharing a key rarely share the progression as well.
+    weights = [1.0 / (1 + 0.3 * i) for i in range(len(templates))]
     template_of: dict[str, tuple[int, ...]] = {}
     degrees: list[int] = []
     dominants: set[int] = set()
@@ -817,7 +822,7 @@ def _choose_key(
         why.append(f"Key {key} as requested.")
         return key
     mode = _pick_mode(preset, affect.intensity, mods, rng)
-    tonic = rng.choice(_TONICS[(preset.valence >= 0, preset.arousal >= 0)])
+    tonic = rng.choices(_TONICS[(preset.valence >= 0, preset.arousal >= 0)], _TONIC_WEIGHTS)[0]
     key = parse_key(f"{tonic} {mode}")
     weight = preset.mode_weights.get(mode, 0.0)
     why.append(
@@ -831,11 +836,12 @@ def _choose_tempo(
     tech: TechnicalWishes,
     heard: HeardWishes,
     preset: emotions.EmotionPreset,
+    arousal: float,
     rng: random.Random,
     why: list[str],
 ) -> float:
-    """The requested tempo, else the one the words name, else the emotion's (capped or
-    floored by a calm or lively feel in the words)."""
+    """The requested tempo, else the one the words name, else the emotion's moved by the
+    reading's arousal (capped or floored by a calm or lively feel in the words)."""
     if tech.bpm is not None:
         why.append(f"Tempo {float(tech.bpm):g} bpm as requested.")
         return float(tech.bpm)
@@ -843,9 +849,11 @@ def _choose_tempo(
         bpm = float(round(min(240.0, max(40.0, heard.bpm * rng.uniform(0.97, 1.03)))))
         why.append(f'Tempo {bpm:g} bpm: "{heard.tempo_word}" in your words.')
         return bpm
-    jitter = rng.uniform(-0.04, 0.04) * preset.tempo_suggested
+    # The reading's own arousal moves the tempo continuously off the preset's (its
+    # intensity already has), and the draw a little.
+    lean = 0.12 * (arousal - preset.arousal) + rng.uniform(-0.03, 0.03)
     bpm = float(
-        round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested + jitter)))
+        round(min(preset.tempo_max, max(preset.tempo_min, preset.tempo_suggested * (1 + lean))))
     )
     why.append(
         f"Tempo {bpm:g} bpm within {preset.name}'s {preset.tempo_min:g}–{preset.tempo_max:g}."
@@ -1149,6 +1157,20 @@ def _choose_meter(tech: TechnicalWishes, heard: HeardWishes, why: list[str]) -> 
     return time_signature
 
 
+def _touch(preset: emotions.EmotionPreset, affect: Affect, why: list[str]) -> tuple[float, float]:
+    """Note density and legato: the preset's, moved by the reading. A stronger or more
+    stirred feeling plays more notes, and shorter ones."""
+    stir = affect.arousal - preset.arousal
+    lean = 0.1 * stir + 0.12 * (affect.intensity - 0.5)
+    density = round(min(1.0, max(0.0, preset.note_density + lean)), 4)
+    legato = round(min(1.0, max(0.0, preset.legato - 0.15 * stir)), 4)
+    why.append(
+        f"Timing {preset.timing_feel} the beat; legato {legato:.2f}, "
+        f"density {density:.2f}, space {preset.space:.2f}."
+    )
+    return density, legato
+
+
 def _end_tempo(
     bpm: float, bars: int, preset: emotions.EmotionPreset, rules: set[str], why: list[str]
 ) -> float:
@@ -1182,7 +1204,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     why += [f"Conflict in your words: {c}" for c in heard.conflicts]
     time_signature = _choose_meter(tech, heard, why)
     meter = parse_time_signature(time_signature)
-    bpm = _choose_tempo(tech, heard, preset, rng, why)
+    bpm = _choose_tempo(tech, heard, preset, affect.arousal, rng, why)
     bars = _choose_length(tech, heard, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
     rule_list = _choose_rule_breaks(tech, preset, mods, affect, why)
     rules = {rb.name for rb in rule_list}
@@ -1209,10 +1231,7 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     end_bpm = _end_tempo(bpm, bars, preset, rules, why)
     ending = _choose_ending(tech, bars, genre, why)
     groove = _groove(preset, genre, rules, meter)
-    why.append(
-        f"Timing {preset.timing_feel} the beat; legato {preset.legato:.2f}, "
-        f"density {preset.note_density:.2f}, space {preset.space:.2f}."
-    )
+    density, legato = _touch(preset, affect, why)
     why += [f"Rule break {rb.name}: {rb.reason}." for rb in rule_list]
     instrumentation = _instrumentation(
         genre,
@@ -1247,9 +1266,9 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
         dynamics_variance=preset.dynamics_variance,
         instrumentation=instrumentation,
         registers=_registers(preset, instrumentation.bass_program),
-        note_density=preset.note_density,
+        note_density=density,
         space=preset.space,
-        legato=preset.legato,
+        legato=legato,
         dissonance=preset.dissonance,
         rule_breaks=tuple(rule_list),
         explanations=tuple(why),

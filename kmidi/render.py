@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from kmidi.arrangement import Arrangement, arrange
 from kmidi.form import INTRO, Phrase
-from kmidi.genres import beat_groups, drum_pattern
+from kmidi.genres import DrumPattern, beat_groups, drum_pattern
 from kmidi.mix import track_controls
 from kmidi.plan import ChordSlot, Plan
 from kmidi.smf_tracks import SettledTrack, conductor_chunk, midi_file, settle, track_chunk
@@ -277,6 +278,8 @@ class _Score:
     slot_bars: list[SlotBar]
     bar_slots: list[list[int]]
     """Slots sounding in each bar."""
+    arr: Arrangement
+    """The figures this reading plays within the genre's style."""
 
     def level(self, bar: int, scale: float) -> float:
         """The velocity of the dynamics curve at ``bar``, shaped by its phrase, scaled."""
@@ -357,6 +360,8 @@ def _score(plan: Plan) -> _Score:
             hi = min(slot_end, bar_start + bpb) - bar_start
             slot_bars.append((i, b, bar_start, lo, hi))
             b += 1
+    inst = plan.instrumentation
+    drums = drum_pattern(inst.drum_style, num, den) if inst.drums and inst.drum_style else None
     return _Score(
         plan=plan,
         rng=random.Random(plan.variation),
@@ -380,6 +385,7 @@ def _score(plan: Plan) -> _Score:
         slot_spans=slot_spans,
         slot_bars=slot_bars,
         bar_slots=bar_slots,
+        arr=arrange(plan, drums, tuple(round(x * 4) for x in beat_starts)),
     )
 
 
@@ -449,27 +455,20 @@ def render_midi(plan: Plan) -> RenderedPiece:
 
 
 def _voicings(score: _Score) -> list[tuple[int, ...]]:
-    """Each slot's chord as pitches: voice-led close chords or power chords, with the
-    tonic held over every chord in a modal key."""
-    plan = score.plan
-    inst, regs = plan.instrumentation, plan.registers
-    if inst.voicing == "power":
-        # Root, fifth and octave, the octave no higher than the harmony's top: what an
-        # overdriven guitar plays (a third would turn to mud under the distortion).
-        top = regs.harmony_high - 12
-        voicings: list[tuple[int, ...]] = []
-        for chord in score.chords:
-            root = _place((chord.root,), top - 3, top - 7, top)
-            voicings.append((root, root + _fifth(chord), root + 12))
-    else:
-        rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
-        voicings = voice_lead(
-            score.chords,
-            regs.harmony_low,
-            regs.harmony_high,
-            voices=3 if rhythmic else 4,
-            centre=(regs.harmony_low + regs.harmony_high) // 2,
-        )
+    """Each slot's chord as pitches: voice-led close chords or power chords, placed where
+    the reading puts the opening material and, apart from it, the later ones (a chorus
+    may lift or drop), with the tonic held over every chord in a modal key."""
+    opening, later = (
+        _positioned(score, shift, spread)
+        for shift, spread in zip(score.arr.voicing_shifts, score.arr.spread, strict=True)
+    )
+    voicings = [opening[i] if first else later[i] for i, first in enumerate(_opening(score))]
+    # The last chord stands on its root, whatever position the reading chose.
+    last, root = sorted(voicings[-1]), score.chords[-1].root
+    if last[0] % 12 != root:
+        below = last[0] - ((last[0] - root) % 12 or 12)
+        voicings[-1] = (below, *(p for p in last if p % 12 != root))
+    inst = score.plan.instrumentation
     tonic = score.key.tonic_pc
     if not inst.tonic_pedal or inst.voicing == "power":
         return voicings
@@ -483,6 +482,51 @@ def _voicings(score: _Score) -> list[tuple[int, ...]]:
     ]
 
 
+def _opening(score: _Score) -> list[bool]:
+    """Whether each slot belongs to the opening material (A, or the intro vamping on it)."""
+    material = {b: p.material for p in score.plan.phrases for b in range(p.start_bar, p.end_bar)}
+    return [material.get(slot.bar, "A") in ("A", INTRO) for slot in score.slots]
+
+
+def _positioned(score: _Score, shift: int, spread: bool) -> list[tuple[int, ...]]:
+    """Every chord voiced ``shift`` semitones from the harmony's centre: a lower position
+    may reach below the harmony's floor, never above its top (under the melody); a
+    ``spread`` (drop-2) voicing takes its second voice from the top down an octave."""
+    inst, regs = score.plan.instrumentation, score.plan.registers
+    if inst.voicing == "power":
+        # Root, fifth and octave, the octave no higher than the harmony's top: what an
+        # overdriven guitar plays (a third would turn to mud under the distortion).
+        # A lower position only while the root stays on a guitar's low strings (D2 up).
+        top = max(45, regs.harmony_high - 12 - {4: 0, 0: 3, -4: 5}.get(shift, 7))
+        voicings: list[tuple[int, ...]] = []
+        for chord in score.chords:
+            root = _place((chord.root,), top - 3, top - 7, top)
+            voicings.append((root, root + _fifth(chord), root + 12))
+        return voicings
+    rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
+    low = regs.harmony_low + min(0, shift)
+    voicings = voice_lead(
+        score.chords,
+        low,
+        regs.harmony_high,
+        voices=3 if rhythmic else 4,
+        centre=(regs.harmony_low + regs.harmony_high) // 2 + shift,
+    )
+    if not spread:
+        return voicings
+    floor = max(regs.bass_high - 2, low - 5)  # the dropped voice stays above the bass line
+    return [_drop2(v, floor) for v in voicings]
+
+
+def _drop2(voicing: tuple[int, ...], floor: int) -> tuple[int, ...]:
+    """The voicing with its second voice from the top an octave lower, if it stays at or
+    above ``floor``: a close chord opened out."""
+    v = sorted(voicing)
+    if len(v) < 3 or v[-2] - 12 < floor:
+        return voicing
+    return tuple(sorted((v[-2] - 12, *v[:-2], v[-1])))
+
+
 def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     """Comping (or arpeggios) on the voice-led chords, and the pad's held chords."""
     plan = score.plan
@@ -490,22 +534,26 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     regs = plan.registers
     legato, sw, feel = plan.legato, score.swing.get, score.feel
     voicings = _voicings(score)
-    pattern = _comp_pattern(inst.comping, score, legato)
+    opening = _opening(score)
+    figures = [_comp_pattern(inst.comping, score, legato, f) for f in score.arr.comp_figures]
+    pattern = figures[0]
     widest = max(len(v) for v in voicings)
     table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
     counts = np.array([len(v) for v in voicings], dtype=np.int64)
 
     # Bars of quiet sections sustain the chord; the others comp in the piece's style.
     sustained: list[tuple[int, float, float, float, float]] = []  # (slot, on, hold, cap, vel)
-    comped: list[tuple[int, float, float, float, float]] = []
+    comped: list[list[tuple[int, float, float, float, float]]] = [[], []]
     broken: list[Row] = []
     for i, b, bar_start, lo, hi in score.slot_bars:
         velocity = score.level(b, 0.78)
-        if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25:
+        # The piece's last chord rings to the end whatever the figure.
+        ending = b == score.bars - 1 and i == len(score.slots) - 1
+        if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25 or ending:
             on = bar_start + sw(lo, lo) + feel
             sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
         elif pattern is not None:
-            comped.append((i, bar_start, lo, hi, velocity))
+            comped[0 if opening[i] else 1].append((i, bar_start, lo, hi, velocity))
         else:
             broken += _broken_chord(score, inst.comping, voicings[i], bar_start, lo, hi, velocity)
     harmony.add_rows(broken, timing=score.kj, dynamics=score.kv)
@@ -521,29 +569,13 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             dynamics=score.kv,
             voices=counts[ids],
         )
-    if comped and pattern is not None:  # rows are comped only when the style has a pattern
-        ids, starts, los, his, levels = _columns(comped)
-        xs = np.array([x for x, _, _ in pattern])
-        swung = np.array([sw(x, x) for x, _, _ in pattern])
-        holds = np.array([max(d, 0.1) for _, d, _ in pattern])
-        accents = np.array([a for _, _, a in pattern])
-        row, hit = _grid(los, his, xs)
-        chord_ids = ids[row]
-        harmony.add(
-            starts[row] + swung[hit] + feel,
-            holds[hit],
-            starts[row] + his[row],
-            levels[row] * accents[hit],
-            _voices_of(table, counts, chord_ids),
-            timing=score.kj,
-            dynamics=score.kv,
-            voices=counts[chord_ids],
-            spread=_STRUM_SPREAD if inst.comping == "strum" else 0.0,
-        )
+    for rows, figure in zip(comped, figures, strict=True):
+        if rows and figure is not None:  # rows are comped only when the style has a pattern
+            _comp(score, harmony, rows, figure, table, counts)
     if pad is not None:
-        # The pad holds each chord's upper voices an octave up where that stays under the
-        # melody's centre (else in place), from slot start to end.
-        top = regs.melody_centre - 2
+        # The pad holds each chord's upper voices, an octave up where that stays under
+        # the melody's centre (in place for a darker reading), from slot start to end.
+        top = regs.melody_centre - 2 if score.arr.pad_lift else 0
         held: list[Row] = []
         for i, (slot_start, slot_end) in enumerate(score.slot_spans):
             velocity = score.level(score.slots[i].bar, 0.55)
@@ -554,35 +586,111 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
         pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
 
 
+def _comp(
+    score: _Score,
+    harmony: _Part,
+    rows: list[tuple[int, float, float, float, float]],
+    pattern: list[tuple[float, float, float]],
+    table: Ints,
+    counts: Ints,
+) -> None:
+    """Comp ``pattern`` on the slots of ``rows`` (slot, bar start, lo, hi, velocity)."""
+    sw, feel = score.swing.get, score.feel
+    ids, starts, los, his, levels = _columns(rows)
+    xs = np.array([x for x, _, _ in pattern])
+    swung = np.array([sw(x, x) for x, _, _ in pattern])
+    holds = np.array([max(d, 0.1) for _, d, _ in pattern])
+    accents = np.array([a for _, _, a in pattern])
+    row, hit = _grid(los, his, xs)
+    chord_ids = ids[row]
+    harmony.add(
+        starts[row] + swung[hit] + feel,
+        holds[hit],
+        starts[row] + his[row],
+        levels[row] * accents[hit],
+        _voices_of(table, counts, chord_ids),
+        timing=score.kj,
+        dynamics=score.kv,
+        voices=counts[chord_ids],
+        spread=_STRUM_SPREAD if score.plan.instrumentation.comping == "strum" else 0.0,
+    )
+
+
 def _fifth(chord: Chord) -> int:
     """The chord's own fifth above its root (diminished or augmented where it has one)."""
     return next((iv for iv in (7, 6, 8) if iv in chord.intervals), 7)
 
 
 def _comp_pattern(
-    style: str, score: _Score, legato: float
+    style: str, score: _Score, legato: float, figure: int = 1
 ) -> list[tuple[float, float, float]] | None:
-    """Where a comping style strikes within a bar: (beat, length, accent) per onset; None
-    for the styles played another way (sustain, arpeggio, ostinato)."""
+    """Where a comping style strikes within a bar: (beat, length, accent) per onset, in
+    one of its figures (1 as the style is written, 0 sparser, 2 busier); None for the
+    styles played another way (sustain, arpeggio, ostinato)."""
     bpb, beat_starts, eighths = score.bpb, score.beat_starts, score.eighths
+    offs = [x for x in eighths if x not in beat_starts]
     if style == "pulse":
-        return [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beat_starts]
+        beats = beat_starts[::2] if figure == 0 and len(beat_starts) == 4 else beat_starts
+        hits = [(x, 0.9 * (0.5 + 0.5 * legato), 1.0) for x in beats]
+        # The busiest pulse pushes the next bar: a short chord on the bar's last eighth.
+        return hits + ([(offs[-1], 0.4, 0.8)] if figure == 2 and offs else [])
     if style == "eighths":
-        return [(x, 0.42, 1.0 if x in beat_starts else 0.8) for x in eighths]
+        # The busiest figure adds a sixteenth pickup into the middle (simple meters only).
+        push = [1.75] if score.plan.meter[1] == 4 else []
+        grid = {0: [x for x in eighths if x % 2 != 1.5], 2: [*eighths, *push]}.get(figure, eighths)
+        return [
+            (x, 0.2 if x % 0.5 else 0.42, 1.0 if x in beat_starts else 0.8)
+            for x in sorted(grid)
+            if x < bpb
+        ]
     if style == "offbeat":
-        return [(x, 0.35, 0.9) for x in eighths if x not in beat_starts]
+        grid = [x for x in offs if int(x) % 2 == 1] if figure == 0 else offs
+        hits = [(x, 0.35, 0.9) for x in grid]
+        if figure == 2 and score.plan.meter[1] == 4:
+            hits += [(x + 0.75, 0.2, 0.7) for x in beat_starts if x + 0.75 < bpb]
+        return sorted(hits)
     if style == "stabs":
-        grid = [p for p in (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5) if p < bpb]
-        return [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in grid]
+        return [(x, 0.2, 1.0 if x % 1 == 0 else 0.8) for x in _STABS[figure] if x < bpb]
     if style == "charleston":
-        charleston = [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)] if bpb >= 3 else [(0.0, 0.9, 1.0)]
-        if bpb >= 4:
-            charleston += [(x + 2.0, d, a) for x, d, a in charleston if x + 2.0 < bpb]
-        return charleston
+        return _charleston(bpb, figure)
     if style == "strum":
-        grid = sorted({*beat_starts, *[b + 0.5 for b in beat_starts[1:]]})
-        return [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in grid]
+        return _strum(beat_starts, offs, bpb, figure)
     return None
+
+
+def _strum(
+    beat_starts: list[float], offs: list[float], bpb: float, figure: int
+) -> list[tuple[float, float, float]]:
+    """Strummed chords: on the beats (figure 0), with up-strokes after every beat but the
+    first (1), or down, down-up, up-down-up (2, in 4/4)."""
+    grid = list(beat_starts)
+    if figure == 1 or (figure == 2 and bpb != 4):
+        grid += offs[1:]
+    elif figure == 2:
+        grid = [0.0, 1.0, 1.5, 2.5, 3.0, 3.5]
+    return [(x, 0.45, 1.0 if x in beat_starts else 0.75) for x in sorted(grid)]
+
+
+_STABS: tuple[tuple[float, ...], ...] = (
+    (0.0, 1.5, 2.0, 2.75, 3.5, 4.0, 5.5),
+    (0.0, 0.75, 1.5, 2.5, 2.75, 3.5, 4.0, 4.75, 5.5),
+    (0.0, 0.75, 1.25, 2.5, 3.0, 3.75, 4.0, 4.75, 5.25),
+)
+"""Funk stab grids, sparse to busy (positions past the bar are dropped)."""
+
+
+def _charleston(bpb: float, figure: int) -> list[tuple[float, float, float]]:
+    """Jazz comping, repeated every half bar of 4 or more: two-beat chords (figure 0),
+    the Charleston (1, and-of-2), or the Charleston answered and pushed (2)."""
+    if bpb < 3:
+        return [(0.0, 0.9, 1.0)]
+    hits = [(0.0, 1.8, 1.0)] if figure == 0 else [(0.0, 0.9, 1.0), (1.5, 0.45, 0.85)]
+    if bpb >= 4:
+        hits += [(x + 2.0, d, a) for x, d, a in hits if x + 2.0 < bpb]
+    if figure == 2 and bpb >= 4:
+        # The second half answers on the and-of-3 and pushes into the next bar.
+        hits = [*hits[:2], (2.5, 0.4, 0.85), (bpb - 0.5, 0.4, 0.8)]
+    return hits
 
 
 def _broken_chord(
@@ -597,13 +705,11 @@ def _broken_chord(
     """One bar of an arpeggio or ostinato over ``voicing``, inside [lo, hi) of the bar."""
     plan = score.plan
     step = 0.5 if plan.note_density >= 0.3 or style == "ostinato" else 1.0
+    order = _arpeggio_order(style, len(voicing), score.arr.arpeggio_order)
     # Every voice (the root included) must sound in each bar, even short ones.
-    while step > 0.25 and (hi - lo) / step < len(voicing):
+    heard = max(order.index(v) for v in set(order)) + 1  # strikes until every voice sounds
+    while step > 0.25 and (hi - lo) / step < max(heard, len(voicing)):
         step /= 2
-    if style == "ostinato":
-        order = [0, 2, 1, 3] if len(voicing) >= 4 else [0, 2, 1, 2]
-    else:
-        order = list(range(len(voicing))) + list(range(len(voicing) - 2, 0, -1))
     hold = step * (0.45 if style == "ostinato" else 1.6 + 1.2 * plan.legato)
     on_beat = score.beat_starts
     onset = bar_start + score.feel
@@ -618,6 +724,20 @@ def _broken_chord(
             k += 1
         x += step
     return rows
+
+
+def _arpeggio_order(style: str, voices: int, figure: int) -> list[int]:
+    """The order the voices of a broken chord sound in: an ostinato's cells, or an
+    arpeggio up and down, up only, or an Alberti-like low-high-middle-high figure."""
+    if style == "ostinato":
+        cells = ([0, 2, 1, 3], [0, 1, 2, 3], [0, 3, 1, 2])
+        return cells[figure] if voices >= 4 else [0, 2, 1, 2]
+    up = list(range(voices))
+    if figure == 1:
+        return up
+    if figure == 2 and voices >= 3:
+        return [v for k in range(voices - 1) for v in (k, voices - 1)]
+    return up + list(range(voices - 2, 0, -1))
 
 
 # ---------------------------------------------------------------- bass
@@ -638,7 +758,7 @@ def _bass_roots(score: _Score) -> tuple[list[int], list[int], list[int]]:
     side the line comes from, or the fifth when the chord does not change."""
     plan, key = score.plan, score.key
     low, high = plan.registers.bass_low, plan.registers.bass_high
-    centre = (low + high) // 2
+    centre = (low + high) // 2 + score.arr.bass_shift
     roots = [_place((chord.bass_pc,), centre, low, high) for chord in score.chords]
     fifths = [
         root + iv if root + iv <= high else root + iv - 12
@@ -651,37 +771,62 @@ def _bass_roots(score: _Score) -> tuple[list[int], list[int], list[int]]:
             approaches.append(fifths[i])
         else:
             side = -1 if nxt > root else 1
-            near = _place(key.scale, nxt + 2 * side, nxt - 2, nxt + 2)
+            floor = max(low, nxt - 2)  # never below what the instrument can play
+            near = _place(key.scale, nxt + 2 * side, floor, nxt + 2)
             if near == root:  # a step away already: come from the other side instead
-                near = _place(key.scale, nxt - 2 * side, nxt - 2, nxt + 2)
+                near = _place(key.scale, nxt - 2 * side, floor, nxt + 2)
             approaches.append(near)
     return roots, fifths, approaches
 
 
-def _bass_pattern(score: _Score, style: str) -> list[tuple[float, float, int, int, float]]:
-    """One bar of a patterned bass style: (beat, length, interval above the root, role,
-    accent); role 1 plays the fifth, role 2 the note leading into the next chord (in the
-    chord's last bar only; elsewhere the root)."""
+def _bass_pattern(
+    score: _Score, style: str, figure: int = 1
+) -> list[tuple[float, float, int, int, float]]:
+    """One bar of a patterned bass style in one of its figures (1 as written, 0 plainer,
+    2 busier): (beat, length, interval above the root, role, accent); role 1 plays the
+    fifth, role 2 the note leading into the next chord (in the chord's last bar only;
+    elsewhere the root)."""
     bpb, beats, eighths = score.bpb, score.beat_starts, score.eighths
+    mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
+    # Where a bar's second chord starts (``plan._slot_grid``): a plainer figure keeps it.
+    split = beats[(len(beats) + 1) // 2] if len(beats) > 1 else 0.0
     if style == "root_fifth":
-        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
-        return [(0.0, mid * 0.9, 0, 0, 1.0), (mid, (bpb - mid) * 0.9, 0, 1, 0.85)]
+        rows = [(0.0, mid * 0.9, 0, 0, 1.0), (mid, (bpb - mid) * 0.9, 0, 1, 0.85)]
+        if figure == 2 and len(beats) == 4:
+            # Root, octave, fifth, lead-in: a walking two-beat.
+            return [(0.0, 0.9, 0, 0, 1.0), (1.0, 0.9, 12, 0, 0.8), (2.0, 0.9, 0, 1, 0.85),
+                    (3.0, 0.9, 0, 2, 0.8)]  # fmt: skip
+        if figure == 0 and len(beats) > 2:
+            # Root, root, lead-in: the middle beat (where a second chord starts) keeps a root.
+            rows = [
+                (0.0, mid * 0.9, 0, 0, 1.0),
+                (mid, 0.9, 0, 0, 0.85),
+                (beats[-1], 0.9, 0, 2, 0.8),
+            ]
+        return rows
     if style == "eighths":
-        # Driving eighths on the root, an octave lift before the bar's middle beat, and
-        # the last eighth walking into the next chord.
-        mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
-        return [
-            (
-                x,
-                0.42,
-                12 if abs(x - (mid - 0.5)) < _EPS else 0,
-                2 if x == eighths[-1] else 0,
-                1.0 if x in beats else 0.8,
-            )
-            for x in eighths
-        ]
+        # Driving eighths on the root, an octave lift before the bar's middle beat (on
+        # every off-beat in the busiest figure; with the fifth before the last eighth in
+        # figure 0), the last eighth walking into the next chord.
+        def lift(x: float) -> tuple[int, int]:
+            if x == eighths[-1]:
+                return 0, 2
+            if figure == 0 and len(eighths) > 3 and x == eighths[-2]:
+                return 0, 1
+            if figure == 2:
+                return (12 if x % 1 else 0), 0
+            return (12 if abs(x - (mid - 0.5)) < _EPS else 0), 0
+
+        return [(x, 0.42, *lift(x), 1.0 if x in beats else 0.8) for x in eighths]
     if style == "octave_pulse":
-        return [(x, 0.3, 12 if x % 1 else 0, 0, 0.9 if x % 1 else 1.0) for x in eighths]
+        # The root on the beats and the octave between them; the plainest figure keeps
+        # only the bar's first and middle roots under the off-beat octaves, the busiest
+        # doubles each beat's root a sixteenth later.
+        grid = [x for x in eighths if x % 1 or x in (0.0, split)] if figure == 0 else eighths
+        rows = [(x, 0.3, 12 if x % 1 else 0, 0, 0.9 if x % 1 else 1.0) for x in grid]
+        if figure == 2 and score.plan.tempo_bpm <= 132 and score.plan.meter[1] == 4:
+            rows += [(x + 0.25, 0.2, 0, 0, 0.75) for x in beats if x + 0.25 < bpb]
+        return sorted(rows)
     if len(beats) != 4 or bpb != 4:
         # Syncopation for other meters follows their own beat groups: the root on each
         # felt beat, the octave on the eighth before the next, a lead-in at the end.
@@ -689,11 +834,20 @@ def _bass_pattern(score: _Score, style: str) -> list[tuple[float, float, int, in
         rows += [(b - 0.5, 0.22, 12, 0, 0.8) for b in beats[1:] if b - 0.5 > 0]
         return [*sorted(rows), (bpb - 0.5, 0.22, 0, 2, 0.8)]
     # (beat, interval, role): the fifth on beat 3 is the chord's own (role 1).
-    funk = ((0.0, 0, 0), (0.75, 0, 0), (1.5, 12, 0), (2.0, 0, 1), (2.75, 0, 0), (3.5, 12, 0))
+    funk = _FUNK_BASS[figure]
     return [
         (x, 0.22 if iv or role else 0.4, iv, role, 0.8 if iv or role else 1.0)
         for x, iv, role in funk
     ]
+
+
+_FUNK_BASS: tuple[tuple[tuple[float, int, int], ...], ...] = (
+    ((0.0, 0, 0), (1.5, 12, 0), (2.0, 0, 1), (3.5, 0, 2)),
+    ((0.0, 0, 0), (0.75, 0, 0), (1.5, 12, 0), (2.0, 0, 1), (2.75, 0, 0), (3.5, 12, 0)),
+    ((0.0, 0, 0), (0.5, 12, 0), (0.75, 0, 0), (1.25, 0, 0), (2.0, 0, 1), (2.5, 12, 0),
+     (3.25, 0, 0), (3.5, 0, 2)),
+)  # fmt: skip
+"""Syncopated 4/4 bass cells, plain to busy: (beat, interval, role)."""
 
 
 def _bass(score: _Score, bass: _Part) -> None:
@@ -732,7 +886,9 @@ def _bass(score: _Score, bass: _Part) -> None:
     if not patterned:
         return
     ids, starts, los, his, levels, leads = _columns(patterned)
-    xs, holds, intervals, roles, accents = _columns(_bass_pattern(score, style))
+    xs, holds, intervals, roles, accents = _columns(
+        _bass_pattern(score, style, score.arr.bass_figure)
+    )
     swung = np.array([sw(x, x) for x in xs.tolist()])
     row, hit = _grid(los, his, xs)
     root = np.array(roots, dtype=np.int64)[ids[row]]
@@ -793,7 +949,7 @@ def _walking_bar(
         if k == 0:
             p = root
         elif k == len(held) - 1 and last_bar_of_slot:
-            p = following + (1 if rand() < 0.5 else -1)
+            p = following + (1 if rand() < 0.5 or following <= low else -1)
         else:
             pcs = tones if rand() < 0.6 else scale
             p = _place(pcs, cur + (2 if rand() < 0.55 else -2), low, high)
@@ -898,12 +1054,16 @@ def _melody_rhythm(score: _Score) -> Callable[[], list[tuple[float, float]]]:
 
 
 def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
-    """A one- or two-bar motif: a rhythm and a contour that rises then falls, mostly by step,
-    with rests where the feeling wants space (never on the downbeat)."""
+    """A one- or two-bar motif: a rhythm and a contour that rises then falls, mostly by step
+    (turning later for a brighter reading, climbing higher for a stronger one), with rests
+    where the feeling wants space (never on the downbeat)."""
     rand = score.rng.random
     rhythm = _melody_rhythm(score)
     rest_p = score.plan.space * 0.8
     strong = set(score.beat_starts)
+    # A stronger feeling climbs further; the contour turns where the reading puts it.
+    top = 3 + round(4 * score.plan.emotion.intensity)
+    turn = bars * score.bpb * score.arr.contour_peak
     step = 0
     motif: list[list[MotifNote]] = []
     for m in range(bars):
@@ -912,12 +1072,13 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
             if x > 0 and x not in strong and rand() < rest_p:
                 continue
             bar.append((x, length, step))
-            rising = m * score.bpb + x < bars * score.bpb / 2
-            direction = 1 if rising else -1
+            direction = 1 if m * score.bpb + x < turn else -1
             if rand() < 0.3:
                 direction = -direction
             size = 1 if rand() < 0.6 else (2 if rand() < 0.7 else 3)
-            step = max(-4, min(5, step + direction * size))
+            # At the edge of its range the line turns back rather than trilling there.
+            nxt = step + direction * size
+            step = nxt if -4 <= nxt <= top else max(-4, min(top, step - direction * size))
         motif.append(bar)
     steps = [s for bar in motif for _, _, s in bar]
     if steps and max(steps) - min(steps) < 4:
@@ -969,7 +1130,9 @@ def _melody(score: _Score, part: _Part) -> None:
     notes = [p for p in range(low, high + 1) if p % 12 in scale_pcs]
     if len(notes) < 3:
         return
-    centre = _place((key.tonic_pc,), plan.registers.melody_centre, low, high)
+    # The tune is anchored on a tone of the home chord: its root, third or fifth.
+    home = key.scale[score.arr.melody_degree]
+    centre = _place((home,), plan.registers.melody_centre, low, high)
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
     phrases = [p for p in plan.phrases if p.label != INTRO]
     motif_bars = 2 if phrases[0].bars >= 4 else 1
@@ -1100,15 +1263,17 @@ def _fill_bars(score: _Score) -> set[int]:
 
 
 def _fill(score: _Score, bar: int, level: float) -> tuple[float, list[Row]]:
-    """A fill over the bar's last felt beat: snare then toms falling, getting louder;
-    returns where it starts (beats into the bar) and its notes."""
+    """A fill over the bar's last felt beat (two when the feeling is strong): snare then
+    toms falling, getting louder; returns where it starts (beats into the bar) and its
+    notes."""
     beats = score.beat_starts
     fast = score.plan.tempo_bpm > 140
     # A fill lasts about a second: the last felt beat in sixteenths, or the last two in
     # eighths when the tempo is fast.
-    start = (
-        (beats[-2] if fast and len(beats) > 2 else beats[-1]) if len(beats) > 1 else score.bpb / 2
-    )
+    # Two felt beats of sixteenths would cross a compound beat's eighths: one there.
+    compound = score.plan.meter[1] == 8 and score.plan.meter[0] % 3 == 0
+    span = 2 if fast else (1 if compound else score.arr.fill_beats)
+    start = beats[-min(span, len(beats) - 1)] if len(beats) > 1 else score.bpb / 2
     step = 0.5 if fast else 0.25
     count = max(1, round((score.bpb - start) / step))
     bar_start = bar * score.bpb
@@ -1120,13 +1285,10 @@ def _fill(score: _Score, bar: int, level: float) -> tuple[float, list[Row]]:
     return start, rows
 
 
-def _drums(score: _Score, drums: _Part) -> None:
-    """The genre's drum pattern every bar, hats only in sparse bars, a fill into each new
-    section or material and a crash on its downbeat, a crash on the last bar."""
-    plan = score.plan
-    pattern = drum_pattern(plan.instrumentation.drum_style or "", *plan.meter)
+def _groove_hits(score: _Score, pattern: DrumPattern) -> list[tuple[Any, ...]]:
+    """(swung position, accent, note, is a hat) of every hit of one bar of ``pattern``."""
     step = score.bpb / pattern.steps
-    hits = [
+    return [
         (score.swing.get(k * step, k * step), _DRUM_ACCENT[ch], note, note == pattern.hat_note)
         for row, note in (
             (pattern.kick, _KICK),
@@ -1136,6 +1298,11 @@ def _drums(score: _Score, drums: _Part) -> None:
         for k, ch in enumerate(row)
         if ch != "."
     ]
+
+
+def _drums(score: _Score, drums: _Part) -> None:
+    """Each section's groove every bar, hats only in sparse bars, a fill into each new
+    section or material and a crash on its downbeat, a crash on the last bar."""
     bars = score.bars
     fills = _fill_bars(score)
     extra: list[Row] = []  # crashes and fills
@@ -1165,21 +1332,24 @@ def _drums(score: _Score, drums: _Part) -> None:
         last = (bars - 1) * score.bpb
         extra.append((last, 1.5, math.inf, score.level(bars - 1, 0.9), _CRASH))
     drums.add_rows(extra, timing=0.0, dynamics=score.kv * 0.3)
-    if not hits:
-        return
-    swung, accents, notes, hat = _columns(hits)
-    quiet_bars = np.array(sparse)
-    # Sparse bars keep only the hats, softer; a fill replaces the groove under it.
-    keep = (~quiet_bars[:, None] | hat[None, :]) & (
-        swung[None, :] < np.array(fill_from)[:, None] - _EPS
-    )
-    row, hit = np.nonzero(keep)
-    drums.add(
-        np.array(starts)[row] + swung[hit],
-        0.2,
-        math.inf,
-        np.array(levels)[row] * accents[hit] * np.where(quiet_bars[row], 0.7, 1.0),
-        notes[hit],
-        timing=score.kj * 0.5,
-        dynamics=score.kv * 0.6,
-    )
+    for name, pattern in score.arr.grooves.items():
+        hits = _groove_hits(score, pattern)
+        if not hits:
+            continue
+        swung, accents, notes, hat = _columns(hits)
+        quiet_bars = np.array(sparse)
+        # Sparse bars keep only the hats, softer; a fill replaces the groove under it.
+        keep = (~quiet_bars[:, None] | hat[None, :]) & (
+            swung[None, :] < np.array(fill_from)[:, None] - _EPS
+        )
+        keep &= np.array([s == name for s in score.section])[:, None]
+        row, hit = np.nonzero(keep)
+        drums.add(
+            np.array(starts)[row] + swung[hit],
+            0.2,
+            math.inf,
+            np.array(levels)[row] * accents[hit] * np.where(quiet_bars[row], 0.7, 1.0),
+            notes[hit],
+            timing=score.kj * 0.5,
+            dynamics=score.kv * 0.6,
+        )
