@@ -20,6 +20,8 @@ from kmidi.emotions import PRESETS
 ROOT = Path(__file__).resolve().parents[2]
 FRESH = ROOT / "bench" / "affect_fresh.jsonl"
 FRESH2 = ROOT / "bench" / "affect_fresh2.jsonl"
+PROBES = ROOT / "bench" / "affect_probes.jsonl"
+"""Ten probe sets written during the round, each labelled before its first run (177/303 then)."""
 KINDS = {"plain", "scene", "sarcasm", "long", "neutral", "es", "de", "fr", "pt", "it"}
 
 
@@ -133,9 +135,10 @@ def test_the_fresh_batches_are_well_formed() -> None:
 
 
 def test_the_fresh_batches_as_development_data_stay_read() -> None:
-    """Batches 1-4 were tuned on once recorded: a floor against regressions, not a measure."""
-    for path, floor in ((FRESH, 0.95), (FRESH2, 0.95)):
-        rows = [row for row in _rows(path) if row["batch"] != 5]
+    """Batches 1-4 and the probes were tuned on once recorded: a floor against regressions,
+    not a measure of generalisation."""
+    for path, floor in ((FRESH, 0.95), (FRESH2, 0.95), (PROBES, 0.93)):
+        rows = [row for row in _rows(path) if row.get("batch") != 5]
         right = sum(_family(str(row["text"])) == row["family"] for row in rows)
         assert right >= floor * len(rows), (path.name, right, len(rows))
 
