@@ -48,6 +48,16 @@ session's analyser): 77 of 119 (65 %): plain 18/23, scenes 11/22, sarcasm 7/20, 
 languages 19/26 (de 3/5, es 4/8 with the long and musical rows, fr 5/5, it 4/5, pt 4/5),
 long 3/6, musical 12/14, unsure 7/8.
 
+Seventh session, after the second generalisation round (about 30 commits to kmidi/affect.py,
+sarcasm.py and the lexicons, written from about 450 development sentences in batches, each
+batch written before the changes it drove; bench/affect_fresh*.jsonl, affect_probes.jsonl;
+the last fresh batch went 34/62 -> 36/62 on it), measured once at 310440d: holdout4 85 -> 88
+of 103 (85 %), holdout5 59 -> 60 of 90 (67 %), holdout6 69 -> 73 of 105 (70 %: plain 14/18,
+scenes 12/20, sarcasm 9/17, other languages 20/26, long 2/6, musical 10/11, unsure 6/7),
+holdout7 77 -> 81 of 119 (68 %: plain 18/23, scenes 11/22, sarcasm 9/20, other languages
+21/26, long 3/6, musical 12/14, unsure 7/8). A few points each, as the fresh batches
+predicted: hand-written vocabulary levels off near 60-70 % of fresh writing.
+
 The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
 marker cannot outlive the gap.
 """
@@ -66,10 +76,10 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 76 % second, 83 % now", 80),
-    "affect_holdout5": ("56 % first pass, 66 % now", 90),
-    "affect_holdout6": ("66 % first pass", 96),
-    "affect_holdout7": ("65 % first pass", 110),
+    "affect_holdout4": ("48 % first pass, 76 % second, 85 % now", 80),
+    "affect_holdout5": ("56 % first pass, 67 % now", 90),
+    "affect_holdout6": ("66 % first pass, 70 % now", 96),
+    "affect_holdout7": ("65 % first pass, 68 % now", 110),
 }
 
 
