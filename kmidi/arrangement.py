@@ -11,7 +11,8 @@ brighter (higher) positions; the variation seed draws among the figures that fit
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from kmidi.genres import DrumPattern
@@ -50,11 +51,10 @@ class Arrangement:
     """Which of the comping style's figures (0 .. COMP_FIGURES - 1) the opening material
     and the later ones play."""
     arpeggio_order: int
-    voicing_shifts: tuple[int, int]
-    """Semitones the harmony's voicing centre moves, in the opening material and in the
-    later ones: a lower, darker position (likelier for a darker reading), or higher."""
-    spread: tuple[bool, bool]
-    """Whether the opening and the later materials open their chords out (drop-2)."""
+    positions: tuple[tuple[int, bool], tuple[int, bool]]
+    """Where the chords sit in the opening material and in the later ones: semitones the
+    voicing centre moves (lower and darker likelier for a darker reading, or higher), and
+    whether they open out (drop-2; the opening stays close, where the key is set)."""
     pad_lift: bool
     """Whether the pad sits an octave above the chords (else it doubles them in place)."""
     bass_figure: int
@@ -83,17 +83,21 @@ def arrange(plan: Plan, base: DrumPattern | None, beat_steps: tuple[int, ...]) -
     grooves = {}
     if base is not None:
         style = plan.instrumentation.drum_style or ""
+        # Compound and eighth-note meters keep every hit on the eighth grid.
+        feel = (2 if plan.meter[1] == 8 else 1, plan.tempo_bpm > 132, lively, e.intensity)
         for name in dict.fromkeys(s.name for s in plan.sections):
-            grooves[name] = _groove(base, style, name, plan, beat_steps, lively, rng)
+            grooves[name] = _groove(base, style, name, feel, beat_steps, rng)
     return Arrangement(
         comp_figures=(comp, _lean(rng, COMP_FIGURES, lively)),
         arpeggio_order=rng.randrange(ARPEGGIO_ORDERS),
-        voicing_shifts=(_position(rng, e.valence), _position(rng, e.valence)),
-        spread=(False, rng.random() < 0.5 - 0.2 * e.arousal),
+        positions=(
+            (_position(rng, e.valence), False),
+            (_position(rng, e.valence), rng.random() < 0.5 - 0.2 * e.arousal),
+        ),
         pad_lift=rng.random() < 0.6 + 0.3 * e.valence,
         bass_figure=_lean(rng, BASS_FIGURES, lively),
         bass_shift=rng.choice((-5, -3, 0, 3, 5)),
-        melody_degree=rng.choices((0, 2), weights=(1.5, 1.0 + 0.5 * e.valence))[0],
+        melody_degree=2 * _pick(rng, [1.5, 1.0 + 0.5 * e.valence]),
         contour_peak=max(0.25, min(0.75, 0.5 + 0.25 * e.valence + rng.uniform(-0.1, 0.1))),
         fill_beats=2 if e.intensity >= 0.6 and rng.random() < e.intensity else 1,
         grooves=grooves,
@@ -102,57 +106,63 @@ def arrange(plan: Plan, base: DrumPattern | None, beat_steps: tuple[int, ...]) -
 
 def _position(rng: random.Random, valence: float) -> int:
     """A voicing position: low, lower middle, middle or high; low likelier when dark."""
-    return rng.choices((-7, -4, 0, 4), weights=(1.0 - 0.5 * valence, 1.0, 1.0, 1.0))[0]
+    return (-7, -4, 0, 4)[_pick(rng, [1.0 - 0.5 * valence, 1.0, 1.0, 1.0])]
 
 
 def _lean(rng: random.Random, count: int, lively: float) -> int:
     """A figure index: busier figures (higher indices) likelier when ``lively`` is high."""
-    weights = [1.0 + (lively - 0.5) * 2.0 * (i / (count - 1) - 0.5) for i in range(count)]
-    return rng.choices(range(count), weights=[max(0.2, w) for w in weights])[0]
+    weights = [max(0.2, 1.0 + (lively - 0.5) * (2 * i / (count - 1) - 1)) for i in range(count)]
+    return _pick(rng, weights)
+
+
+def _pick(rng: random.Random, weights: list[float]) -> int:
+    """An index drawn in proportion to ``weights`` (``random.choices`` costs twice this)."""
+    r = rng.random() * sum(weights)
+    for i, w in enumerate(weights):
+        r -= w
+        if r < 0:
+            return i
+    return len(weights) - 1
 
 
 def _groove(
     base: DrumPattern,
     style: str,
     section: str,
-    plan: Plan,
+    feel: tuple[int, bool, float, float],
     beat_steps: tuple[int, ...],
-    lively: float,
     rng: random.Random,
 ) -> DrumPattern:
     """One section's groove: the style's pattern with its hats thinned or filled in, a
-    hat, pedal hat or ride on top, kicks added between the snares and ghost notes."""
-    num, den = plan.meter
-    compound = den == 8 and num % 3 == 0
-    # Compound meters keep every hit on the eighth grid; others may use sixteenths.
-    grid = 2 if compound or den == 8 else 1
+    hat, pedal hat or ride on top, a kick moved and ghost notes between the backbeats.
+    ``feel``: the step grid (2 keeps to eighths), whether sixteenth hats are too fast,
+    how lively the reading is, and its intensity."""
+    grid, fast, lively, intensity = feel
     lift = {"climax": 1, "release": -1, "intro": -1}.get(section, 0)
     hat = base.hat
     if style not in _STEADY_HATS:
         busy = max(-1, min(2, round((lively - 0.5) * 2 + lift * 0.6 + rng.uniform(-0.9, 0.9))))
-        if busy == 2 and (grid == 2 or plan.tempo_bpm > 132):
-            busy = 1
-        hat = _hats(base.hat, busy, beat_steps)
-    elif style == "jazz" and den == 4:
-        hat = _RIDES[min(2, max(0, round(lively * 2 + rng.uniform(-0.6, 0.6))))][: base.steps]
-        hat = hat if len(hat) == base.steps else base.hat
+        hat = _hats(base.hat, 1 if busy == 2 and (grid == 2 or fast) else busy, beat_steps)
+    elif style == "jazz" and grid == 1 and base.steps == 16:
+        hat = _RIDES[min(2, max(0, round(lively * 2 + rng.uniform(-0.6, 0.6))))]
     tops = _TOPS.get(base.hat_note, ((base.hat_note,), (base.hat_note,)))
     hat_note = rng.choice(tops[1] if lift > 0 else tops[0])
     # A jazz or film drummer feathers the extra kicks; a backbeat drummer plays them.
     extra = "o" if style in _FEATHERED else "x"
     kick = base.kick if style == "four_on_floor" else _drop_one(base.kick, rng)
-    kick = _add(kick, base.snare, extra, rng.randint(0, 1 + round(lively)), grid, rng)
+    kick = _add(kick, base.snare, extra, rng.randrange(2 + round(lively)), grid, rng)
     snare = base.snare
     if style in _BACKBEAT and grid == 1:
-        ghosts = rng.randint(0, round(3 * plan.emotion.intensity))
+        ghosts = rng.randrange(1 + round(3 * intensity))
         snare = _add(base.snare, kick, "o", ghosts, 1, rng, odd=True)
-    return replace(base, kick=kick, snare=snare, hat=hat, hat_note=hat_note)
+    return DrumPattern(kick, snare, hat, base.snare_note, hat_note)
 
 
 _RIDES: Final = ("X...x...X...x...", "X...x.x.X...x.x.", "X.x.x.x.X.x.x.x.")
 """A 4/4 jazz ride: in two, the spang-a-lang, or every swung eighth."""
 
 
+@lru_cache(maxsize=256)  # a few styles, meters and densities
 def _hats(row: str, busy: int, beat_steps: tuple[int, ...]) -> str:
     """The hat row at a density: -1 felt beats only, 0 as written, 1 every eighth,
     2 every sixteenth (accented on the eighths)."""
@@ -172,8 +182,10 @@ def _hats(row: str, busy: int, beat_steps: tuple[int, ...]) -> str:
 def _drop_one(row: str, rng: random.Random) -> str:
     """``row`` without one of its hits after the downbeat, half the time: a drummer's
     own version of the pattern."""
-    later = [k for k in range(1, len(row)) if row[k] != "."]
-    if not later or rng.random() < 0.5:
+    if rng.random() < 0.5:
+        return row
+    later = _strikes(row)
+    if not later:
         return row
     k = rng.choice(later)
     return row[:k] + "." + row[k + 1 :]
@@ -191,12 +203,27 @@ def _add(
 ) -> str:
     """``row`` with ``mark`` on ``count`` empty steps (on ``grid``) where ``other`` is
     silent too, so a kick never meets a snare; ``odd`` keeps to the off-sixteenths."""
-    free = [
-        k
-        for k in range(1, len(row))
-        if row[k] == "." and other[k] == "." and k % grid == 0 and (not odd or k % 2 == 1)
-    ]
+    if count == 0:
+        return row
+    free = _free(row, other, grid, odd)
     cells = list(row)
     for k in rng.sample(free, min(count, len(free))):
         cells[k] = mark
     return "".join(cells)
+
+
+@lru_cache(maxsize=256)  # a style has a few rows; each is searched once
+def _strikes(row: str) -> tuple[int, ...]:
+    """Steps after the downbeat where ``row`` plays."""
+    return tuple(k for k in range(1, len(row)) if row[k] != ".")
+
+
+@lru_cache(maxsize=512)
+def _free(row: str, other: str, grid: int, odd: bool) -> tuple[int, ...]:
+    """Steps after the downbeat (on ``grid``, odd ones only if ``odd``) where neither
+    ``row`` nor ``other`` plays."""
+    return tuple(
+        k
+        for k in range(1, len(row))
+        if row[k] == "." and other[k] == "." and k % grid == 0 and (not odd or k % 2 == 1)
+    )

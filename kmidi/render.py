@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from kmidi.arrangement import Arrangement, arrange
 from kmidi.form import INTRO, Phrase
-from kmidi.genres import DrumPattern, beat_groups, drum_pattern
+from kmidi.genres import beat_groups, drum_pattern
 from kmidi.mix import track_controls
 from kmidi.plan import ChordSlot, Plan
 from kmidi.smf_tracks import SettledTrack, conductor_chunk, midi_file, settle, track_chunk
@@ -39,6 +39,10 @@ _CRASH, _KICK, _SNARE = 49, 36, 38
 _TOMS = (50, 48, 47, 45, 43, 41)
 """General MIDI toms, high to low: a fill falls through them."""
 _DRUM_ACCENT = {"X": 1.0, "x": 0.82, "o": 0.45}
+_ACCENTS = np.zeros(128)
+for _mark, _accent in _DRUM_ACCENT.items():
+    _ACCENTS[ord(_mark)] = _accent
+"""A drum grid character's code → its accent."""
 _TRI = 6**0.5
 _EPS = 1e-9
 _STRUM_SPREAD = 0.012
@@ -280,6 +284,8 @@ class _Score:
     """Slots sounding in each bar."""
     arr: Arrangement
     """The figures this reading plays within the genre's style."""
+    opening: list[bool]
+    """Whether each slot belongs to the opening material (A, or the intro vamping on it)."""
 
     def level(self, bar: int, scale: float) -> float:
         """The velocity of the dynamics curve at ``bar``, shaped by its phrase, scaled."""
@@ -386,6 +392,7 @@ def _score(plan: Plan) -> _Score:
         slot_bars=slot_bars,
         bar_slots=bar_slots,
         arr=arrange(plan, drums, tuple(round(x * 4) for x in beat_starts)),
+        opening=_opening(plan, slots),
     )
 
 
@@ -458,11 +465,10 @@ def _voicings(score: _Score) -> list[tuple[int, ...]]:
     """Each slot's chord as pitches: voice-led close chords or power chords, placed where
     the reading puts the opening material and, apart from it, the later ones (a chorus
     may lift or drop), with the tonic held over every chord in a modal key."""
-    opening, later = (
-        _positioned(score, shift, spread)
-        for shift, spread in zip(score.arr.voicing_shifts, score.arr.spread, strict=True)
-    )
-    voicings = [opening[i] if first else later[i] for i, first in enumerate(_opening(score))]
+    (shift, spread), after = score.arr.positions
+    opening = _positioned(score, shift, spread)
+    later = opening if after == (shift, spread) else _positioned(score, *after)
+    voicings = [opening[i] if first else later[i] for i, first in enumerate(score.opening)]
     # The last chord stands on its root, whatever position the reading chose.
     last, root = sorted(voicings[-1]), score.chords[-1].root
     if last[0] % 12 != root:
@@ -482,10 +488,13 @@ def _voicings(score: _Score) -> list[tuple[int, ...]]:
     ]
 
 
-def _opening(score: _Score) -> list[bool]:
+def _opening(plan: Plan, slots: list[ChordSlot]) -> list[bool]:
     """Whether each slot belongs to the opening material (A, or the intro vamping on it)."""
-    material = {b: p.material for p in score.plan.phrases for b in range(p.start_bar, p.end_bar)}
-    return [material.get(slot.bar, "A") in ("A", INTRO) for slot in score.slots]
+    opening = [True] * plan.length_bars
+    for p in plan.phrases:
+        if p.material not in ("A", INTRO):
+            opening[p.start_bar : p.end_bar] = [False] * (p.end_bar - p.start_bar)
+    return [opening[slot.bar] for slot in slots]
 
 
 def _positioned(score: _Score, shift: int, spread: bool) -> list[tuple[int, ...]]:
@@ -498,11 +507,12 @@ def _positioned(score: _Score, shift: int, spread: bool) -> list[tuple[int, ...]
         # overdriven guitar plays (a third would turn to mud under the distortion).
         # A lower position only while the root stays on a guitar's low strings (D2 up).
         top = max(45, regs.harmony_high - 12 - {4: 0, 0: 3, -4: 5}.get(shift, 7))
-        voicings: list[tuple[int, ...]] = []
-        for chord in score.chords:
-            root = _place((chord.root,), top - 3, top - 7, top)
-            voicings.append((root, root + _fifth(chord), root + 12))
-        return voicings
+        shapes: dict[str, tuple[int, ...]] = {}  # chords repeat: each symbol once
+        for slot, chord in zip(score.slots, score.chords, strict=True):
+            if slot.symbol not in shapes:
+                root = _place((chord.root,), top - 3, top - 7, top)
+                shapes[slot.symbol] = (root, root + _fifth(chord), root + 12)
+        return [shapes[slot.symbol] for slot in score.slots]
     rhythmic = inst.comping in ("eighths", "pulse", "stabs", "offbeat", "strum")
     low = regs.harmony_low + min(0, shift)
     voicings = voice_lead(
@@ -534,7 +544,7 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     regs = plan.registers
     legato, sw, feel = plan.legato, score.swing.get, score.feel
     voicings = _voicings(score)
-    opening = _opening(score)
+    opening = score.opening
     figures = [_comp_pattern(inst.comping, score, legato, f) for f in score.arr.comp_figures]
     pattern = figures[0]
     widest = max(len(v) for v in voicings)
@@ -569,9 +579,8 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
             dynamics=score.kv,
             voices=counts[ids],
         )
-    for rows, figure in zip(comped, figures, strict=True):
-        if rows and figure is not None:  # rows are comped only when the style has a pattern
-            _comp(score, harmony, rows, figure, table, counts)
+    if comped[0] or comped[1]:  # rows are comped only when the style has a pattern
+        _comp(score, harmony, comped, figures, (table, counts))
     if pad is not None:
         # The pad holds each chord's upper voices, an octave up where that stays under
         # the melody's centre (in place for a darker reading), from slot start to end.
@@ -589,23 +598,29 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
 def _comp(
     score: _Score,
     harmony: _Part,
-    rows: list[tuple[int, float, float, float, float]],
-    pattern: list[tuple[float, float, float]],
-    table: Ints,
-    counts: Ints,
+    rows: list[list[tuple[int, float, float, float, float]]],
+    patterns: list[list[tuple[float, float, float]] | None],
+    voicings: tuple[Ints, Ints],
 ) -> None:
-    """Comp ``pattern`` on the slots of ``rows`` (slot, bar start, lo, hi, velocity)."""
+    """Comp each material's pattern on its slots (``rows``: slot, bar start, lo, hi,
+    velocity, for the opening material and the later ones; ``voicings``: the padded
+    voicing table and the voice counts), both in one block."""
     sw, feel = score.swing.get, score.feel
-    ids, starts, los, his, levels = _columns(rows)
-    xs = np.array([x for x, _, _ in pattern])
-    swung = np.array([sw(x, x) for x, _, _ in pattern])
-    holds = np.array([max(d, 0.1) for _, d, _ in pattern])
-    accents = np.array([a for _, _, a in pattern])
-    row, hit = _grid(los, his, xs)
+    table, counts = voicings
+    kept = [(k, r) for k, material in enumerate(rows) for r in material]
+    figure = np.array([k for k, _ in kept])
+    ids, starts, los, his, levels = _columns([r for _, r in kept])
+    strikes = [(k, *hit) for k, pattern in enumerate(patterns) for hit in pattern or ()]
+    if not strikes:
+        return
+    of, xs, holds, accents = _columns(strikes)
+    swung = np.array([sw(x, x) for x in xs.tolist()])
+    inside = (xs >= los[:, None] - _EPS) & (xs < his[:, None] - _EPS)
+    row, hit = np.nonzero(inside & (of[None, :] == figure[:, None]))
     chord_ids = ids[row]
     harmony.add(
         starts[row] + swung[hit] + feel,
-        holds[hit],
+        np.maximum(holds[hit], 0.1),
         starts[row] + his[row],
         levels[row] * accents[hit],
         _voices_of(table, counts, chord_ids),
@@ -1182,19 +1197,20 @@ def _phrase_rows(
     Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
     """
     low, high, scale_pcs, strong = line.low, line.high, line.scale, line.strong
-    top = len(line.notes) - 1
-    sw = score.swing.get
+    notes, cut, gate, end = line.notes, line.cut, line.gate, score.total_beats
+    top = len(notes) - 1
+    sw, chord_pcs = score.swing.get, score.chord_pcs
     for k, bar_notes in enumerate(body):
         b = phrase.start_bar + k
-        bar_start = b * score.bpb
+        bar_start = b * score.bpb + line.onset
         last = k == len(body) - 1
         vbase = score.level(b, 1.0)
         only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
         for x, length, step in bar_notes:
-            if last and x >= line.cut - _EPS and x > 0:
+            if last and x >= cut - _EPS and x > 0:
                 break
-            pcs = score.chord_pcs[only if only >= 0 else score.chord_at(b, x)]
-            pitch = line.notes[min(top, max(0, step))]
+            pcs = chord_pcs[only if only >= 0 else score.chord_at(b, x)]
+            pitch = notes[top if step > top else (step if step > 0 else 0)]
             if x in strong or x == 0:
                 pitch = _place(pcs, pitch, low, high)
             else:
@@ -1204,18 +1220,10 @@ def _phrase_rows(
                     if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
                         pitch = alt
                         break
-            if last and x + length > line.cut + _EPS and line.cut > 0:
-                length = line.cut - x
+            if last and x + length > cut + _EPS and cut > 0:
+                length = cut - x
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
-            rows.append(
-                (
-                    bar_start + sw(x, x) + line.onset,
-                    length * line.gate,
-                    score.total_beats,
-                    vbase * accent + 6,
-                    pitch,
-                )
-            )
+            rows.append((bar_start + sw(x, x), length * gate, end, vbase * accent + 6, pitch))
             prev = pitch
         if last:
             prev = _cadence_note(score, line, phrase, b, prev, vbase, rows, avoid)
@@ -1285,21 +1293,6 @@ def _fill(score: _Score, bar: int, level: float) -> tuple[float, list[Row]]:
     return start, rows
 
 
-def _groove_hits(score: _Score, pattern: DrumPattern) -> list[tuple[Any, ...]]:
-    """(swung position, accent, note, is a hat) of every hit of one bar of ``pattern``."""
-    step = score.bpb / pattern.steps
-    return [
-        (score.swing.get(k * step, k * step), _DRUM_ACCENT[ch], note, note == pattern.hat_note)
-        for row, note in (
-            (pattern.kick, _KICK),
-            (pattern.snare, pattern.snare_note),
-            (pattern.hat, pattern.hat_note),
-        )
-        for k, ch in enumerate(row)
-        if ch != "."
-    ]
-
-
 def _drums(score: _Score, drums: _Part) -> None:
     """Each section's groove every bar, hats only in sparse bars, a fill into each new
     section or material and a crash on its downbeat, a crash on the last bar."""
@@ -1332,24 +1325,42 @@ def _drums(score: _Score, drums: _Part) -> None:
         last = (bars - 1) * score.bpb
         extra.append((last, 1.5, math.inf, score.level(bars - 1, 0.9), _CRASH))
     drums.add_rows(extra, timing=0.0, dynamics=score.kv * 0.3)
-    for name, pattern in score.arr.grooves.items():
-        hits = _groove_hits(score, pattern)
-        if not hits:
-            continue
-        swung, accents, notes, hat = _columns(hits)
-        quiet_bars = np.array(sparse)
-        # Sparse bars keep only the hats, softer; a fill replaces the groove under it.
-        keep = (~quiet_bars[:, None] | hat[None, :]) & (
-            swung[None, :] < np.array(fill_from)[:, None] - _EPS
-        )
-        keep &= np.array([s == name for s in score.section])[:, None]
-        row, hit = np.nonzero(keep)
-        drums.add(
-            np.array(starts)[row] + swung[hit],
-            0.2,
-            math.inf,
-            np.array(levels)[row] * accents[hit] * np.where(quiet_bars[row], 0.7, 1.0),
-            notes[hit],
-            timing=score.kj * 0.5,
-            dynamics=score.kv * 0.6,
-        )
+    _grooves(score, drums, (np.array(starts), np.array(levels), np.array(fill_from)), sparse)
+
+
+def _grooves(
+    score: _Score, drums: _Part, bars: tuple[Floats, Floats, Floats], sparse: list[bool]
+) -> None:
+    """Each bar plays its section's groove (``bars``: start, level and where a fill cuts
+    in, per bar); sparse bars keep only the hats, softer; a fill replaces the groove."""
+    starts, levels, fill_from = bars
+    names = list(score.arr.grooves)
+    patterns = list(score.arr.grooves.values())
+    if not patterns:
+        return
+    # Every groove's kick, snare and hat rows side by side, one character per step.
+    steps = patterns[0].steps
+    cells = np.frombuffer("".join(p.kick + p.snare + p.hat for p in patterns).encode(), np.uint8)
+    where = np.nonzero(cells != ord("."))[0]
+    line, step = where // steps, where % steps  # line = 3 * groove + row
+    groove = line // 3
+    rows = np.array([(_KICK, p.snare_note, p.hat_note) for p in patterns], dtype=np.int64)
+    pitch = rows[groove, line % 3]
+    hat = pitch == np.array([p.hat_note for p in patterns])[groove]
+    accents = _ACCENTS[cells[where]]
+    width = score.bpb / steps
+    swung = np.array([score.swing.get(k * width, k * width) for k in range(steps)])[step]
+    quiet = np.array(sparse)
+    index = {name: k for k, name in enumerate(names)}
+    played = np.array([index.get(name, -1) for name in score.section])
+    keep = (~quiet[:, None] | hat[None, :]) & (swung[None, :] < fill_from[:, None] - _EPS)
+    row, hit = np.nonzero(keep & (groove[None, :] == played[:, None]))
+    drums.add(
+        starts[row] + swung[hit],
+        0.2,
+        math.inf,
+        levels[row] * accents[hit] * np.where(quiet[row], 0.7, 1.0),
+        pitch[hit],
+        timing=score.kj * 0.5,
+        dynamics=score.kv * 0.6,
+    )
