@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import NamedTuple
 
 from kmidi.cli.broker import (
     CLUSTER_HEAP,
@@ -123,29 +124,10 @@ def run_up(args: argparse.Namespace) -> int:
     # Before the broker starts: a port clash is a setting to change, not a wait to sit out.
     if not _ports_free(_services("", workers=workers, env=dict(os.environ))):
         return 1
-    kafka: EmbeddedKafka | KafkaCluster | None = None
-    brokers = getattr(args, "brokers", 1)
-    # The embedded cluster's copies for the services' topics, unless set by hand.
-    replication_env: dict[str, str] = {}
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-    if not bootstrap:
-        port = int(os.environ.get("KAFKA_PORT") or DEFAULT_PORT)
-        bootstrap = ",".join(f"127.0.0.1:{port + index}" for index in range(brokers))
-        if broker_answers(bootstrap, timeout=1.0):
-            print(f"kmidi: using the Kafka broker already answering at {bootstrap}")
-        else:
-            fresh = getattr(args, "fresh", False)
-            if brokers == 1:
-                kafka = _start_broker(port, fresh=fresh)
-            else:
-                kafka = _start_cluster(port, brokers, fresh=fresh)
-                if kafka is not None:
-                    replication_env = {
-                        "TOPIC_REPLICATION_FACTOR": str(kafka.replication.factor),
-                        "TOPIC_MIN_INSYNC_REPLICAS": str(kafka.replication.min_insync),
-                    }
-            if kafka is None:
-                return 1
+    broker = _broker(brokers=getattr(args, "brokers", 1), fresh=getattr(args, "fresh", False))
+    if broker is None:
+        return 1
+    bootstrap, kafka, replication_env = broker
     # Set after the broker's own handlers so that ours decide the shutdown order.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -178,6 +160,40 @@ def run_up(args: argparse.Namespace) -> int:
         if kafka is not None:
             kafka.stop()
         print("kmidi: stopped.", flush=True)
+
+
+class _Broker(NamedTuple):
+    """Where the services find Kafka, the embedded broker or cluster (None: another's), and
+    the topic replication the services should use with it (empty: their own settings)."""
+
+    bootstrap: str
+    kafka: EmbeddedKafka | KafkaCluster | None
+    replication_env: dict[str, str]
+
+
+def _broker(*, brokers: int, fresh: bool) -> _Broker | None:
+    """KAFKA_BOOTSTRAP_SERVERS, a broker already answering, or a started embedded one;
+    None when the embedded one could not start (it has said why)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if bootstrap:
+        return _Broker(bootstrap, None, {})
+    port = int(os.environ.get("KAFKA_PORT") or DEFAULT_PORT)
+    bootstrap = ",".join(f"127.0.0.1:{port + index}" for index in range(brokers))
+    if broker_answers(bootstrap, timeout=1.0):
+        print(f"kmidi: using the Kafka broker already answering at {bootstrap}")
+        return _Broker(bootstrap, None, {})
+    if brokers == 1:
+        single = _start_broker(port, fresh=fresh)
+        return None if single is None else _Broker(bootstrap, single, {})
+    cluster = _start_cluster(port, brokers, fresh=fresh)
+    if cluster is None:
+        return None
+    # The embedded cluster's copies for the services' topics, unless set by hand.
+    replication = {
+        "TOPIC_REPLICATION_FACTOR": str(cluster.replication.factor),
+        "TOPIC_MIN_INSYNC_REPLICAS": str(cluster.replication.min_insync),
+    }
+    return _Broker(bootstrap, cluster, replication)
 
 
 def broker_count(text: str) -> int:
@@ -265,79 +281,66 @@ def _create_topics(bootstrap: str, env: dict[str, str]) -> int:
 
 
 def _services(bootstrap: str, *, workers: int, env: dict[str, str]) -> list[Service]:
-    api_host = env.get("API_HOST", "127.0.0.1")
     api_port = env.get("API_PORT", "8000")
-    results_host = env.get("RESULTS_HOST", "127.0.0.1")
     results_port = env.get("RESULTS_PORT", "8001")
-    metrics_port = int(env.get("WORKER_METRICS_PORT", "9100"))
-    web_port = int(env.get("FAUST_WEB_PORT", "6066"))
-    results_url = env.get("RESULTS_BASE_URL", f"http://127.0.0.1:{results_port}")
     base_env = {
         **env,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "RESULTS_BASE_URL": results_url,
+        "RESULTS_BASE_URL": env.get("RESULTS_BASE_URL", f"http://127.0.0.1:{results_port}"),
         "PYTHONUNBUFFERED": "1",
     }
     python = sys.executable
-    web_enabled = env.get("FAUST_WEB_ENABLED", "true").lower() not in ("0", "false", "no")
     # Readiness, not liveness: "kmidi is up" is printed only when a submitted intent can
     # complete, i.e. the results view has caught up with Kafka and every worker has joined
     # the group and been given its partitions (faust's /ready on the worker's web server).
-    services = [
-        Service(
-            "results",
-            [python, "-m", "stream_processors.results_service"],
-            {**base_env, "RESULTS_HOST": results_host, "RESULTS_PORT": results_port},
-            health_url=f"http://127.0.0.1:{results_port}/ready",
-            ports=("RESULTS_PORT",),
-        )
+    results = Service(
+        "results",
+        [python, "-m", "stream_processors.results_service"],
+        {
+            **base_env,
+            "RESULTS_HOST": env.get("RESULTS_HOST", "127.0.0.1"),
+            "RESULTS_PORT": results_port,
+        },
+        health_url=f"http://127.0.0.1:{results_port}/ready",
+        ports=("RESULTS_PORT",),
+    )
+    names = [f"worker-{index + 1}" if workers > 1 else "worker" for index in range(workers)]
+    stages = [
+        _faust_service(name, "stream_processors", base_env, index)
+        for index, name in enumerate(names)
     ]
-    worker_ports = (
-        ("WORKER_METRICS_PORT", "FAUST_WEB_PORT") if web_enabled else ("WORKER_METRICS_PORT",)
-    )
-    for index in range(workers):
-        services.append(
-            Service(
-                f"worker-{index + 1}" if workers > 1 else "worker",
-                [python, "-m", "stream_processors"],
-                {
-                    **base_env,
-                    "WORKER_METRICS_PORT": str(metrics_port + index),
-                    "FAUST_WEB_PORT": str(web_port + index),
-                },
-                health_url=f"http://127.0.0.1:{web_port + index}/ready" if web_enabled else None,
-                ports=worker_ports,
-            )
-        )
     # The audio stage is a worker of its own (its own consumer group), after the others.
-    services.append(
-        Service(
-            "audio",
-            [python, "-m", "stream_processors.audio_app"],
-            {
-                **base_env,
-                "WORKER_METRICS_PORT": str(metrics_port + workers),
-                "FAUST_WEB_PORT": str(web_port + workers),
-            },
-            health_url=f"http://127.0.0.1:{web_port + workers}/ready" if web_enabled else None,
-            ports=worker_ports,
-        )
+    stages.append(_faust_service("audio", "stream_processors.audio_app", base_env, workers))
+    ingress = Service(
+        "ingress",
+        [python, "-m", "producer_api"],
+        {
+            **base_env,
+            "API_HOST": env.get("API_HOST", "127.0.0.1"),
+            "API_PORT": api_port,
+            "API_WORKERS": env.get("API_WORKERS", "1"),
+        },
+        health_url=f"http://127.0.0.1:{api_port}/ready",
+        ports=("API_PORT",),
     )
-    services.append(
-        Service(
-            "ingress",
-            [python, "-m", "producer_api"],
-            {
-                **base_env,
-                "API_HOST": api_host,
-                "API_PORT": api_port,
-                "API_WORKERS": env.get("API_WORKERS", "1"),
-            },
-            health_url=f"http://127.0.0.1:{api_port}/ready",
-            ports=("API_PORT",),
-        )
+    return [results, *stages, ingress]
+
+
+def _faust_service(name: str, module: str, base_env: dict[str, str], index: int) -> Service:
+    """The ``index``-th faust app of the stack: its metrics and web ports are the
+    configured ones plus ``index``."""
+    metrics_port = int(base_env.get("WORKER_METRICS_PORT", "9100")) + index
+    web_port = int(base_env.get("FAUST_WEB_PORT", "6066")) + index
+    web_enabled = base_env.get("FAUST_WEB_ENABLED", "true").lower() not in ("0", "false", "no")
+    return Service(
+        name,
+        [sys.executable, "-m", module],
+        {**base_env, "WORKER_METRICS_PORT": str(metrics_port), "FAUST_WEB_PORT": str(web_port)},
+        health_url=f"http://127.0.0.1:{web_port}/ready" if web_enabled else None,
+        ports=("WORKER_METRICS_PORT", "FAUST_WEB_PORT")
+        if web_enabled
+        else ("WORKER_METRICS_PORT",),
     )
-    return services
 
 
 def _ports_free(services: list[Service]) -> bool:
