@@ -5,12 +5,12 @@ valence, arousal or modifiers) is composed with the same seed; a note is (onset 
 nearest sixteenth, pitch, channel), and a pair's share is |A ∩ B| / min(|A|, |B|).
 ``bench/music_distinct.py`` prints the same figures at any seed.
 
-Before the arrangement choices (``kmidi/arrangement.py``) seeds 5 and 11 had 9 and 9
-pairs sharing half their notes or more, and seeds 1-12 had 134 in all (up to 88 %). After
-them, seeds 5 and 11 have none (worst 38 % and 43 %; the two seeds were picked after
-measuring 1-12, for their margin); over seeds 1-12 a handful remain (two pieces on the same
-tonic, mode and genre whose accompaniment has little room to move: rock power chords
-under a low melody, quiet folk in F).
+Before the arrangement choices (``kmidi/arrangement.py``) seeds 1-12 had 134 pairs sharing
+half their notes or more (up to 88 %); after them 5 of about 9,300 remain (two pieces on
+the same tonic, mode and genre whose accompaniment has little room to move: rock power
+chords under a low melody, quiet folk in one key). So the goal holds for all but those
+five, and the test guards the count over all twelve seeds rather than claiming any seed
+is clean: seeds picked for a clean result would say nothing about the next one.
 """
 
 from __future__ import annotations
@@ -19,23 +19,12 @@ import statistics
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import music_distinct
 
 from kmidi.compose import compose
 from schemas.intent import Intent
-
-
-@pytest.mark.parametrize("seed", [5, 11])
-def test_different_readings_share_under_half_their_notes(seed: int) -> None:
-    pairs = music_distinct.shares(music_distinct.texts(), seed)
-    print(music_distinct.summary(pairs, seed))
-    assert len(pairs) >= 500, "the audit sentences should give hundreds of different readings"
-    alike = [p for p in pairs if p.share >= music_distinct.GOAL]
-    assert not alike, "\n".join(f"{p.share:.0%} {p.detail}: {p.a!r} / {p.b!r}" for p in alike)
 
 
 def test_over_twelve_seeds_almost_no_pair_sounds_alike() -> None:
