@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from kmidi.cli.broker import free_port
-from schemas.topics import INTENTS, PLANS, RESULTS
+from schemas.topics import AUDIO_REQUESTS, INTENTS, PLANS, RESULTS
 from tests.e2e.stack_process import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -198,10 +198,12 @@ EXPECTED_SPANS = Counter(
         ("results_service", "GET /v1/results/{request_id}"),
     ]
 )
-"""The spans of a MIDI request; the audio stage adds its own (and a second result)."""
+"""The spans of a MIDI request; an audio request adds the audio stage's request, the
+stage's own spans and a second result."""
 AUDIO_SPANS = Counter(
     [
-        ("kmidi-audio", f"process {RESULTS}"),
+        ("kmidi-worker", f"send {AUDIO_REQUESTS}"),
+        ("kmidi-audio", f"process {AUDIO_REQUESTS}"),
         ("kmidi-audio", "render audio"),
         ("kmidi-audio", f"send {RESULTS}"),
         ("results_service", f"process {RESULTS}"),
@@ -288,20 +290,21 @@ def test_an_audio_request_adds_the_audio_stage_to_its_trace(
     body = {"intent": {"emotional_intent": "calm evening"}, "output_format": "audio"}
     trace_id, _, _ = submit_traced(traced_stack, body)
 
-    # The audio stage reads both results (the pending one it renders, and its own).
-    expected = EXPECTED_SPANS + AUDIO_SPANS + Counter([("kmidi-worker", f"process {RESULTS}")])
-    spans = wait_for_trace(collector, trace_id, expected)
+    spans = wait_for_trace(collector, trace_id, EXPECTED_SPANS + AUDIO_SPANS)
     by_id = {s.span_id: s for s in spans}
     midi_result = next(
         s
         for s in spans
         if s.name == f"send {RESULTS}" and by_id[s.parent_id].name == f"process {INTENTS}"
     )
+    request = only(spans, "kmidi-worker", f"send {AUDIO_REQUESTS}")
+    # Published by the same handling of the intent as the MIDI result, after it.
+    assert request.parent_id == midi_result.parent_id
     render = only(spans, "kmidi-audio", "render audio")
     audio = by_id[render.parent_id]
-    assert audio.name == f"process {RESULTS}"
+    assert audio.name == f"process {AUDIO_REQUESTS}"
     assert audio.attributes["messaging.consumer.group.name"] == "kmidi-audio"
-    assert audio.parent_id == midi_result.span_id
+    assert audio.parent_id == request.span_id
     (audio_result,) = [
         s for s in spans if s.name == f"send {RESULTS}" and s.parent_id == audio.span_id
     ]
