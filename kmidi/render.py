@@ -794,66 +794,84 @@ def _bass_roots(score: _Score) -> tuple[list[int], list[int], list[int]]:
     return roots, fifths, approaches
 
 
-def _bass_pattern(
-    score: _Score, style: str, figure: int = 1
-) -> list[tuple[float, float, int, int, float]]:
-    """One bar of a patterned bass style in one of its figures (1 as written, 0 plainer,
-    2 busier): (beat, length, interval above the root, role, accent); role 1 plays the
-    fifth, role 2 the note leading into the next chord (in the chord's last bar only;
-    elsewhere the root)."""
-    bpb, beats, eighths = score.bpb, score.beat_starts, score.eighths
-    mid = beats[len(beats) // 2] if len(beats) > 1 else bpb
-    # Where a bar's second chord starts (``plan._slot_grid``): a plainer figure keeps it.
-    split = beats[(len(beats) + 1) // 2] if len(beats) > 1 else 0.0
-    if style == "root_fifth":
-        rows = [(0.0, mid * 0.9, 0, 0, 1.0), (mid, (bpb - mid) * 0.9, 0, 1, 0.85)]
-        if figure == 2 and len(beats) == 4:
-            # Root, octave, fifth, lead-in: a walking two-beat.
-            return [(0.0, 0.9, 0, 0, 1.0), (1.0, 0.9, 12, 0, 0.8), (2.0, 0.9, 0, 1, 0.85),
-                    (3.0, 0.9, 0, 2, 0.8)]  # fmt: skip
-        if figure == 0 and len(beats) > 2:
-            # Root, root, lead-in: the middle beat (where a second chord starts) keeps a root.
-            rows = [
-                (0.0, mid * 0.9, 0, 0, 1.0),
-                (mid, 0.9, 0, 0, 0.85),
-                (beats[-1], 0.9, 0, 2, 0.8),
-            ]
-        return rows
-    if style == "eighths":
-        # Driving eighths on the root, an octave lift before the bar's middle beat (on
-        # every off-beat in the busiest figure; with the fifth before the last eighth in
-        # figure 0), the last eighth walking into the next chord.
-        def lift(x: float) -> tuple[int, int]:
-            if x == eighths[-1]:
-                return 0, 2
-            if figure == 0 and len(eighths) > 3 and x == eighths[-2]:
-                return 0, 1
-            if figure == 2:
-                return (12 if x % 1 else 0), 0
-            return (12 if abs(x - (mid - 0.5)) < _EPS else 0), 0
+_BassRow = tuple[float, float, int, int, float]
+"""(beat, length, interval above the root, role, accent) of one bass note in a bar."""
 
-        return [(x, 0.42, *lift(x), 1.0 if x in beats else 0.8) for x in eighths]
-    if style == "octave_pulse":
-        # The root on the beats and the octave between them; the plainest figure keeps
-        # only the bar's first and middle roots under the off-beat octaves, the busiest
-        # doubles each beat's root a sixteenth later.
-        grid = [x for x in eighths if x % 1 or x in (0.0, split)] if figure == 0 else eighths
-        rows = [(x, 0.3, 12 if x % 1 else 0, 0, 0.9 if x % 1 else 1.0) for x in grid]
-        if figure == 2 and score.plan.tempo_bpm <= 132 and score.plan.meter[1] == 4:
-            rows += [(x + 0.25, 0.2, 0, 0, 0.75) for x in beats if x + 0.25 < bpb]
-        return sorted(rows)
-    if len(beats) != 4 or bpb != 4:
+
+def _bass_pattern(score: _Score, style: str, figure: int = 1) -> list[_BassRow]:
+    """One bar of a patterned bass style in one of its figures (1 as written, 0 plainer,
+    2 busier): ``_BassRow``s; role 1 plays the fifth, role 2 the note leading into the
+    next chord (in the chord's last bar only; elsewhere the root)."""
+    beats = score.beat_starts
+    if style in _BASS_STYLES:
+        return _BASS_STYLES[style](score, figure)
+    if len(beats) != 4 or score.bpb != 4:
         # Syncopation for other meters follows their own beat groups: the root on each
         # felt beat, the octave on the eighth before the next, a lead-in at the end.
         rows = [(x, 0.4, 0, 0, 1.0) for x in beats]
         rows += [(b - 0.5, 0.22, 12, 0, 0.8) for b in beats[1:] if b - 0.5 > 0]
-        return [*sorted(rows), (bpb - 0.5, 0.22, 0, 2, 0.8)]
+        return [*sorted(rows), (score.bpb - 0.5, 0.22, 0, 2, 0.8)]
     # (beat, interval, role): the fifth on beat 3 is the chord's own (role 1).
-    funk = _FUNK_BASS[figure]
     return [
         (x, 0.22 if iv or role else 0.4, iv, role, 0.8 if iv or role else 1.0)
-        for x, iv, role in funk
+        for x, iv, role in _FUNK_BASS[figure]
     ]
+
+
+def _middle_beat(score: _Score) -> float:
+    beats = score.beat_starts
+    return beats[len(beats) // 2] if len(beats) > 1 else score.bpb
+
+
+def _root_fifth_bar(score: _Score, figure: int) -> list[_BassRow]:
+    bpb, beats, mid = score.bpb, score.beat_starts, _middle_beat(score)
+    if figure == 2 and len(beats) == 4:
+        # Root, octave, fifth, lead-in: a walking two-beat.
+        return [(0.0, 0.9, 0, 0, 1.0), (1.0, 0.9, 12, 0, 0.8), (2.0, 0.9, 0, 1, 0.85),
+                (3.0, 0.9, 0, 2, 0.8)]  # fmt: skip
+    if figure == 0 and len(beats) > 2:
+        # Root, root, lead-in: the middle beat (where a second chord starts) keeps a root.
+        return [(0.0, mid * 0.9, 0, 0, 1.0), (mid, 0.9, 0, 0, 0.85), (beats[-1], 0.9, 0, 2, 0.8)]
+    return [(0.0, mid * 0.9, 0, 0, 1.0), (mid, (bpb - mid) * 0.9, 0, 1, 0.85)]
+
+
+def _eighths_bar(score: _Score, figure: int) -> list[_BassRow]:
+    # Driving eighths on the root, an octave lift before the bar's middle beat (on every
+    # off-beat in the busiest figure; with the fifth before the last eighth in figure 0),
+    # the last eighth walking into the next chord.
+    beats, eighths, mid = score.beat_starts, score.eighths, _middle_beat(score)
+
+    def lift(x: float) -> tuple[int, int]:
+        if x == eighths[-1]:
+            return 0, 2
+        if figure == 0 and len(eighths) > 3 and x == eighths[-2]:
+            return 0, 1
+        if figure == 2:
+            return (12 if x % 1 else 0), 0
+        return (12 if abs(x - (mid - 0.5)) < _EPS else 0), 0
+
+    return [(x, 0.42, *lift(x), 1.0 if x in beats else 0.8) for x in eighths]
+
+
+def _octave_pulse_bar(score: _Score, figure: int) -> list[_BassRow]:
+    # The root on the beats and the octave between them; the plainest figure keeps only
+    # the bar's first and middle roots under the off-beat octaves, the busiest doubles
+    # each beat's root a sixteenth later.
+    beats, eighths = score.beat_starts, score.eighths
+    # Where a bar's second chord starts (``plan._slot_grid``): a plainer figure keeps it.
+    split = beats[(len(beats) + 1) // 2] if len(beats) > 1 else 0.0
+    grid = [x for x in eighths if x % 1 or x in (0.0, split)] if figure == 0 else eighths
+    rows = [(x, 0.3, 12 if x % 1 else 0, 0, 0.9 if x % 1 else 1.0) for x in grid]
+    if figure == 2 and score.plan.tempo_bpm <= 132 and score.plan.meter[1] == 4:
+        rows += [(x + 0.25, 0.2, 0, 0, 0.75) for x in beats if x + 0.25 < score.bpb]
+    return sorted(rows)
+
+
+_BASS_STYLES: dict[str, Callable[[_Score, int], list[_BassRow]]] = {
+    "root_fifth": _root_fifth_bar,
+    "eighths": _eighths_bar,
+    "octave_pulse": _octave_pulse_bar,
+}
 
 
 _FUNK_BASS: tuple[tuple[tuple[float, int, int], ...], ...] = (
