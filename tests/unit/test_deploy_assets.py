@@ -32,6 +32,7 @@ from schemas.topics import AUDIO_REQUESTS, INTENTS, PLANS, TOPICS
 from service_common.auth import BindRefusedError, bind_host
 from stream_processors.config import TopicReplication
 from stream_processors.probe import main as probe_main
+from tests.python_child import child_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -425,16 +426,7 @@ def metrics_by_service() -> dict[str, tuple[set[str], dict[str, str]]]:
     by_service: dict[str, tuple[set[str], dict[str, str]]] = {}
     for service, modules in METRIC_MODULES.items():
         names: set[str] = set()
-        result = subprocess.run(
-            [sys.executable, "-c", _COLLECT_DEFINED, *modules],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, f"collecting metrics failed:\n{result.stderr}"
-        report = json.loads(result.stdout.strip().splitlines()[-1])
+        report = child_report(_COLLECT_DEFINED, *modules, what="collecting metrics")
         for family, kind in report["families"]:
             names.update(family + suffix for suffix in _SUFFIXES.get(kind, ("",)))
         by_service[service] = (names, report["failed"])

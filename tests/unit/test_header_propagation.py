@@ -6,18 +6,14 @@ itself is checked in tests/integration/test_api_keys.py (a real worker, a real b
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 from schemas.headers import API_KEY_ID, REQUEST_ID, TRACEPARENT
 from service_common import telemetry
 from service_common.kafka_headers import build_headers, headers_to_dict
+from tests.python_child import child_report
 
-ROOT = Path(__file__).resolve().parents[2]
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
@@ -82,17 +78,7 @@ def test_with_tracing_on_the_key_travels_beside_the_trace() -> None:
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
         "OTEL_BSP_SCHEDULE_DELAY": "600000",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", _WITH_TRACING],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = child_report(_WITH_TRACING, env=env, what="publishing with tracing on")
     assert report["span"] is True
     sent = report["sent"]
     assert sent[API_KEY_ID] == "aaaaaaaaaaaa"

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from service_common.kafka_headers import build_headers
 from stream_processors.results_service.config import Settings
 from stream_processors.results_service.main import create_app
 from stream_processors.results_service.store import Outcome, ResultsView
+from tests.unit.test_results_store import SUBMITTED
+from tests.unit.test_results_store import intent as store_intent
 
 A, B = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
-SUBMITTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 MIDI = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0MTrk\x00\x00\x00\x04\x00\xff\x2f\x00"
 
 
@@ -35,14 +36,7 @@ def headers(request_id: str, owner: str | None) -> list[tuple[str, bytes]]:
 
 
 def intent(request_id: str, seed: int = 1) -> bytes:
-    return dump_event(
-        IntentSubmitted(
-            request_id=request_id,
-            intent=Intent(emotional_intent="I am feeling grief"),
-            seed=seed,
-            submitted_at=SUBMITTED,
-        )
-    )
+    return store_intent(request_id, seed=seed)
 
 
 def plan(request_id: str, affect: dict[str, Any]) -> bytes:

@@ -6,18 +6,13 @@ The spans themselves are checked against a real OpenTelemetry Collector in
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from service_common import telemetry
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.python_child import child_report
 
 _SERVICES_WITHOUT_ENDPOINT = textwrap.dedent(
     """
@@ -41,17 +36,7 @@ _SERVICES_WITHOUT_ENDPOINT = textwrap.dedent(
 
 def test_services_started_without_an_endpoint_load_no_sdk() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    result = subprocess.run(
-        [sys.executable, "-c", _SERVICES_WITHOUT_ENDPOINT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = child_report(_SERVICES_WITHOUT_ENDPOINT, env=env, what="starting the services")
     assert report == {"configured": False, "sdk_loaded": [], "tracing_middleware": [False, False]}
 
 
