@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from kmidi.cli.broker import free_port
+from kmidi.cli.broker import free_port, free_port_run
 from kmidi.cli.stack import _services
 from kmidi.cli.stack_ports import claims_of, port_problem
 
@@ -15,10 +15,11 @@ def _problem(env: dict[str, str], workers: int) -> str | None:
 
 
 def _free_env() -> dict[str, str]:
-    # Four apart: two workers and the audio worker take three consecutive ports of each.
-    metrics, web = free_port(), free_port()
-    while abs(metrics - web) < 4:
-        web = free_port()
+    # Two workers and the audio worker take three consecutive ports of each: each range is
+    # a run of free ports, and the two runs must not overlap.
+    metrics, web = free_port_run(3), free_port_run(3)
+    while abs(metrics - web) < 3:
+        web = free_port_run(3)
     return {
         "API_PORT": str(free_port()),
         "RESULTS_PORT": str(free_port()),
