@@ -573,6 +573,9 @@ def analyse(row: dict[str, Any], seed: int, plan: dict[str, Any], data: bytes) -
         above_bars += 1
         above += all(statistics.fmean(mel) > statistics.fmean(o) for o in others)
     f["melody_above_bars"] = (above, above_bars)
+    line = [n.pitch for n in sorted(melody, key=lambda n: (n.start, -n.pitch))]
+    f["melody_moves"] = [abs(b - a) for a, b in itertools.pairwise(line)]
+    f["melody_longest_repeat"] = longest_run(list(line))
 
     # 5. idiom
     f["compound"] = midi.compound
@@ -816,6 +819,22 @@ def summarise(
         "1 form",
         "pieces with ≥3 consecutive phrase endings on one pitch",
         fmt_share(share(r >= 3 for r in runs)),
+    )
+
+    moves = [m for f in fig for m in f["melody_moves"]]
+    kinds = (
+        ("repeats", lambda m: m == 0),
+        ("steps (1-2)", lambda m: 1 <= m <= 2),
+        ("thirds (3-4)", lambda m: 3 <= m <= 4),
+        ("fourths to sixths (5-9)", lambda m: 5 <= m <= 9),
+        ("larger", lambda m: m > 9),
+    )
+    for name, test in kinds:
+        add("1 form", f"melody intervals in semitones: {name}", fmt_share(share(map(test, moves))))
+    add(
+        "1 form",
+        "pieces with one melody pitch 4+ times running",
+        fmt_share(share(int(f["melody_longest_repeat"]) >= 4 for f in fig)),
     )
 
     asked = [p for p in pieces if p.figures["requested_progression"]]

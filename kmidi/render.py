@@ -1039,6 +1039,9 @@ class _Line:
     scale: frozenset[int]
     strong: frozenset[float]
     """Felt-beat starts in a bar."""
+    accented: frozenset[float]
+    """The felt beats that always carry a chord tone: the downbeat, and the middle beat of
+    a bar of four or more; on the others a note reached by step may pass."""
     gate: float
     """Sounding share of a note's length, from the preset's legato."""
     onset: float
@@ -1097,7 +1100,7 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
     # A stronger feeling climbs further; the contour turns where the reading puts it.
     top = 3 + round(4 * score.plan.emotion.intensity)
     turn = bars * score.bpb * score.arr.contour_peak
-    step = 0
+    step = move = 0
     motif: list[list[MotifNote]] = []
     for m in range(bars):
         bar: list[MotifNote] = []
@@ -1105,20 +1108,23 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
             if x > 0 and x not in strong and rand() < rest_p:
                 continue
             bar.append((x, length, step))
-            direction = 1 if m * score.bpb + x < turn else -1
-            if rand() < 0.3:
-                direction = -direction
-            size = 1 if rand() < 0.6 else (2 if rand() < 0.7 else 3)
+            move = _contour_move(rand, 1 if m * score.bpb + x < turn else -1, move)
             # At the edge of its range the line turns back rather than trilling there.
-            nxt = step + direction * size
-            step = nxt if -4 <= nxt <= top else max(-4, min(top, step - direction * size))
+            step = step + move if -4 <= step + move <= top else max(-4, min(top, step - move))
         motif.append(bar)
-    steps = [s for bar in motif for _, _, s in bar]
-    if steps and max(steps) - min(steps) < 4:
-        # A contour inside a third sounds like a trill once its strong beats take the
-        # nearest chord tone: widen it to leaps of a third (an arpeggiated shape).
-        motif = [[(x, d, max(-5, min(7, 2 * s))) for x, d, s in bar] for bar in motif]
     return motif
+
+
+def _contour_move(rand: Callable[[], float], direction: int, last: int) -> int:
+    """The motif's next move in scale steps: mostly a step the way the contour goes; now
+    and then against it, never twice running (a zig-zag); after a leap, a step back (the
+    gap a leap opens is filled)."""
+    if abs(last) >= 2:
+        return -1 if last > 0 else 1
+    against = last != 0 and (last > 0) != (direction > 0)
+    if not against and rand() < 0.2:
+        direction = -direction
+    return direction * (1 if rand() < 0.72 else (2 if rand() < 0.75 else 3))
 
 
 def _developed(line: _Line, development: str) -> list[list[MotifNote]]:
@@ -1148,10 +1154,33 @@ def _phrase_shape(
     the motif again a ``sequence`` of scale steps away, and so on."""
     developed = _developed(line, development)
     size = len(developed)
-    return [
+    body = [
         [(x, d, anchor + s + (k // size) * sequence) for x, d, s in developed[k % size]]
         for k in range(bars)
     ]
+    return _inside(body, len(line.notes) - 1, len(line.scale))
+
+
+def _inside(body: list[list[MotifNote]], top: int, octave: int) -> list[list[MotifNote]]:
+    """The phrase moved by whole octaves until its steps fit the range (0..``top``); a
+    step still outside is mirrored back in. Cut off at the edge instead, a line repeats its
+    edge note (a run of eight F#s in a joy tune, seventh session)."""
+    steps = [s for bar in body for _, _, s in bar]
+    if not steps:
+        return body
+    lo, hi = min(steps), max(steps)
+    shift = 0
+    while lo + shift < 0 and hi + shift + octave <= top:
+        shift += octave
+    while hi + shift > top and lo + shift - octave >= 0:
+        shift -= octave
+
+    def mirrored(step: int) -> int:
+        step += shift
+        step = -step if step < 0 else step
+        return max(0, min(top, 2 * top - step if step > top else step))
+
+    return [[(x, d, mirrored(s)) for x, d, s in bar] for bar in body]
 
 
 def _melody(score: _Score, part: _Part) -> None:
@@ -1179,6 +1208,7 @@ def _melody(score: _Score, part: _Part) -> None:
         high,
         frozenset(key.scale),
         frozenset(score.beat_starts),
+        frozenset((0.0, half) if len(score.beat_starts) >= 4 else (0.0,)),
         0.35 + 0.63 * plan.legato,
         score.feel + plan.groove.displacement,
     )
@@ -1210,7 +1240,7 @@ def _phrase_rows(
     """Realise one phrase against its chords; returns the last pitch written (``avoid``:
     the pitch class the previous phrase ended on).
 
-    Notes on felt beats are chord tones (nearest the line), others stay on the scale; the
+    Notes on felt beats are chord tones (``_felt_tone``), others stay on the scale; the
     last bar keeps the notes before its middle beat and then holds the cadence's tone.
     Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
     """
@@ -1218,6 +1248,8 @@ def _phrase_rows(
     notes, cut, gate, end = line.notes, line.cut, line.gate, score.total_beats
     top = len(notes) - 1
     sw, chord_pcs = score.swing.get, score.chord_pcs
+    last_step: int | None = None
+    last_pitch = -99
     for k, bar_notes in enumerate(body):
         b = phrase.start_bar + k
         bar_start = b * score.bpb + line.onset
@@ -1229,8 +1261,10 @@ def _phrase_rows(
                 break
             pcs = chord_pcs[only if only >= 0 else score.chord_at(b, x)]
             pitch = notes[top if step > top else (step if step > 0 else 0)]
-            if x in strong or x == 0:
-                pitch = _place(pcs, pitch, low, high)
+            passing = 0 < abs(pitch - last_pitch) <= 2 and x not in line.accented
+            if (x in strong or x == 0) and not passing:
+                motion = 0 if last_step is None else step - last_step
+                pitch = _felt_tone(pcs, pitch, motion, low, high)
             else:
                 for alt in (pitch + 1, pitch - 1):
                     # A borrowed chord tone (the raised seventh over V in minor) replaces
@@ -1242,10 +1276,27 @@ def _phrase_rows(
                 length = cut - x
             accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
             rows.append((bar_start + sw(x, x), length * gate, end, vbase * accent + 6, pitch))
-            prev = pitch
+            prev, last_step, last_pitch = pitch, step, pitch
         if last:
             prev = _cadence_note(score, line, phrase, b, prev, vbase, rows, avoid)
     return prev
+
+
+def _felt_tone(pcs: tuple[int, ...], pitch: int, motion: int, low: int, high: int) -> int:
+    """The chord tone a felt beat's note becomes: the note itself when it is one, else the
+    chord tone next to it on the side the line is moving to (the nearest when it holds).
+    Snapped to the nearest either way, a rising line fell back onto the note it had just
+    played: repeated notes and zig-zags (docs/music.md, "Melodies that move")."""
+    if pitch % 12 in pcs or motion == 0:
+        return _place(pcs, pitch, low, high)
+    way = 1 if motion > 0 else -1
+    for distance in range(1, 12):
+        candidate = pitch + way * distance
+        if not low <= candidate <= high:
+            break
+        if candidate % 12 in pcs:
+            return candidate
+    return _place(pcs, pitch, low, high)
 
 
 def _cadence_note(
