@@ -1,7 +1,8 @@
 """Benchmark ``analyse_text`` against a trivial ``str.lower().split()`` baseline.
 
 Run: ``.venv/bin/python bench/bench_affect.py [rounds]``. Prints median and p95 per sentence
-over the labelled corpus, single-threaded, and the ratio to the baseline in the same run.
+over the labelled corpus, single-threaded, and the ratio to the baseline in the same run; and
+the lexicon alone (``reader=None``), to show what the trained reader costs.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ def main() -> None:
         analyse_text(sentence)
     baseline = _summary(_timings(lambda s: s.lower().split(), sentences, rounds))
     analyser = _summary(_timings(analyse_text, sentences, rounds))
+    lexicon = _summary(_timings(lambda s: analyse_text(s, reader=None), sentences, rounds))
     print(f"corpus: {len(sentences)} sentences x {rounds} rounds, one core")
     print(f"{'':24}{'median µs':>12}{'p95 µs':>12}")
     print(f"{'str.lower().split()':24}{baseline[0]:>12.2f}{baseline[1]:>12.2f}")
     print(f"{'analyse_text':24}{analyser[0]:>12.2f}{analyser[1]:>12.2f}")
+    print(f"{'  lexicon alone':24}{lexicon[0]:>12.2f}{lexicon[1]:>12.2f}")
     print(
         f"ratio (median): {analyser[0] / baseline[0]:.0f}x   budget: median < 1000 µs -> "
         f"{'OK' if analyser[0] < 1000 else 'OVER'}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from kmidi.affect_model import AffectReader, packaged_reader
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
 from kmidi.lexicon import LEXICON, Entry, Lexicon, Unit, lexicon_for
@@ -131,6 +132,26 @@ SINCERE_OVER_MISHAP = 0.6
 PLEASANT_VALENCE = 0.3
 """Presets pleasant enough to keep praise sincere (not defiance or nostalgia: "boss fight")."""
 _MAX_EVIDENCE = 8
+LEXICON_SAY = 2.0
+"""How much the lexicon's family scores count beside the trained reader's log-probabilities
+(``_family_choice``); chosen by cross-validation (docs/languages.md, "The trained reader")."""
+NO_FEELING_SCORE = 0.2
+"""The lexicon's score for "no feeling" in that choice: what a family must outweigh."""
+FIRM_CONFIDENCE = 0.7
+"""A lexicon reading this sure stands without the trained reader (``_firm``)."""
+FIRM_WORDS = 5
+"""A feeling the lexicon read in this many words or fewer stands (``_firm``)."""
+READER_SURE = 0.4
+"""Where the lexicon found no feeling, the reader names one only this sure: below it, a
+greeting or a request for a song is read as no feeling rather than a guess."""
+DISAGREEING = 0.5
+"""The most a reading may be sure of when the reader overruled the lexicon's feeling: below
+``UNSURE_BELOW``, so the conversation asks which of the two it is."""
+SECOND_BELOW = 0.6
+"""When the reader chose the family, the lexicon's other feelings are scaled to at most this
+share of its leading preset: still a possible second feeling, no longer the valence."""
+READER_EVIDENCE = "(trained reader)"
+"""The evidence entry of a reading whose family the trained reader chose."""
 
 
 @dataclass(slots=True)
@@ -638,12 +659,19 @@ def _unpleasant(text: str, lexicon: Lexicon) -> bool:
     return any(score > 0 and PRESETS[p].valence < 0 for p, score in reading.scores.items())
 
 
-def analyse_text(text: str, *, wound: str | None = None, desire: str | None = None) -> Affect:
+def analyse_text(
+    text: str,
+    *,
+    wound: str | None = None,
+    desire: str | None = None,
+    reader: AffectReader | Literal["packaged"] | None = "packaged",
+) -> Affect:
     """Read emotion, intensity, valence and arousal from what a person wrote.
 
     ``wound`` and ``desire`` contribute with lower weight. Text with no affect at all reads
     as ``neutral`` with intensity 0. The language (``kmidi.language.detect`` over all three)
-    chooses the lexicon, and is reported in ``Affect.language``.
+    chooses the lexicon, and is reported in ``Affect.language``. The trained ``reader`` reads
+    the text beside the lexicon (``None``: the lexicon alone).
     """
     language = detect(" ".join(part for part in (text, wound, desire) if part))
     reading = _gather(text or "", wound, desire, lexicon_for(language), language)
@@ -651,8 +679,83 @@ def analyse_text(text: str, *, wound: str | None = None, desire: str | None = No
     _ecstatic(reading)
     scores = {name: score for name, score in reading.scores.items() if score > 0.0}
     if sum(scores.values()) <= NEUTRAL_THRESHOLD:
-        return _neutral(reading, language)
-    return _affect_of(reading, scores, emphasis, language)
+        lexical = _neutral(reading, language)
+    else:
+        lexical = _affect_of(reading, scores, emphasis, language)
+    if reader is None or not text or _firm(lexical, reading):
+        return lexical
+    opinion = (packaged_reader() if isinstance(reader, str) else reader).probabilities(text)
+    if not opinion:
+        return lexical
+    family, posterior = _family_choice(scores, opinion)
+    # A bag of words that knows none of the feeling words it met reads "no feeling": it
+    # may add a feeling the lexicon missed, or change one, but not erase one.
+    if family in (_family(lexical.primary), NEUTRAL.name):
+        return lexical
+    if lexical.primary == NEUTRAL.name and posterior < READER_SURE:
+        return lexical
+    # The reader chose another family: its presets lead, the lexicon's stay as the second
+    # (scaled below the leader, so valence and arousal follow the family chosen).
+    scores = dict(scores)
+    for name, share in opinion.items():
+        if _family(name) == family:
+            scores[name] = scores.get(name, 0.0) + share
+    lead = max(score for name, score in scores.items() if _family(name) == family)
+    others = max((s for name, s in scores.items() if _family(name) != family), default=0.0)
+    if others > SECOND_BELOW * lead:
+        scale = SECOND_BELOW * lead / others
+        scores = {n: s if _family(n) == family else s * scale for n, s in scores.items()}
+    reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
+    if lexical.primary != NEUTRAL.name:
+        # Two readers that disagree are a reason to ask: the reading is flagged unsure.
+        posterior = min(posterior, DISAGREEING)
+    return _affect_of(reading, scores, emphasis, language, family=family, confidence=posterior)
+
+
+def _firm(lexical: Affect, reading: _Reading) -> bool:
+    """The lexicon's feeling stands without the trained reader: sure of itself
+    (``FIRM_CONFIDENCE``), read from a text too short for the reader to go on
+    (``FIRM_WORDS``), or read through what a bag of words reads the other way: a denied
+    feeling ("I'm not sad") or a context that turns words (ashes at the beach she loved)."""
+    if lexical.primary == NEUTRAL.name:
+        return False
+    return (
+        lexical.confidence >= FIRM_CONFIDENCE
+        or reading.words <= FIRM_WORDS
+        or bool(reading.negated or reading.contexts)
+    )
+
+
+def _family(preset: str) -> str:
+    return NEUTRAL.name if preset == NEUTRAL.name else PRESETS[preset].family
+
+
+def _leading_family(scores: dict[str, float]) -> str:
+    if sum(scores.values()) <= NEUTRAL_THRESHOLD:
+        return NEUTRAL.name
+    families = _family_totals(scores)
+    return max(families, key=lambda f: families[f])
+
+
+def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple[str, float]:
+    """The family the reading settles on, and how likely it is: the trained reader's
+    log-probability of each family plus ``LEXICON_SAY`` times the lexicon's score for it
+    (``NO_FEELING_SCORE`` for neutral), a product of the two experts."""
+    reader_families: dict[str, float] = {}
+    for name, share in opinion.items():
+        family = _family(name)
+        reader_families[family] = reader_families.get(family, 0.0) + share
+    lexicon_families = _family_totals(scores)
+    lexicon_families[NEUTRAL.name] = NO_FEELING_SCORE
+    logits = {
+        family: math.log(share + 1e-4) + LEXICON_SAY * lexicon_families.get(family, 0.0)
+        for family, share in reader_families.items()
+    }
+    top = max(logits.values())
+    total = sum(math.exp(value - top) for value in logits.values())
+    # Ties fall back to the order of the reader's classes so the choice is deterministic.
+    family = max(logits, key=lambda f: logits[f])
+    return family, 1.0 / total
 
 
 def _gather(
@@ -675,12 +778,19 @@ def _gather(
 
 
 def _affect_of(
-    reading: _Reading, scores: dict[str, float], emphasis: float, language: str
+    reading: _Reading,
+    scores: dict[str, float],
+    emphasis: float,
+    language: str,
+    *,
+    family: str | None = None,
+    confidence: float | None = None,
 ) -> Affect:
     """The reading's scores as an Affect: the leading family's strongest preset, a close
-    second, intensity, valence, arousal and how sure the reading is."""
+    second, intensity, valence, arousal and how sure the reading is (``family`` and
+    ``confidence`` when the trained reader chose the family: its posterior)."""
     families = _family_totals(scores)
-    family_order = sorted(families, key=lambda f: -families[f])
+    family_order = sorted(families, key=lambda f: (f != family, -families[f]))
     top_family = family_order[0]
     ordered = _order(scores)
     primary = next(name for name in ordered if PRESETS[name].family == top_family)
@@ -719,7 +829,12 @@ def _affect_of(
         intensity=round(intensity, 4),
         valence=round(valence, 4),
         arousal=round(arousal, 4),
-        confidence=round(_confidence(strength, runner_up), 4),
+        confidence=round(
+            _confidence(strength, runner_up)
+            if confidence is None
+            else _clamp(confidence, 0.05, 0.99),
+            4,
+        ),
         modifiers=tuple(name for name in modifiers if name in MODIFIERS),
         evidence=tuple(evidence[:_MAX_EVIDENCE]),
         language=language,

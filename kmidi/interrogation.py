@@ -612,8 +612,10 @@ def advance(
             suggestions = list(said["suggestions"][topic])
             state = _with(state, asked=(*state.asked, marker))
     if ready and not state.emotional_intent:
-        # Intent needs some text; fall back to what we do know.
-        fallback = state.core_wound or state.core_desire or "no particular feeling"
+        # Intent needs some text; fall back to what we do know. The words must read as no
+        # feeling to both readers ("no particular feeling" reads as melancholy to the
+        # trained one: a bag of words does not hear the "no").
+        fallback = state.core_wound or state.core_desire or "a neutral piece"
         state = _with(state, emotional_intent=_bounded(fallback))
     reply = InterrogationReply(
         session_id=state.session_id,

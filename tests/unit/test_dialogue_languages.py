@@ -11,12 +11,14 @@ from kmidi.language import FOREIGN, LANGUAGES
 from kmidi.lexicon import read_data
 
 DIALOGUE = read_data("dialogue.json")["languages"]
+# Greetings with a request: no feeling for either reader. (Vague openings such as "ich weiß
+# nicht genau, was mit mir los ist" read as a low mood to the trained reader, fairly.)
 OPENINGS = {
-    "es": "no sé muy bien qué me pasa hoy",
-    "de": "ich weiß nicht genau, was mit mir los ist",
-    "fr": "je ne sais pas trop ce qui m'arrive aujourd'hui",
-    "pt": "não sei bem o que está acontecendo comigo hoje",
-    "it": "non so bene cosa mi succede oggi",
+    "es": "hola, ¿qué tal? quiero una canción",
+    "de": "hallo, wie geht es? ich möchte ein Lied",
+    "fr": "salut, ça va ? je voudrais une chanson",
+    "pt": "olá, tudo bem? quero uma música",
+    "it": "ciao, come va? vorrei una canzone",
 }
 
 

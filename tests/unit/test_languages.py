@@ -725,4 +725,5 @@ def test_a_word_beginning_reads_forms_no_term_lists(text: str, family: str) -> N
 def test_a_word_beginning_never_overrides_a_word_the_lexicon_knows() -> None:
     # "aterrizó" (landed) starts like "aterrorizado" but no beginning is that short.
     assert analyse_text("Mi amigo aterrizó en Madrid.").primary == "neutral"
-    assert analyse_text("Ich habe meinen Freund getroffen.").primary == "neutral"
+    # The lexicon's beginnings (to the trained reader, meeting a friend is a small joy).
+    assert analyse_text("Ich habe meinen Freund getroffen.", reader=None).primary == "neutral"
