@@ -58,8 +58,25 @@ holdout7 77 -> 81 of 119 (68 %: plain 18/23, scenes 11/22, sarcasm 9/20, other l
 21/26, long 3/6, musical 12/14, unsure 7/8). A few points each, as the fresh batches
 predicted: hand-written vocabulary levels off near 60-70 % of fresh writing.
 
-The goal is 90 % on each; until it is met the accuracy test is a strict xfail, so the
-marker cannot outlive the gap.
+holdout8 (136 rows, written 2026-11-29 by a helper who never opened the project, committed
+before its first run; see data/BLIND_PROVENANCE.md). First pass on the analyser of the
+seventh session (the lexicon alone, commit 91c4e50): 103 of 136 (76 %): plain 24/29, scenes
+16/23, sarcasm 8/21, other languages 29/32, long 6/6, musical 14/16, unsure 6/9.
+
+Eighth session, after the trained reader (kmidi/affect_model.py, fitted on 5,870 sentences
+that other helpers wrote from a brief without the project; docs/languages.md), measured
+once at 7c69ce6: holdout4 88 -> 96 of 103 (93 %: plain 18/18, scenes 12/14, sarcasm 6/9,
+other languages 31/31, long 5/5, musical 19/20, unsure 5/6), holdout5 60 -> 71 of 90 (79 %:
+plain 13/15, scenes 18/20, sarcasm 14/20, other languages 14/15, long 3/5, musical 8/10,
+unsure 1/5), holdout6 73 -> 86 of 105 (82 %: plain 16/18, scenes 15/20, sarcasm 13/17, other
+languages 23/26, long 3/6, musical 10/11, unsure 6/7), holdout7 81 -> 97 of 119 (82 %: plain
+21/23, scenes 16/22, sarcasm 12/20, other languages 25/26, long 3/6, musical 13/14, unsure
+7/8), holdout8 103 -> 115 of 136 (85 %: plain 27/29, scenes 21/23, sarcasm 10/21, other
+languages 31/32, long 6/6, musical 14/16, unsure 6/9). All five: 405 -> 465 of 553 (73 ->
+84 %).
+
+The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
+test is a strict xfail, so the marker cannot outlive the gap.
 """
 
 from __future__ import annotations
@@ -76,11 +93,13 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 76 % second, 85 % now", 80),
-    "affect_holdout5": ("56 % first pass, 67 % now", 90),
-    "affect_holdout6": ("66 % first pass, 70 % now", 96),
-    "affect_holdout7": ("65 % first pass, 68 % now", 110),
+    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 93 % with the reader", 80),
+    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 79 % with the reader", 90),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 82 % with the reader", 96),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 82 % with the reader", 110),
+    "affect_holdout8": ("76 % first pass (the lexicon), 85 % with the reader", 120),
 }
+MEETS_GOAL = frozenset({"affect_holdout4"})
 
 
 def _rows(split: str) -> list[dict[str, object]]:
@@ -105,7 +124,9 @@ def test_the_split_covers_what_it_claims(split: str) -> None:
     [
         pytest.param(
             split,
-            marks=pytest.mark.xfail(
+            marks=()
+            if split in MEETS_GOAL
+            else pytest.mark.xfail(
                 strict=True, reason=f"blind {split} below the 90 % goal ({figures})"
             ),
         )
