@@ -149,7 +149,7 @@ DISAGREEING = 0.5
 ``UNSURE_BELOW``, so the conversation asks which of the two it is."""
 SECOND_BELOW = 0.6
 """When the reader chose the family, the lexicon's other feelings are scaled to at most this
-share of its leading preset: still a possible second feeling, no longer the valence."""
+share of its leading preset (``_led_by``)."""
 READER_EVIDENCE = "(trained reader)"
 """The evidence entry of a reading whose family the trained reader chose."""
 
@@ -685,31 +685,35 @@ def analyse_text(
     if reader is None or not text or _firm(lexical, reading):
         return lexical
     opinion = (packaged_reader() if isinstance(reader, str) else reader).probabilities(text)
-    if not opinion:
-        return lexical
-    family, posterior = _family_choice(scores, opinion)
+    family, posterior = _family_choice(scores, opinion) if opinion else (NEUTRAL.name, 0.0)
     # A bag of words that knows none of the feeling words it met reads "no feeling": it
     # may add a feeling the lexicon missed, or change one, but not erase one.
-    if family in (_family(lexical.primary), NEUTRAL.name):
+    if family in (_family(lexical.primary), NEUTRAL.name) or (
+        lexical.primary == NEUTRAL.name and posterior < READER_SURE
+    ):
         return lexical
-    if lexical.primary == NEUTRAL.name and posterior < READER_SURE:
-        return lexical
-    # The reader chose another family: its presets lead, the lexicon's stay as the second
-    # (scaled below the leader, so valence and arousal follow the family chosen).
-    scores = dict(scores)
-    for name, share in opinion.items():
-        if _family(name) == family:
-            scores[name] = scores.get(name, 0.0) + share
-    lead = max(score for name, score in scores.items() if _family(name) == family)
-    others = max((s for name, s in scores.items() if _family(name) != family), default=0.0)
-    if others > SECOND_BELOW * lead:
-        scale = SECOND_BELOW * lead / others
-        scores = {n: s if _family(n) == family else s * scale for n, s in scores.items()}
     reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
     if lexical.primary != NEUTRAL.name:
         # Two readers that disagree are a reason to ask: the reading is flagged unsure.
         posterior = min(posterior, DISAGREEING)
-    return _affect_of(reading, scores, emphasis, language, family=family, confidence=posterior)
+    led = _led_by(scores, opinion, family)
+    return _affect_of(reading, led, emphasis, language, family=family, confidence=posterior)
+
+
+def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) -> dict[str, float]:
+    """The lexicon's scores with the reader's presets of ``family`` added, every other
+    family scaled below its leader (``SECOND_BELOW``): still a possible second feeling,
+    no longer what valence and arousal follow."""
+    led = dict(scores)
+    for name, share in opinion.items():
+        if _family(name) == family:
+            led[name] = led.get(name, 0.0) + share
+    lead = max(score for name, score in led.items() if _family(name) == family)
+    others = max((score for name, score in led.items() if _family(name) != family), default=0.0)
+    if others <= SECOND_BELOW * lead:
+        return led
+    scale = SECOND_BELOW * lead / others
+    return {name: s if _family(name) == family else s * scale for name, s in led.items()}
 
 
 def _firm(lexical: Affect, reading: _Reading) -> bool:
