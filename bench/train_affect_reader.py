@@ -51,6 +51,8 @@ SEED = 11
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One labelled sentence and where it came from (a training file, or "dev")."""
+
     text: str
     preset: str
     family: str
@@ -60,7 +62,7 @@ class Row:
 
 
 def family_of(preset: str) -> str:
-    return "neutral" if preset == "neutral" else PRESETS[preset].family
+    return PRESETS[preset].family
 
 
 def training_rows(folder: Path) -> list[Row]:

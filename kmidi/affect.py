@@ -688,7 +688,7 @@ def analyse_text(
     family, posterior = _family_choice(scores, opinion) if opinion else (NEUTRAL.name, 0.0)
     # A bag of words that knows none of the feeling words it met reads "no feeling": it
     # may add a feeling the lexicon missed, or change one, but not erase one.
-    if family in (_family(lexical.primary), NEUTRAL.name) or (
+    if family in (PRESETS[lexical.primary].family, NEUTRAL.name) or (
         lexical.primary == NEUTRAL.name and posterior < READER_SURE
     ):
         return lexical
@@ -706,14 +706,16 @@ def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) ->
     no longer what valence and arousal follow."""
     led = dict(scores)
     for name, share in opinion.items():
-        if _family(name) == family:
+        if PRESETS[name].family == family:
             led[name] = led.get(name, 0.0) + share
-    lead = max(score for name, score in led.items() if _family(name) == family)
-    others = max((score for name, score in led.items() if _family(name) != family), default=0.0)
+    lead = max(score for name, score in led.items() if PRESETS[name].family == family)
+    others = max(
+        (score for name, score in led.items() if PRESETS[name].family != family), default=0.0
+    )
     if others <= SECOND_BELOW * lead:
         return led
     scale = SECOND_BELOW * lead / others
-    return {name: s if _family(name) == family else s * scale for name, s in led.items()}
+    return {name: s if PRESETS[name].family == family else s * scale for name, s in led.items()}
 
 
 def _firm(lexical: Affect, reading: _Reading) -> bool:
@@ -730,24 +732,13 @@ def _firm(lexical: Affect, reading: _Reading) -> bool:
     )
 
 
-def _family(preset: str) -> str:
-    return NEUTRAL.name if preset == NEUTRAL.name else PRESETS[preset].family
-
-
-def _leading_family(scores: dict[str, float]) -> str:
-    if sum(scores.values()) <= NEUTRAL_THRESHOLD:
-        return NEUTRAL.name
-    families = _family_totals(scores)
-    return max(families, key=lambda f: families[f])
-
-
 def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple[str, float]:
     """The family the reading settles on, and how likely it is: the trained reader's
     log-probability of each family plus ``LEXICON_SAY`` times the lexicon's score for it
     (``NO_FEELING_SCORE`` for neutral), a product of the two experts."""
     reader_families: dict[str, float] = {}
     for name, share in opinion.items():
-        family = _family(name)
+        family = PRESETS[name].family
         reader_families[family] = reader_families.get(family, 0.0) + share
     lexicon_families = _family_totals(scores)
     lexicon_families[NEUTRAL.name] = NO_FEELING_SCORE
