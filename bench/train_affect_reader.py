@@ -178,7 +178,7 @@ def cross_validate(rows: list[Row], dev: list[Row], folds: int, blends: Sequence
         reader = fit([r for i, r in enumerate(rows) if i not in held] + dev, classes)
         for index in sorted(held):
             row = rows[index]
-            groups = ("all", f"cat:{row.category}", f"lang:{row.language}")
+            groups = ("all", f"cat:{row.category}", f"lang:{row.language}", f"file:{row.source}")
             answers = {"lexicon": read_family(row.text, None)}
             answers["reader"] = reader_family(reader, row.text)
             for blend in blends:

@@ -174,6 +174,8 @@ class _Reading:
     """Below 1 for a long text with many feeling sentences: intensity comes from how the
     feeling is said, not from how often (``_read_long``)."""
     opening: Entry | None = None
+    sincere: bool = False
+    """Praise with an irony marker ("thanks a lot") judged sincere: no trouble to mock."""
     """The lexicon entry of the first word or phrase read, if it has one ("But", "Anyway")."""
 
     def add(self, preset: str, weight: float, label: str) -> None:
@@ -476,6 +478,7 @@ def _merge(reading: _Reading, part: _Reading, weight: float) -> bool:
     reading.elongated += part.elongated
     reading.emoji += part.emoji
     reading.words += part.words
+    reading.sincere |= part.sincere
     return total > 0.0
 
 
@@ -550,7 +553,7 @@ def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "")
     rest = _Reading()
     _read(irony.rest, 1.0, rest, "", lexicon)
     if not _ironic(irony, rest, language, lexicon, around):
-        reading = _Reading()
+        reading = _Reading(sincere=True)
         _read(text, 1.0, reading, "", lexicon)
         return reading
     for preset, score in rest.scores.items():
@@ -722,13 +725,15 @@ def _firm(lexical: Affect, reading: _Reading) -> bool:
     """The lexicon's feeling stands without the trained reader: sure of itself
     (``FIRM_CONFIDENCE``), read from a text too short for the reader to go on
     (``FIRM_WORDS``), or read through what a bag of words reads the other way: a denied
-    feeling ("I'm not sad") or a context that turns words (ashes at the beach she loved)."""
+    feeling ("I'm not sad"), a context that turns words (ashes at the beach she loved), or
+    praise the sarcasm reader found sincere ("thanks, universe, for this sunset")."""
     if lexical.primary == NEUTRAL.name:
         return False
     return (
         lexical.confidence >= FIRM_CONFIDENCE
         or reading.words <= FIRM_WORDS
         or bool(reading.negated or reading.contexts)
+        or reading.sincere
     )
 
 

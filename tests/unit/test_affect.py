@@ -307,7 +307,9 @@ def test_phrasal_down_is_not_sadness(text: str) -> None:
 def test_long_is_a_length_and_longing_for_is_nostalgia() -> None:
     # "longing" and "long" share a stem: only the yearning phrases may carry nostalgia.
     for text in ("it was a long day at work", "make a long piece for my yoga class"):
-        assert analyse_text(text).primary == "neutral", text
+        assert analyse_text(text, reader=None).primary == "neutral", text
+        # The trained reader may hear a mood in the rest (yoga: calm), never longing.
+        assert _family(analyse_text(text)) != "nostalgia", text
     for text in ("longing for home", "I long for you", "full of longing for the sea"):
         assert analyse_text(text).primary == "nostalgia", text
 
