@@ -75,6 +75,20 @@ languages 23/26, long 3/6, musical 10/11, unsure 6/7), holdout7 81 -> 97 of 119 
 languages 31/32, long 6/6, musical 14/16, unsure 6/9). All five: 405 -> 465 of 553 (73 ->
 84 %).
 
+holdout9 (153 rows, written 2026-11-29 from the holdout8 brief by a helper who never opened
+the project, committed before its first run). First pass on the shipped analyser (94d95fe,
+the reader as above): 134 of 153 (88 %); the lexicon alone 117 (76 %).
+
+Then the reader was refitted with 1,900 more training sentences (7,770), decided on
+cross-validation before any blind measurement (on the first 5,870 training sentences both
+readers 4,001 -> 4,093), and praise judged sincere now stands for the lexicon. Measured once
+at d1dcaa9: holdout4 94 of 103 (91 %), holdout5 71 of 90 (79 %), holdout6 83 of 105 (79 %),
+holdout7 97 of 119 (82 %), holdout8 112 of 136 (82 %), holdout9 135 of 153 (88 %): 592 of
+706 (84 %), against 599 with the first fit (a difference of 7 rows, within the noise) and
+522 with the lexicon alone. By category, lexicon -> both: plain 110 -> 126 of 133, scenes
+79 -> 106 of 125, sarcasm 57 -> 63 of 110, other languages 141 -> 156 of 169, long 24 -> 26
+of 34, musical 78 -> 81 of 89, unsure 33 -> 34 of 46.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -93,11 +107,12 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 93 % with the reader", 80),
+    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 91 % with the reader", 80),
     "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 79 % with the reader", 90),
-    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 82 % with the reader", 96),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 79 % with the reader", 96),
     "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 82 % with the reader", 110),
-    "affect_holdout8": ("76 % first pass (the lexicon), 85 % with the reader", 120),
+    "affect_holdout8": ("76 % first pass (the lexicon), 82 % with the reader", 120),
+    "affect_holdout9": ("88 % first pass (with the reader), 88 % refitted", 140),
 }
 MEETS_GOAL = frozenset({"affect_holdout4"})
 
