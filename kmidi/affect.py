@@ -174,9 +174,9 @@ class _Reading:
     """Below 1 for a long text with many feeling sentences: intensity comes from how the
     feeling is said, not from how often (``_read_long``)."""
     opening: Entry | None = None
+    """The lexicon entry of the first word or phrase read, if it has one ("But", "Anyway")."""
     sincere: bool = False
     """Praise with an irony marker ("thanks a lot") judged sincere: no trouble to mock."""
-    """The lexicon entry of the first word or phrase read, if it has one ("But", "Anyway")."""
 
     def add(self, preset: str, weight: float, label: str) -> None:
         self.scores[preset] = self.scores.get(preset, 0.0) + weight
