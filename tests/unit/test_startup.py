@@ -1,4 +1,5 @@
-"""Start-up does not build the lexicon: `kmidi --help` and the ingress load without it."""
+"""Start-up does not build the lexicon nor load the trained reader: `kmidi --help` and the
+ingress load without them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,19 @@ def test_importing_does_not_build_the_lexicon(module: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert out == "False", f"importing {module} builds the lexicon"
+
+
+def test_importing_the_analyser_does_not_load_the_trained_reader() -> None:
+    probe = (
+        "import kmidi.affect, kmidi.affect_model as m; "
+        "print(m.packaged_reader.cache_info().currsize); "
+        "kmidi.affect.analyse_text('the kettle is on'); "
+        "print(m.packaged_reader.cache_info().currsize)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["0", "1"], out  # loaded by the first reading, not by the import
 
 
 def test_the_package_still_offers_its_api() -> None:
