@@ -1,4 +1,5 @@
-"""Run a Python snippet in a fresh interpreter and read the JSON report it prints last.
+"""Run a Python snippet in a fresh interpreter and read what it prints (or the JSON report
+it prints last).
 
 For tests that must see a process from its start (what an import loads, what a service
 configures at start-up) without this test process's modules and settings in the way.
@@ -16,11 +17,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child_report(
+def child_output(
     code: str, *args: str, env: Mapping[str, str] | None = None, what: str = "the child"
-) -> Any:
-    """Run ``python -c code args`` in the repository root; the JSON object on the last
-    line of its output. Fails the test with the child's stderr when it exits non-zero."""
+) -> str:
+    """Run ``python -c code args`` in the repository root; what it printed. Fails the test
+    with the child's stderr when it exits non-zero."""
     result = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
@@ -31,4 +32,11 @@ def child_report(
         check=False,
     )
     assert result.returncode == 0, f"{what} failed:\n{result.stderr}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout
+
+
+def child_report(
+    code: str, *args: str, env: Mapping[str, str] | None = None, what: str = "the child"
+) -> Any:
+    """``child_output``'s last line, read as the JSON object it is."""
+    return json.loads(child_output(code, *args, env=env, what=what).strip().splitlines()[-1])

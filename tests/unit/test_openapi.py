@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
+
+from tests.python_child import child_output
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_DIR = ROOT / "schemas" / "openapi"
@@ -54,17 +55,7 @@ def render_openapi(service: str) -> str:
         # the results service's GET+HEAD route the name changes with string hashing.
         "PYTHONHASHSEED": "0",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", _DUMP, APPS[service]],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"building {service}'s OpenAPI failed:\n{result.stderr}"
-    return result.stdout
+    return child_output(_DUMP, APPS[service], env=env, what=f"building {service}'s OpenAPI")
 
 
 @pytest.fixture(scope="module")
