@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from affect_dev_data import dev_examples
 
 from kmidi import affect
-from kmidi.affect_model import MODEL_FILE, AffectReader, features
+from kmidi.affect_model import MODEL_FILE, AffectReader, family_shares, feature_value, features
 from kmidi.emotions import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,19 +128,15 @@ def _matrix(found: Sequence[set[str]], vocabulary: dict[str, int]) -> csr_matrix
     for names in found:
         known = sorted(vocabulary[name] for name in names if name in vocabulary)
         indices.extend(known)
-        values.extend([1.0 / np.sqrt(max(1, len(known)))] * len(known))
+        if known:  # a text of none of the vocabulary's features ("?") is a row of zeros
+            values.extend([feature_value(len(known))] * len(known))
         indptr.append(len(indices))
     return csr_matrix((values, indices, indptr), shape=(len(found), len(vocabulary)))
 
 
 def reader_family(reader: AffectReader, text: str) -> str:
-    shares = reader.probabilities(text)
-    if not shares:
-        return "neutral"
-    totals: dict[str, float] = {}
-    for preset, share in shares.items():
-        totals[family_of(preset)] = totals.get(family_of(preset), 0.0) + share
-    return max(totals, key=lambda family: totals[family])
+    totals = family_shares(reader.probabilities(text))
+    return max(totals, key=lambda family: totals[family]) if totals else "neutral"
 
 
 @dataclass(frozen=True, slots=True)

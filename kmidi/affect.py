@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kmidi.affect_model import AffectReader, packaged_reader
+from kmidi.affect_model import AffectReader, family_shares, packaged_reader
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
 from kmidi.lexicon import LEXICON, Entry, Lexicon, Unit, lexicon_for
@@ -741,10 +741,7 @@ def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple
     """The family the reading settles on, and how likely it is: the trained reader's
     log-probability of each family plus ``LEXICON_SAY`` times the lexicon's score for it
     (``NO_FEELING_SCORE`` for neutral), a product of the two experts."""
-    reader_families: dict[str, float] = {}
-    for name, share in opinion.items():
-        family = PRESETS[name].family
-        reader_families[family] = reader_families.get(family, 0.0) + share
+    reader_families = family_shares(opinion)
     lexicon_families = _family_totals(scores)
     lexicon_families[NEUTRAL.name] = NO_FEELING_SCORE
     logits = {

@@ -9,6 +9,7 @@ here: the fitted model is a vocabulary, a weight matrix and a bias.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from kmidi.emotions import PRESETS
 
 MODEL_FILE: Final = "affect_reader.npz"
 CHAR_NGRAMS: Final = (3, 4, 5)
@@ -41,6 +44,21 @@ def tokens(text: str) -> list[str]:
     """Lower-cased tokens; letters stretched for emphasis ("sooo") are cut to two."""
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     return [_ELONGATED.sub(r"\1\1", token) for token in _TOKEN.findall(folded)]
+
+
+def feature_value(known: int) -> float:
+    """Each of a text's ``known`` features counts this much: its row of features has unit
+    length, so a long text does not outvote a short one by size. Fitting uses it too."""
+    return 1.0 / math.sqrt(known)
+
+
+def family_shares(shares: dict[str, float]) -> dict[str, float]:
+    """Preset probabilities summed by family, in the order the families first appear."""
+    families: dict[str, float] = {}
+    for preset, share in shares.items():
+        family = PRESETS[preset].family
+        families[family] = families.get(family, 0.0) + share
+    return families
 
 
 def features(text: str) -> set[str]:
@@ -71,7 +89,7 @@ class AffectReader:
         rows = self.indices(features(text))
         if not rows:
             return {}
-        logits = self.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + self.bias
+        logits = self.weights[rows].sum(axis=0) * feature_value(len(rows)) + self.bias
         exp = np.exp(logits - logits.max())
         shares = exp / exp.sum()
         return {name: float(share) for name, share in zip(self.classes, shares, strict=True)}

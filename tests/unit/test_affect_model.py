@@ -139,7 +139,7 @@ def test_where_the_lexicon_found_nothing_a_weak_guess_is_not_a_feeling() -> None
 def test_the_shipped_weights_come_from_the_committed_sentences() -> None:
     """Refit from bench/affect_train/ and the development sentences: the same families."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from train_affect_reader import TRAIN_DIR, development_rows, family_of, fit, training_rows
+    from train_affect_reader import TRAIN_DIR, development_rows, fit, reader_family, training_rows
 
     rows = training_rows(TRAIN_DIR)
     everything = rows + development_rows(rows)
@@ -148,15 +148,8 @@ def test_the_shipped_weights_come_from_the_committed_sentences() -> None:
     assert refitted.classes == shipped.classes
     assert refitted.vocabulary == shipped.vocabulary
 
-    def family(reader: AffectReader, text: str) -> str:
-        shares = reader.probabilities(text)
-        totals: dict[str, float] = {}
-        for name, share in shares.items():
-            totals[family_of(name)] = totals.get(family_of(name), 0.0) + share
-        return max(totals, key=lambda f: totals[f]) if totals else "none"
-
     sample = [row.text for row in rows[::7]]
-    agree = sum(family(refitted, text) == family(shipped, text) for text in sample)
+    agree = sum(reader_family(refitted, text) == reader_family(shipped, text) for text in sample)
     assert agree >= 0.99 * len(sample), (agree, len(sample))
 
 
