@@ -114,6 +114,11 @@ class Midi:
     def pitched(self) -> list[Note]:
         return [n for role, ns in self.notes.items() if role != "drums" for n in ns]
 
+    def melody_line(self) -> list[int]:
+        """The melody's pitches in time order (the highest first where two start together)."""
+        melody = self.notes.get("melody", [])
+        return [n.pitch for n in sorted(melody, key=lambda n: (n.start, -n.pitch))]
+
 
 def parse_midi(data: bytes) -> Midi:
     """Read notes, CCs, programs, meter and key signature from the bytes with mido."""
@@ -573,9 +578,9 @@ def analyse(row: dict[str, Any], seed: int, plan: dict[str, Any], data: bytes) -
         above_bars += 1
         above += all(statistics.fmean(mel) > statistics.fmean(o) for o in others)
     f["melody_above_bars"] = (above, above_bars)
-    line = [n.pitch for n in sorted(melody, key=lambda n: (n.start, -n.pitch))]
+    line = midi.melody_line()
     f["melody_moves"] = [abs(b - a) for a, b in itertools.pairwise(line)]
-    f["melody_longest_repeat"] = longest_run(list(line))
+    f["melody_longest_repeat"] = longest_run(line)
 
     # 5. idiom
     f["compound"] = midi.compound
