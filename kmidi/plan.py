@@ -10,7 +10,7 @@ import hashlib
 import random
 from dataclasses import dataclass, fields, replace
 from itertools import accumulate, pairwise
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from kmidi import emotions
 from kmidi.errors import TechnicalWishError
@@ -235,13 +235,7 @@ class Plan:
         try:
             return cls(
                 seed=int(data["seed"]),
-                emotion=EmotionRef(
-                    preset=str(data["emotion"]["preset"]),
-                    modifiers=tuple(str(m) for m in data["emotion"]["modifiers"]),
-                    intensity=float(data["emotion"]["intensity"]),
-                    valence=float(data["emotion"]["valence"]),
-                    arousal=float(data["emotion"]["arousal"]),
-                ),
+                emotion=_emotion_from(data["emotion"]),
                 key_tonic=str(data["key_tonic"]),
                 key_mode=str(data["key_mode"]),
                 key_signature=str(data["key_signature"]),
@@ -250,33 +244,14 @@ class Plan:
                 time_signature=str(data["time_signature"]),
                 length_bars=int(data["length_bars"]),
                 harmonic_rhythm=float(data["harmonic_rhythm"]),
-                progression=tuple(
-                    ChordSlot(
-                        bar=int(c["bar"]),
-                        beat=float(c["beat"]),
-                        beats=float(c["beats"]),
-                        symbol=str(c["symbol"]),
-                        numeral=None if c["numeral"] is None else str(c["numeral"]),
-                    )
-                    for c in data["progression"]
-                ),
-                sections=tuple(
-                    Section(
-                        name=str(s["name"]),
-                        start_bar=int(s["start_bar"]),
-                        end_bar=int(s["end_bar"]),
-                        energy=float(s["energy"]),
-                    )
-                    for s in data["sections"]
-                ),
+                progression=tuple(_chord_slot_from(c) for c in data["progression"]),
+                sections=tuple(_section_from(s) for s in data["sections"]),
                 phrases=_phrases(data),
-                groove=Groove(**{f.name: data["groove"][f.name] for f in fields(Groove)}),
+                groove=_record_from(Groove, data["groove"]),
                 dynamics=tuple(float(x) for x in data["dynamics"]),
                 dynamics_variance=float(data["dynamics_variance"]),
                 instrumentation=_instrumentation_from(data["instrumentation"]),
-                registers=Registers(
-                    **{f.name: data["registers"][f.name] for f in fields(Registers)}
-                ),
+                registers=_record_from(Registers, data["registers"]),
                 note_density=float(data["note_density"]),
                 space=float(data["space"]),
                 legato=float(data["legato"]),
@@ -306,6 +281,43 @@ def variation_seed(
     one intent with one seed is still the same piece every time."""
     reading = f"{seed}|{preset}|{','.join(modifiers)}|{intensity:.4f}|{valence:.4f}|{arousal:.4f}"
     return int.from_bytes(hashlib.blake2b(reading.encode(), digest_size=8).digest(), "big")
+
+
+def _emotion_from(data: dict[str, Any]) -> EmotionRef:
+    return EmotionRef(
+        preset=str(data["preset"]),
+        modifiers=tuple(str(m) for m in data["modifiers"]),
+        intensity=float(data["intensity"]),
+        valence=float(data["valence"]),
+        arousal=float(data["arousal"]),
+    )
+
+
+def _chord_slot_from(data: dict[str, Any]) -> ChordSlot:
+    return ChordSlot(
+        bar=int(data["bar"]),
+        beat=float(data["beat"]),
+        beats=float(data["beats"]),
+        symbol=str(data["symbol"]),
+        numeral=None if data["numeral"] is None else str(data["numeral"]),
+    )
+
+
+def _section_from(data: dict[str, Any]) -> Section:
+    return Section(
+        name=str(data["name"]),
+        start_bar=int(data["start_bar"]),
+        end_bar=int(data["end_bar"]),
+        energy=float(data["energy"]),
+    )
+
+
+_Record = TypeVar("_Record", Groove, Registers)
+
+
+def _record_from(kind: type[_Record], data: dict[str, Any]) -> _Record:
+    """A record whose every field is stored as is, by name."""
+    return kind(**{f.name: data[f.name] for f in fields(kind)})
 
 
 def _instrumentation_from(data: dict[str, Any]) -> Instrumentation:

@@ -51,6 +51,28 @@ def test_malformed_plan_is_a_value_error() -> None:
         Plan.from_dict(data)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("seed",),
+        ("emotion", "arousal"),
+        ("progression", 0, "numeral"),
+        ("sections", 0, "energy"),
+        ("groove", "displacement"),
+        ("registers", "bass_high"),
+        ("rule_breaks", 0, "reason"),
+    ],
+)
+def test_a_missing_field_is_named_in_the_error(path: tuple[str | int, ...]) -> None:
+    data = plan_for(rule_breaks=["tempo_drift"]).to_dict()
+    parent: Any = data
+    for step in path[:-1]:
+        parent = parent[step]
+    del parent[path[-1]]
+    with pytest.raises(ValueError, match=rf"^malformed plan: KeyError\('{path[-1]}'\)$"):
+        Plan.from_dict(data)
+
+
 def test_a_version_1_plan_still_loads() -> None:
     """Plans written before form and voicing (version 1) are read, not dead-lettered."""
     data = plan_for(length_bars=10).to_dict()
