@@ -368,7 +368,43 @@ def apply_modifiers(
     unknown = [name for name in names if name not in MODIFIERS]
     if unknown:
         raise KeyError(f"unknown modifier(s) {unknown}; known: {', '.join(sorted(MODIFIERS))}")
+    shaping = _shaped_by_intensity(preset, intensity)
+    for name in names:
+        shaping.add(MODIFIERS[name])
+    result = _shaped_preset(preset, shaping, names)
+    validate_preset(result)
+    return result
 
+
+@dataclass(slots=True)
+class _Shaping:
+    """A preset's values as intensity and modifiers change them, before clamping."""
+
+    tempo: float
+    floor: float
+    ceiling: float
+    variance: float
+    dissonance: float
+    space: float
+    density: float
+    legato: float
+    tempo_scale: float = 1.0
+    shift: int = 0
+
+    def add(self, mod: Modifier) -> None:
+        self.tempo_scale *= mod.tempo_scale
+        self.floor *= mod.dynamics_scale
+        self.ceiling *= mod.dynamics_scale
+        self.variance += mod.dynamics_variance_delta
+        self.dissonance += mod.dissonance_delta
+        self.space += mod.space_delta
+        self.density += mod.density_delta
+        self.legato += mod.legato_delta
+        self.shift += mod.register_shift
+
+
+def _shaped_by_intensity(preset: EmotionPreset, intensity: float) -> _Shaping:
+    """``preset``'s values moved by ``intensity`` (see ``apply_modifiers``)."""
     push = (intensity - 0.5) * 2.0  # -1..1: how far from "as written"
     toward_fast = preset.arousal >= 0.0
     lo, hi, tempo = preset.tempo_min, preset.tempo_max, preset.tempo_suggested
@@ -376,38 +412,32 @@ def apply_modifiers(
         tempo += abs(push) * 0.6 * (hi - tempo)
     else:
         tempo -= abs(push) * 0.6 * (tempo - lo)
-
     span = preset.dynamics_ceiling - preset.dynamics_floor
     # Stronger feeling lifts the floor; weaker feeling lowers the ceiling (0.5 changes neither).
-    floor = preset.dynamics_floor + span * 0.3 * max(push, 0.0)
-    ceiling = preset.dynamics_ceiling - span * 0.4 * max(-push, 0.0)
-    variance = preset.dynamics_variance * (1.0 + 0.25 * push)
-    dissonance, space = preset.dissonance, preset.space
-    density, legato = preset.note_density, preset.legato
-    shift = 0
-    tempo_scale = 1.0
-    for name in names:
-        mod = MODIFIERS[name]
-        tempo_scale *= mod.tempo_scale
-        floor *= mod.dynamics_scale
-        ceiling *= mod.dynamics_scale
-        variance += mod.dynamics_variance_delta
-        dissonance += mod.dissonance_delta
-        space += mod.space_delta
-        density += mod.density_delta
-        legato += mod.legato_delta
-        shift += mod.register_shift
+    return _Shaping(
+        tempo=tempo,
+        floor=preset.dynamics_floor + span * 0.3 * max(push, 0.0),
+        ceiling=preset.dynamics_ceiling - span * 0.4 * max(-push, 0.0),
+        variance=preset.dynamics_variance * (1.0 + 0.25 * push),
+        dissonance=preset.dissonance,
+        space=preset.space,
+        density=preset.note_density,
+        legato=preset.legato,
+    )
 
+
+def _shaped_preset(preset: EmotionPreset, shaping: _Shaping, names: list[str]) -> EmotionPreset:
+    """``preset`` with the shaped values, clamped to valid ranges, and named after them."""
     t_lo, t_hi = TEMPO_RANGE
-    tempo_min = _clamp(lo * tempo_scale, t_lo, t_hi)
-    tempo_max = _clamp(hi * tempo_scale, tempo_min, t_hi)
-    tempo = _clamp(tempo * tempo_scale, tempo_min, tempo_max)
-    ceiling = _clamp(ceiling, 0.0, 1.0)
-    floor = _clamp(floor, 0.0, ceiling)
+    tempo_min = _clamp(preset.tempo_min * shaping.tempo_scale, t_lo, t_hi)
+    tempo_max = _clamp(preset.tempo_max * shaping.tempo_scale, tempo_min, t_hi)
+    tempo = _clamp(shaping.tempo * shaping.tempo_scale, tempo_min, tempo_max)
+    ceiling = _clamp(shaping.ceiling, 0.0, 1.0)
+    floor = _clamp(shaping.floor, 0.0, ceiling)
     # Shift the register as a block so its width survives; stop at the MIDI edges.
-    shift = int(_clamp(shift, -preset.register_low, 127 - preset.register_high))
+    shift = int(_clamp(shaping.shift, -preset.register_low, 127 - preset.register_high))
     suffix = "".join(f" +{name}" for name in names)
-    result = replace(
+    return replace(
         preset,
         description=preset.description + suffix if suffix else preset.description,
         tempo_min=round(tempo_min, 3),
@@ -419,14 +449,12 @@ def apply_modifiers(
         register_centre=preset.register_centre + shift,
         dynamics_floor=round(floor, 4),
         dynamics_ceiling=round(ceiling, 4),
-        dynamics_variance=_unit(variance),
-        dissonance=_unit(dissonance),
-        space=_unit(space),
-        note_density=_unit(density),
-        legato=_unit(legato),
+        dynamics_variance=_unit(shaping.variance),
+        dissonance=_unit(shaping.dissonance),
+        space=_unit(shaping.space),
+        note_density=_unit(shaping.density),
+        legato=_unit(shaping.legato),
     )
-    validate_preset(result)
-    return result
 
 
 def modifier_catalogue() -> list[dict[str, Any]]:
