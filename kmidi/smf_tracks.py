@@ -67,6 +67,17 @@ def settle(start: Ticks, end: Ticks, pitch: Ticks, velocity: Ticks, end_tick: in
     """
     if not 0 <= end_tick < _TICK_LIMIT:
         raise ValueError(f"end_tick {end_tick} is outside 0..2**47")
+    notes = _playable(start, end, pitch, velocity, end_tick)
+    if len(notes.start) < 2:
+        return notes
+    return _restruck(notes)
+
+
+def _playable(
+    start: Ticks, end: Ticks, pitch: Ticks, velocity: Ticks, end_tick: int
+) -> SettledTrack:
+    """The notes clipped to the piece, too short ones and impossible pitches dropped, and
+    velocities clamped; fresh arrays, sharing nothing with the arguments."""
     start = np.asarray(start, dtype=np.int64)
     end = np.asarray(end, dtype=np.int64)
     pitch = np.asarray(pitch, dtype=np.int64)
@@ -84,48 +95,60 @@ def settle(start: Ticks, end: Ticks, pitch: Ticks, velocity: Ticks, end_tick: in
         index = np.flatnonzero(keep)
         s, e, pitch, velocity = s[index], e[index], pitch[index], velocity[index]
     velocity = np.minimum(np.maximum(velocity, 1), 127)
-    if len(s) < 2:
-        return SettledTrack(s, e, pitch, velocity)
+    return SettledTrack(s, e, pitch, velocity)
 
+
+def _restruck(notes: SettledTrack) -> SettledTrack:
+    """The notes with every re-struck pitch settled: a re-strike too soon dropped, a later
+    one ending the note before it (in place: ``notes``' arrays are fresh)."""
+    s, e, pitch, velocity = notes
     # Each note against the previous kept note of its pitch: in generation order within a
     # pitch (the sort is stable), overlapping when the earlier one is still sounding.
     order = np.argsort(pitch.astype(np.uint8), kind="stable")  # radix sort on bytes
     p, so, eo = pitch[order], s[order], e[order]
     clash = (eo[:-1] > so[1:]) & (p[:-1] == p[1:])
     if not np.count_nonzero(clash):
-        return SettledTrack(s, e, pitch, velocity)
+        return notes
     if not np.count_nonzero((so[1:] - so[:-1] < _HALF) & clash):
         # Every re-strike comes late enough: it only cuts the note before it short.
         at = np.flatnonzero(clash)
-        e[order[at]] = so[at + 1]  # e is a fresh array (clip or indexing made it)
-        return SettledTrack(s, e, pitch, velocity)
-
+        e[order[at]] = so[at + 1]
+        return notes
     # A re-strike too soon is dropped, and a dropped note no longer cuts anything short, so
     # every later note of its pitch depends on it: replay those pitches one note at a time.
-    kept = np.ones(len(s), dtype=np.bool_)
-    starts: list[int] = s.tolist()
-    ends: list[int] = e.tolist()
     busy = np.unique(p[1:][clash])
     runs = zip(
         np.searchsorted(p, busy, side="left").tolist(),
         np.searchsorted(p, busy, side="right").tolist(),
         strict=True,
     )
+    kept = np.ones(len(s), dtype=np.bool_)
+    starts: list[int] = s.tolist()
+    ends: list[int] = e.tolist()
     order_list: list[int] = order.tolist()
     for lo, hi in runs:
-        latest = latest_start = busy_until = -1
-        for i in order_list[lo:hi]:  # this pitch's notes, in generation order
-            note_start = starts[i]
-            if busy_until > note_start:
-                if note_start - latest_start < _HALF:
-                    kept[i] = False
-                    continue
-                ends[latest] = note_start
-            latest, latest_start, busy_until = i, note_start, ends[i]
+        _replay_pitch(order_list[lo:hi], starts, ends, kept)
     index = np.flatnonzero(kept)
     return SettledTrack(
         s[index], np.array(ends, dtype=np.int64)[index], pitch[index], velocity[index]
     )
+
+
+def _replay_pitch(
+    notes: list[int], starts: list[int], ends: list[int], kept: NDArray[np.bool_]
+) -> None:
+    """Settle one pitch's ``notes`` (indices, in generation order) one at a time: mark a
+    re-strike too soon not ``kept``, and let a later one cut the ``ends`` of the note
+    before it."""
+    latest = latest_start = busy_until = -1
+    for i in notes:
+        note_start = starts[i]
+        if busy_until > note_start:
+            if note_start - latest_start < _HALF:
+                kept[i] = False
+                continue
+            ends[latest] = note_start
+        latest, latest_start, busy_until = i, note_start, ends[i]
 
 
 def track_chunk(
