@@ -168,62 +168,78 @@ def track_chunk(
     head = b"\x00" + _meta_bytes("track_name", name=name)
     if program is not None:
         head += bytes((0x00, 0xC0 | channel, program))
-    count = len(notes.start)
-    extra = 0 if controls is None else len(controls.tick)
     last = 0
     body = b""
-    if count + extra:
-        events = np.empty(2 * count + extra, dtype=np.int64)
-        ons, offs = events[:count], events[count : 2 * count]
-        np.left_shift(notes.start, _SHIFT, out=ons)
-        np.left_shift(notes.end, _SHIFT, out=offs)
-        keys = notes.pitch << 7
-        offs |= keys
-        keys |= notes.velocity
-        keys |= _ON
-        ons |= keys
-        if controls is not None:
-            events[2 * count :] = (
-                (controls.tick << _SHIFT) | _CONTROL | (controls.number << 7) | controls.value
-            )
-        events.sort(kind="stable")  # timsort: nearly sorted runs, faster than quicksort
+    if len(notes.start) + (0 if controls is None else len(controls.tick)):
+        events = _sorted_events(notes, controls)
         ticks = events >> _SHIFT
         last = int(ticks[-1])
         deltas = ticks.copy()
         deltas[1:] -= ticks[:-1]
-        # Each event's last delta byte and its 3 message bytes, as one little-endian word.
-        words = _message_words(channel).take(events & 0xFFFF)
-        longest = int(deltas.max())
-        if longest < 0x80:  # every delta fits in one byte (dense parts)
-            words |= deltas
-            body = words.astype("<u4").tobytes()
-        elif longest < 0x3F80:  # one leading VLQ byte at most, and never 0xFF
-            words |= deltas & 0x7F
-            # Rows of a leading byte then the word; 0xFF marks a row without one, and as no
-            # other byte written can be 0xFF (messages are < 0xA0), deleting it compacts.
-            rows = np.empty(len(events), dtype=_row_type(1))
-            rows["word"] = words
-            rows["lead"][:, 0] = _LEAD_BYTE.take(deltas >> 7)
-            body = rows.tobytes().translate(None, b"\xff")
-        else:
-            words |= deltas & 0x7F
-            # Rows of the delta's leading VLQ bytes (most significant first) then the word;
-            # a mask cuts each row's unused leading columns out.
-            lead = 1
-            while longest >> (7 * (lead + 1)):
-                lead += 1
-            rows = np.empty(len(events), dtype=_row_type(lead))
-            rows["word"] = words
-            used = np.ones((len(events), lead + 4), dtype=np.bool_)
-            leading = rows["lead"]
-            for column in range(lead):
-                shift = 7 * (lead - column)
-                leading[:, column] = (deltas >> shift) | 0x80  # the cast keeps the low 8 bits
-                used[:, column] = deltas >= 1 << shift
-            body = rows.view(np.uint8).reshape(len(events), lead + 4)[used].tobytes()
+        body = _event_bytes(events, deltas, channel)
     tail = _vlq_bytes(end_tick - last) + b"\xff\x2f\x00"
     size = len(head) + len(body) + len(tail)
     return b"MTrk" + size.to_bytes(4, "big") + head + body + tail
+
+
+def _sorted_events(notes: SettledTrack, controls: Controls | None) -> Ticks:
+    """Every note-on, note-off and controller change, packed (see the module docstring)
+    and sorted."""
+    count = len(notes.start)
+    extra = 0 if controls is None else len(controls.tick)
+    events = np.empty(2 * count + extra, dtype=np.int64)
+    ons, offs = events[:count], events[count : 2 * count]
+    np.left_shift(notes.start, _SHIFT, out=ons)
+    np.left_shift(notes.end, _SHIFT, out=offs)
+    keys = notes.pitch << 7
+    offs |= keys
+    keys |= notes.velocity
+    keys |= _ON
+    ons |= keys
+    if controls is not None:
+        events[2 * count :] = (
+            (controls.tick << _SHIFT) | _CONTROL | (controls.number << 7) | controls.value
+        )
+    events.sort(kind="stable")  # timsort: nearly sorted runs, faster than quicksort
+    return events
+
+
+def _event_bytes(events: Ticks, deltas: Ticks, channel: int) -> bytes:
+    """The sorted ``events`` on ``channel``, each after its delta (ticks since the one
+    before) as a VLQ."""
+    # Each event's last delta byte and its 3 message bytes, as one little-endian word.
+    words = _message_words(channel).take(events & 0xFFFF)
+    longest = int(deltas.max())
+    if longest < 0x80:  # every delta fits in one byte (dense parts)
+        words |= deltas
+        return words.astype("<u4").tobytes()
+    words |= deltas & 0x7F
+    if longest < 0x3F80:  # one leading VLQ byte at most, and never 0xFF
+        # Rows of a leading byte then the word; 0xFF marks a row without one, and as no
+        # other byte written can be 0xFF (messages are < 0xA0), deleting it compacts.
+        rows = np.empty(len(events), dtype=_row_type(1))
+        rows["word"] = words
+        rows["lead"][:, 0] = _LEAD_BYTE.take(deltas >> 7)
+        return rows.tobytes().translate(None, b"\xff")
+    return _with_leading_bytes(words, deltas, longest)
+
+
+def _with_leading_bytes(words: Ticks, deltas: Ticks, longest: int) -> bytes:
+    """Each event word after its delta's leading VLQ bytes, for any delta up to ``longest``."""
+    # Rows of the delta's leading VLQ bytes (most significant first) then the word;
+    # a mask cuts each row's unused leading columns out.
+    lead = 1
+    while longest >> (7 * (lead + 1)):
+        lead += 1
+    rows = np.empty(len(words), dtype=_row_type(lead))
+    rows["word"] = words
+    used = np.ones((len(words), lead + 4), dtype=np.bool_)
+    leading = rows["lead"]
+    for column in range(lead):
+        shift = 7 * (lead - column)
+        leading[:, column] = (deltas >> shift) | 0x80  # the cast keeps the low 8 bits
+        used[:, column] = deltas >= 1 << shift
+    return rows.view(np.uint8).reshape(len(words), lead + 4)[used].tobytes()
 
 
 def conductor_chunk(
