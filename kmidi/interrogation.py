@@ -558,37 +558,12 @@ def advance(
         state = ConversationState(session_id=session_id)
     message = (message or "")[:MAX_TEXT_CHARS]
     found = _extract(message, state)
-
-    emotional_intent = state.emotional_intent
-    if "emotional_text" in found:
-        # Keep turns apart as sentences: read as one run-on, a negation in one turn
-        # could reach into the next.
-        separator = " " if not emotional_intent or emotional_intent[-1] in ".!?…" else ". "
-        joined = f"{emotional_intent}{separator}{found['emotional_text']}".strip()
-        emotional_intent = _bounded(joined)
-    technical = dict(state.technical)
-    technical.update({k: found[k] for k in TECHNICAL_KEYS if k in found})
-    state = ConversationState(
-        session_id=state.session_id or session_id,
-        turn=state.turn + 1,
-        emotional_intent=emotional_intent,
-        core_wound=found.get("core_wound", state.core_wound),
-        core_desire=found.get("core_desire", state.core_desire),
-        technical=technical,
-        asked=state.asked,
-        affect=state.affect,
-        go_ahead=state.go_ahead or bool(found.get("go_ahead")),
-    )
+    state = _with_found(state, found, session_id)
     affect = analyse_text(state.emotional_intent, wound=state.core_wound, desire=state.core_desire)
     emotion_known = affect.primary != "neutral"
     state = _with(state, affect=affect.to_dict())
 
-    ready = emotion_known and (
-        state.core_wound is not None
-        or state.core_desire is not None
-        or state.turn >= READY_AFTER_TURNS
-        or state.go_ahead
-    )
+    ready = emotion_known and _enough_to_compose(state)
     question: str | None = None
     suggestions: list[str] = []
     # Asked in the language of everything said so far (a bare "hola" included).
@@ -600,24 +575,86 @@ def advance(
         question, suggestions = clarify
         state = _with(state, asked=(*state.asked, "clarify#0"))
     elif not ready:
-        said = _dialogue(language)
-        following = _next_question(state, emotion_known, language)
+        again = not found and state.turn > 1
+        following = _follow_up(state, emotion_known, language, again=again)
         if following is None:
             ready = True  # nothing left worth asking: go with what we have
         else:
-            marker, question = following
-            topic = marker.split("#", 1)[0]
-            if not found and state.turn > 1:
-                question = said["again"].format(question=question)
-            suggestions = list(said["suggestions"][topic])
+            marker, question, suggestions = following
             state = _with(state, asked=(*state.asked, marker))
     if ready and not state.emotional_intent:
-        # Intent needs some text; fall back to what we do know. The words must read as no
-        # feeling to both readers ("no particular feeling" reads as melancholy to the
-        # trained one: a bag of words does not hear the "no").
-        fallback = state.core_wound or state.core_desire or "a neutral piece"
-        state = _with(state, emotional_intent=_bounded(fallback))
-    reply = InterrogationReply(
+        state = _with_fallback_intent(state)
+    return state, _reply(state, found, ready, question, suggestions)
+
+
+def _with_found(
+    state: ConversationState, found: Mapping[str, Any], session_id: str
+) -> ConversationState:
+    """``state`` one turn on, with what this turn's message said added."""
+    emotional_intent = state.emotional_intent
+    if "emotional_text" in found:
+        # Keep turns apart as sentences: read as one run-on, a negation in one turn
+        # could reach into the next.
+        separator = " " if not emotional_intent or emotional_intent[-1] in ".!?…" else ". "
+        joined = f"{emotional_intent}{separator}{found['emotional_text']}".strip()
+        emotional_intent = _bounded(joined)
+    technical = dict(state.technical)
+    technical.update({k: found[k] for k in TECHNICAL_KEYS if k in found})
+    return ConversationState(
+        session_id=state.session_id or session_id,
+        turn=state.turn + 1,
+        emotional_intent=emotional_intent,
+        core_wound=found.get("core_wound", state.core_wound),
+        core_desire=found.get("core_desire", state.core_desire),
+        technical=technical,
+        asked=state.asked,
+        affect=state.affect,
+        go_ahead=state.go_ahead or bool(found.get("go_ahead")),
+    )
+
+
+def _enough_to_compose(state: ConversationState) -> bool:
+    """Whether, the feeling known, there is enough to compose without asking more."""
+    return (
+        state.core_wound is not None
+        or state.core_desire is not None
+        or state.turn >= READY_AFTER_TURNS
+        or state.go_ahead
+    )
+
+
+def _follow_up(
+    state: ConversationState, emotion_known: bool, language: str, *, again: bool
+) -> tuple[str, str, list[str]] | None:
+    """(asked-marker, question, suggested answers) of the next question, worded as asked
+    ``again`` when the last answer said nothing usable; None when nothing is left to ask."""
+    said = _dialogue(language)
+    following = _next_question(state, emotion_known, language)
+    if following is None:
+        return None
+    marker, question = following
+    topic = marker.split("#", 1)[0]
+    if again:
+        question = said["again"].format(question=question)
+    return marker, question, list(said["suggestions"][topic])
+
+
+def _with_fallback_intent(state: ConversationState) -> ConversationState:
+    # Intent needs some text; fall back to what we do know. The words must read as no
+    # feeling to both readers ("no particular feeling" reads as melancholy to the
+    # trained one: a bag of words does not hear the "no").
+    fallback = state.core_wound or state.core_desire or "a neutral piece"
+    return _with(state, emotional_intent=_bounded(fallback))
+
+
+def _reply(
+    state: ConversationState,
+    found: Mapping[str, Any],
+    ready: bool,
+    question: str | None,
+    suggestions: list[str],
+) -> InterrogationReply:
+    return InterrogationReply(
         session_id=state.session_id,
         turn=state.turn,
         extracted={k: v for k, v in found.items() if k != "emotional_text"}
@@ -628,7 +665,6 @@ def advance(
         question=question,
         suggestions=suggestions,
     )
-    return state, reply
 
 
 def _with(state: ConversationState, **changes: Any) -> ConversationState:
