@@ -84,7 +84,26 @@ def default_bootstrap() -> str:
 def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     broker = subparsers.add_parser("broker", help="the embedded Apache Kafka broker")
     actions = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add_broker_start(actions)
 
+    stop = actions.add_parser("stop", help="stop a broker started with --detach")
+    stop.add_argument("--port", type=int, default=default_port())
+    stop.set_defaults(handler=_broker_stop)
+
+    status = actions.add_parser(
+        "status",
+        help="does a broker answer, with the KAFKA_SECURITY_PROTOCOL/SASL/SSL settings? "
+        "(exit 0 yes, 1 no)",
+    )
+    status.add_argument(
+        "--bootstrap",
+        default=None,
+        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:$KAFKA_PORT)",
+    )
+    status.set_defaults(handler=_broker_status)
+
+
+def _add_broker_start(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     start = actions.add_parser(
         "start", help="start a local Kafka broker, or a cluster with --brokers 3 (foreground)"
     )
@@ -109,6 +128,12 @@ def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="KRaft controller port (default: a free one); a cluster's nodes use "
         "CONTROLLER_PORT, CONTROLLER_PORT+1, …",
     )
+    _add_broker_run_options(start)
+    start.set_defaults(handler=_broker_start)
+
+
+def _add_broker_run_options(start: argparse.ArgumentParser) -> None:
+    """Where ``broker start`` keeps its data, its heap, and how it waits and runs."""
     start.add_argument(
         "--data-dir",
         type=Path,
@@ -131,23 +156,6 @@ def _add_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "--detach", action="store_true", help="run in the background; `kmidi broker stop` stops it"
     )
     start.add_argument("--pidfile", type=Path, default=None, help=argparse.SUPPRESS)
-    start.set_defaults(handler=_broker_start)
-
-    stop = actions.add_parser("stop", help="stop a broker started with --detach")
-    stop.add_argument("--port", type=int, default=default_port())
-    stop.set_defaults(handler=_broker_stop)
-
-    status = actions.add_parser(
-        "status",
-        help="does a broker answer, with the KAFKA_SECURITY_PROTOCOL/SASL/SSL settings? "
-        "(exit 0 yes, 1 no)",
-    )
-    status.add_argument(
-        "--bootstrap",
-        default=None,
-        help="host:port[,…] (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:$KAFKA_PORT)",
-    )
-    status.set_defaults(handler=_broker_status)
 
 
 def _run_dir() -> Path:
