@@ -74,6 +74,39 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Compose and write the outputs; 2 for a wish that cannot be honoured."""
+    try:
+        intent = _intent(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _fail(f"{where}: {first['msg']}")
+    if args.audio is not None:
+        # Checked before composing so a typo fails at once, not after the work.
+        problem = _audio_path_problem(args.audio)
+        if problem is not None:
+            return _fail(problem)
+    seed = args.seed if args.seed is not None else new_seed()
+    if not 0 <= seed <= MAX_SEED:
+        return _fail(f"--seed must be in 0..{MAX_SEED}")
+    try:
+        result = compose(intent, seed=seed)
+    except TechnicalWishError as exc:
+        return _fail(f"{exc.code}: {exc.message}")
+    print(f"seed: {seed}", file=sys.stderr)
+    output = args.output
+    if output is None and args.json is None and args.audio is None:
+        output = Path(f"kmidi-{seed}.mid")
+    if output is not None:
+        _write_midi(result, output)
+    if args.json is not None:
+        _write_document(result, args.json)
+    if args.audio is not None:
+        return _write_audio(result, args.audio)
+    return 0
+
+
+def _intent(args: argparse.Namespace) -> Intent:
+    """The intent the arguments describe; ValidationError when it is not a valid one."""
     technical = {
         name: value
         for name, value in (
@@ -87,54 +120,43 @@ def run(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    try:
-        intent = Intent(
-            emotional_intent=args.text,
-            core_wound=args.wound,
-            core_desire=args.desire,
-            technical=technical,
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return _fail(f"{where}: {first['msg']}")
-    if args.audio is not None:
-        # Checked before composing so a typo fails at once, not after the work.
-        from kmidi.audio import format_for_path
+    return Intent(
+        emotional_intent=args.text,
+        core_wound=args.wound,
+        core_desire=args.desire,
+        technical=technical,
+    )
 
-        try:
-            format_for_path(args.audio)
-        except ValueError as exc:
-            return _fail(f"--audio: {exc}")
-    seed = args.seed if args.seed is not None else new_seed()
-    if not 0 <= seed <= MAX_SEED:
-        return _fail(f"--seed must be in 0..{MAX_SEED}")
+
+def _audio_path_problem(path: Path) -> str | None:
+    """Why no audio can be written to ``path`` (its suffix names no format), if so."""
+    from kmidi.audio import format_for_path
+
     try:
-        result = compose(intent, seed=seed)
-    except TechnicalWishError as exc:
-        return _fail(f"{exc.code}: {exc.message}")
-    print(f"seed: {seed}", file=sys.stderr)
-    output = args.output
-    if output is None and args.json is None and args.audio is None:
-        output = Path(f"kmidi-{seed}.mid")
-    if output is not None:
-        output.write_bytes(result.piece.midi)
-        plan = result.plan
-        print(
-            f"wrote {output}: {plan.emotion.preset}, {plan.key_tonic} {plan.key_mode}, "
-            f"{plan.tempo_bpm:g} bpm, {plan.time_signature}, {plan.length_bars} bars, "
-            f"{plan.instrumentation.genre}, {result.piece.duration_seconds:.1f} s",
-            file=sys.stderr,
-        )
-    if args.json is not None:
-        text = json.dumps(result.to_document(), indent=2, ensure_ascii=False)
-        if args.json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
-    if args.audio is not None:
-        return _write_audio(result, args.audio)
-    return 0
+        format_for_path(path)
+    except ValueError as exc:
+        return f"--audio: {exc}"
+    return None
+
+
+def _write_midi(result: Composition, path: Path) -> None:
+    path.write_bytes(result.piece.midi)
+    plan = result.plan
+    print(
+        f"wrote {path}: {plan.emotion.preset}, {plan.key_tonic} {plan.key_mode}, "
+        f"{plan.tempo_bpm:g} bpm, {plan.time_signature}, {plan.length_bars} bars, "
+        f"{plan.instrumentation.genre}, {result.piece.duration_seconds:.1f} s",
+        file=sys.stderr,
+    )
+
+
+def _write_document(result: Composition, target: str) -> None:
+    """The JSON document to ``target``, a path or "-" for stdout."""
+    text = json.dumps(result.to_document(), indent=2, ensure_ascii=False)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(target).write_text(text + "\n", encoding="utf-8")
 
 
 def _write_audio(result: Composition, path: Path) -> int:
