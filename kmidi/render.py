@@ -1040,8 +1040,9 @@ class _Line:
     strong: frozenset[float]
     """Felt-beat starts in a bar."""
     accented: frozenset[float]
-    """The felt beats that always carry a chord tone: the downbeat, and the middle beat of
-    a bar of four or more; on the others a note reached by step may pass."""
+    """The felt beats that may carry a chord tone: the downbeat, and the middle beat of a
+    bar of four or more (``_accented`` says which a bar's notes need); on the others a
+    note reached by step may pass."""
     gate: float
     """Sounding share of a note's length, from the preset's legato."""
     onset: float
@@ -1147,6 +1148,17 @@ def _developed(line: _Line, development: str) -> list[list[MotifNote]]:
     return motif
 
 
+def _sequences(motif: list[list[MotifNote]]) -> list[int]:
+    """The scale steps a restated motif may move by: those that reach its first note by
+    step from its last (a restatement that leaps back is heard as a new start; in slow
+    tunes one came every two bars), or any of the four when none does."""
+    steps = [s for bar in motif for _, _, s in bar]
+    if not steps:
+        return [1, -1, 2, -2]
+    joined = [k for k in (1, -1, 2, -2) if 1 <= abs(k + steps[0] - steps[-1]) <= 2]
+    return joined or [1, -1, 2, -2]
+
+
 def _phrase_shape(
     line: _Line, development: str, anchor: int, sequence: int, bars: int
 ) -> list[list[MotifNote]]:
@@ -1219,7 +1231,7 @@ def _melody(score: _Score, part: _Part) -> None:
         if phrase.material not in shapes:
             development, lift = _DEVELOPMENTS[len(shapes) % len(_DEVELOPMENTS)]
             lift += 2 * (len(shapes) // len(_DEVELOPMENTS))
-            sequence = score.rng.choice((1, -1, 2, -2))
+            sequence = score.rng.choice(_sequences(_developed(line, development)))
             shapes[phrase.material] = (development, anchor + lift, sequence)
         development, at, sequence = shapes[phrase.material]
         body = _phrase_shape(line, development, at, sequence, phrase.bars)
@@ -1256,15 +1268,16 @@ def _phrase_rows(
         last = k == len(body) - 1
         vbase = score.level(b, 1.0)
         only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
+        accented = _accented(line, bar_notes)
         for x, length, step in bar_notes:
             if last and x >= cut - _EPS and x > 0:
                 break
             pcs = chord_pcs[only if only >= 0 else score.chord_at(b, x)]
             pitch = notes[top if step > top else (step if step > 0 else 0)]
-            passing = 0 < abs(pitch - last_pitch) <= 2 and x not in line.accented
+            passing = 0 < abs(pitch - last_pitch) <= 2 and x not in accented
             if (x in strong or x == 0) and not passing:
                 motion = 0 if last_step is None else step - last_step
-                pitch = _felt_tone(pcs, pitch, motion, low, high)
+                pitch = _felt_tone(pcs, pitch, motion, low, high, last_pitch)
             else:
                 for alt in (pitch + 1, pitch - 1):
                     # A borrowed chord tone (the raised seventh over V in minor) replaces
@@ -1282,14 +1295,32 @@ def _phrase_rows(
     return prev
 
 
-def _felt_tone(pcs: tuple[int, ...], pitch: int, motion: int, low: int, high: int) -> int:
-    """The chord tone a felt beat's note becomes: the note itself when it is one, else the
-    chord tone next to it on the side the line is moving to (the nearest when it holds).
-    Snapped to the nearest either way, a rising line fell back onto the note it had just
-    played: repeated notes and zig-zags (docs/music.md, "Melodies that move")."""
+def _accented(line: _Line, bar_notes: list[MotifNote]) -> frozenset[float]:
+    """The beats of a bar that must carry a chord tone: the downbeat, and the middle beat
+    only when a note starts between the two. A tune in half notes passes by step on the
+    middle beat, as second-species counterpoint does; with both on chord tones, slow
+    tunes moved in thirds and fourths (docs/music.md, "Slow tunes that move")."""
+    if any(0 < x < line.cut for x, _, _ in bar_notes):
+        return line.accented
+    return frozenset((0.0,))
+
+
+def _felt_tone(
+    pcs: tuple[int, ...], pitch: int, motion: int, low: int, high: int, last: int
+) -> int:
+    """The chord tone a felt beat's note becomes: the note itself when it is one; else, when
+    the line moves by step, a chord tone a step on from the ``last`` note, so it keeps
+    moving by step; else the chord tone next to the note on the side the line is moving to
+    (the nearest when it holds). Snapped to the nearest, a rising line fell back onto the
+    note it had just played: repeated notes and zig-zags (docs/music.md, "Melodies that
+    move")."""
     if pitch % 12 in pcs or motion == 0:
         return _place(pcs, pitch, low, high)
     way = 1 if motion > 0 else -1
+    near = (last + way, last + 2 * way) if abs(motion) == 1 else ()
+    for candidate in near:
+        if low <= candidate <= high and candidate % 12 in pcs:
+            return candidate
     for distance in range(1, 12):
         candidate = pitch + way * distance
         if not low <= candidate <= high:
@@ -1315,12 +1346,19 @@ def _cadence_note(
     wanted = [key.scale[d] for d in _CADENCE_TONES[phrase.cadence]]
     # The cadence's telling tones that the chord holds (the tonic or third over I, the
     # fifth or second degree over V), then its other tones. The piece ends on the first;
-    # a phrase before it takes the first that the previous phrase did not end on
-    # (``avoid``), so a loop of equal cadences does not end every phrase on one note.
+    # a phrase before it takes the nearest telling tone that the previous phrase did not
+    # end on (``avoid``), so a loop of equal cadences does not end every phrase on one
+    # note.
     ordered = [pc for pc in wanted if pc in pcs] + [pc for pc in pcs if pc not in wanted]
     if phrase.end_bar < plan.length_bars:
         ordered = [pc for pc in ordered if pc != avoid] or ordered
-    pitch = _place((ordered[0],), prev, line.low, line.high)
+        # The nearest, and not the note just played: taking the first, a third of slow
+        # tunes' cadences leapt a fourth or more.
+        telling = [pc for pc in ordered if pc in wanted] or ordered[:1]
+        near = [_place((pc,), prev, line.low, line.high) for pc in telling]
+        pitch = min(near, key=lambda p: (p == prev, abs(p - prev)))
+    else:
+        pitch = _place((ordered[0],), prev, line.low, line.high)
     bar_start = bar * score.bpb
     hold = (score.bpb - at) * max(0.9, line.gate)
     onset = bar_start + score.swing.get(at, at) + line.onset
