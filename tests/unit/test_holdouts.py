@@ -89,6 +89,22 @@ holdout7 97 of 119 (82 %), holdout8 112 of 136 (82 %), holdout9 135 of 153 (88 %
 79 -> 106 of 125, sarcasm 57 -> 63 of 110, other languages 141 -> 156 of 169, long 24 -> 26
 of 34, musical 78 -> 81 of 89, unsure 33 -> 34 of 46.
 
+holdout10 (156 rows, written 2026-11-29 from the holdout9 brief by a helper who never opened
+the project, committed before its first run), written so that the rules holding the
+reader back could be decided on a split not yet seen. The ninth session decided on
+cross-validation and the development tests first: the reader refitted on 10,535 training
+sentences (six new files, 2,765 rows: sarcasm, situations, subtle English, other
+languages' plain feelings, sarcasm and scenes, what people type into the studio), and
+`READER_SURE` 0.4 -> 0.35; looser rules read more of the training sentences but failed
+development tests. First pass of holdout10 on the shipped analyser (the eighth session's
+reader, beccfaf): 128 of 156 (82 %); the lexicon alone 113 (72 %). Then the refit, measured
+once: holdout4 94 of 103 (91 %), holdout5 69 of 90 (77 %), holdout6 85 of 105 (81 %),
+holdout7 99 of 119 (83 %), holdout8 111 of 136 (82 %), holdout9 136 of 153 (89 %), holdout10
+127 of 156 (81 %): 721 of 862 (84 %) against 720 before. A third more sentences from the
+same kind of writer moved nothing blind.
+By category, before -> after: sarcasm 75 -> 78 of 134, scenes 131 -> 134 of 155, unsure
+43 -> 39 of 58, other languages 186 -> 185 of 202, plain, long and musical unchanged.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -108,11 +124,12 @@ DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
     "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 91 % with the reader", 80),
-    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 79 % with the reader", 90),
-    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 79 % with the reader", 96),
-    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 82 % with the reader", 110),
+    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 77 % with the reader", 90),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 81 % with the reader", 96),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 83 % with the reader", 110),
     "affect_holdout8": ("76 % first pass (the lexicon), 82 % with the reader", 120),
-    "affect_holdout9": ("88 % first pass (with the reader), 88 % refitted", 140),
+    "affect_holdout9": ("88 % first pass (with the reader), 89 % refitted", 140),
+    "affect_holdout10": ("82 % first pass (with the reader), 81 % refitted", 150),
 }
 MEETS_GOAL = frozenset({"affect_holdout4"})
 
