@@ -120,67 +120,112 @@ class Midi:
         return [n.pitch for n in sorted(melody, key=lambda n: (n.start, -n.pitch))]
 
 
+@dataclass(slots=True)
+class FileMeta:
+    """The file-wide meta events: the first time signature (and how many there are) and
+    the first key signature, whichever track carries them."""
+
+    numerator: int = 4
+    denominator: int = 4
+    time_signatures: int = 0
+    key_signature: str | None = None
+
+    def read(self, msg: Any) -> None:
+        """Take in one time_signature or key_signature message."""
+        if msg.type == "time_signature":
+            self.time_signatures += 1
+            if self.time_signatures == 1:
+                self.numerator, self.denominator = int(msg.numerator), int(msg.denominator)
+        elif self.key_signature is None:
+            self.key_signature = str(msg.key)
+
+
+@dataclass(slots=True)
+class TrackEvents:
+    """What one track holds: its name, finished notes (channel, pitch, start, end,
+    velocity), CC numbers, last program and the channels it uses."""
+
+    name: str | None = None
+    found: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    ccs: set[int] = field(default_factory=set)
+    program: int | None = None
+    channels: set[int] = field(default_factory=set)
+
+    def empty(self) -> bool:
+        return not self.found and not self.ccs and self.program is None
+
+    def role(self) -> str:
+        """The track's name if it is a known role, else the role of its lowest channel."""
+        if self.name in ROLES_BY_CHANNEL.values():
+            return str(self.name)
+        first = min(self.channels) if self.channels else -1
+        return ROLES_BY_CHANNEL.get(first, self.name or f"track{first}")
+
+
+def read_track(track: Iterable[Any], meta: FileMeta) -> TrackEvents:
+    """One track's events in order; meter and key signature go to ``meta``."""
+    events = TrackEvents()
+    pending: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    tick = 0
+    for msg in track:
+        tick += int(msg.time)
+        kind = str(msg.type)
+        if kind == "track_name":
+            events.name = str(msg.name) if events.name is None else events.name
+        elif kind in ("time_signature", "key_signature"):
+            meta.read(msg)
+        elif kind in ("note_on", "note_off"):
+            read_note(msg, tick, pending, events)
+        elif kind == "control_change":
+            events.channels.add(int(msg.channel))
+            events.ccs.add(int(msg.control))
+        elif kind == "program_change":
+            events.channels.add(int(msg.channel))
+            events.program = int(msg.program)
+    return events
+
+
+def read_note(
+    msg: Any, tick: int, pending: dict[tuple[int, int], list[tuple[int, int]]], events: TrackEvents
+) -> None:
+    """A note-on opens a note; a note-off (or zero-velocity note-on) closes the oldest open
+    one on its channel and pitch."""
+    key = (int(msg.channel), int(msg.note))
+    if msg.type == "note_on" and int(msg.velocity) > 0:
+        events.channels.add(key[0])
+        pending.setdefault(key, []).append((tick, int(msg.velocity)))
+        return
+    stack = pending.get(key)
+    if stack:
+        start, vel = stack.pop(0)
+        events.found.append((*key, start, tick, vel))
+
+
 def parse_midi(data: bytes) -> Midi:
     """Read notes, CCs, programs, meter and key signature from the bytes with mido."""
     mf = mido.MidiFile(file=io.BytesIO(data))
+    meta = FileMeta()
     notes: dict[str, list[Note]] = {}
     controls: dict[str, set[int]] = {}
     programs: dict[str, int] = {}
-    numerator, denominator, n_ts = 4, 4, 0
-    key_sig: str | None = None
     for track in mf.tracks:
-        name: str | None = None
-        tick = 0
-        pending: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        found: list[tuple[int, int, int, int, int]] = []
-        ccs: set[int] = set()
-        program: int | None = None
-        channels: set[int] = set()
-        for msg in track:
-            tick += int(msg.time)
-            kind = str(msg.type)
-            if kind == "track_name" and name is None:
-                name = str(msg.name)
-            elif kind == "time_signature":
-                n_ts += 1
-                if n_ts == 1:
-                    numerator, denominator = int(msg.numerator), int(msg.denominator)
-            elif kind == "key_signature" and key_sig is None:
-                key_sig = str(msg.key)
-            elif kind == "note_on" and int(msg.velocity) > 0:
-                channels.add(int(msg.channel))
-                pending.setdefault((int(msg.channel), int(msg.note)), []).append(
-                    (tick, int(msg.velocity))
-                )
-            elif kind in ("note_off", "note_on"):
-                stack = pending.get((int(msg.channel), int(msg.note)))
-                if stack:
-                    start, vel = stack.pop(0)
-                    found.append((int(msg.channel), int(msg.note), start, tick, vel))
-            elif kind == "control_change":
-                channels.add(int(msg.channel))
-                ccs.add(int(msg.control))
-            elif kind == "program_change":
-                channels.add(int(msg.channel))
-                program = int(msg.program)
-        if not found and not ccs and program is None:
+        events = read_track(track, meta)
+        if events.empty():
             continue
-        role = name if name in ROLES_BY_CHANNEL.values() else None
-        if role is None:
-            first = min(channels) if channels else -1
-            role = ROLES_BY_CHANNEL.get(first, name or f"track{first}")
+        role = events.role()
         notes.setdefault(role, []).extend(
-            Note(role, ch, p, s, e, v) for ch, p, s, e, v in sorted(found, key=lambda x: x[2])
+            Note(role, ch, p, s, e, v)
+            for ch, p, s, e, v in sorted(events.found, key=lambda x: x[2])
         )
-        controls.setdefault(role, set()).update(ccs)
-        if program is not None:
-            programs[role] = program
+        controls.setdefault(role, set()).update(events.ccs)
+        if events.program is not None:
+            programs[role] = events.program
     return Midi(
         tpb=int(mf.ticks_per_beat),
-        numerator=numerator,
-        denominator=denominator,
-        time_signatures=n_ts,
-        key_signature=key_sig,
+        numerator=meta.numerator,
+        denominator=meta.denominator,
+        time_signatures=meta.time_signatures,
+        key_signature=meta.key_signature,
         notes=notes,
         controls=controls,
         programs=programs,
