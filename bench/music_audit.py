@@ -417,283 +417,428 @@ class Piece:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+ChordTones = tuple[int, frozenset[int], int | None]
+Figures = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Reading:
+    """One piece as the figures read it: the parsed file, what the plan claims and the
+    grids (bar, sixteenth, 32nd tolerance) in the file's ticks."""
+
+    row: dict[str, Any]
+    plan: dict[str, Any]
+    midi: Midi
+    tech: dict[str, Any]
+    bar: int
+    grid: int
+    tol: int
+    n_bars: int
+    tonic: int
+    mode: str
+    rule_breaks: set[str]
+    slots: list[tuple[int, str]]
+    final_chord: ChordTones | None
+    """The last planned chord, parsed."""
+
+    @classmethod
+    def of(cls, row: dict[str, Any], plan: dict[str, Any], midi: Midi) -> Reading:
+        slots = chord_slots(plan, midi)
+        final_symbol = slots[-1][1] if slots else None
+        return cls(
+            row=row,
+            plan=plan,
+            midi=midi,
+            tech=row.get("technical") or {},
+            bar=midi.bar_ticks,
+            grid=max(1, midi.tpb // 4),
+            tol=max(1, midi.tpb // 8),
+            n_bars=int(plan["length_bars"]),
+            tonic=note_pc(str(plan["key_tonic"])),
+            mode=str(plan["key_mode"]),
+            rule_breaks={
+                str(r["name"]) if isinstance(r, dict) else str(r) for r in plan["rule_breaks"]
+            },
+            slots=slots,
+            final_chord=parse_chord(final_symbol) if final_symbol else None,
+        )
+
+    def part(self, role: str) -> list[Note]:
+        return self.midi.notes.get(role, [])
+
+    def bar_of(self, n: Note) -> int:
+        return quantise(n.start, self.grid) // self.bar
+
+    def sounding_in_last_bar(self, notes: Sequence[Note]) -> list[Note]:
+        last_bar = self.n_bars - 1
+        return [
+            n for n in notes if self.bar_of(n) == last_bar or n.start < last_bar * self.bar < n.end
+        ]
+
+
 def analyse(row: dict[str, Any], seed: int, plan: dict[str, Any], data: bytes) -> Piece:
+    """Every figure of one piece, measured from its MIDI bytes, in the JSON's key order."""
     midi = parse_midi(data)
     piece = Piece(id=str(row["id"]), seed=seed, row=row, plan=plan)
     f = piece.figures
     f["midi_sha1"] = hashlib.sha1(data).hexdigest()
-    tech: dict[str, Any] = row.get("technical") or {}
-    bar = midi.bar_ticks
-    grid = max(1, midi.tpb // 4)
-    tol = max(1, midi.tpb // 8)
-    n_bars = int(plan["length_bars"])
-    tonic = note_pc(str(plan["key_tonic"]))
-    mode = str(plan["key_mode"])
-    rule_breaks = {str(r["name"]) if isinstance(r, dict) else str(r) for r in plan["rule_breaks"]}
-    melody = midi.notes.get("melody", [])
-    bass = midi.notes.get("bass", [])
-    harmony = midi.notes.get("harmony", [])
-    pad = midi.notes.get("pad", [])
-    drums = midi.notes.get("drums", [])
-    slots = chord_slots(plan, midi)
-    pitched = midi.pitched()
+    r = Reading.of(row, plan, midi)
+    claim_figures(r, f)
+    form_figures(r, f)
+    bass_figures(r, f)
+    tonal_figures(r, data, f)
+    mix_figures(r, f)
+    idiom_figures(r, f)
+    ending_figures(r, f)
+    return piece
 
-    def bar_of(n: Note) -> int:
-        return quantise(n.start, grid) // bar
 
-    # 0. claims against the blind labels and the requests
-    emo = plan["emotion"]
+# 0. claims against the blind labels and the requests
+
+
+def claim_figures(r: Reading, f: Figures) -> None:
+    emo = r.plan["emotion"]
     f["preset"] = emo["preset"]
     f["plan_valence"] = emo["valence"]
     f["plan_arousal"] = emo["arousal"]
-    f["valence_agrees"] = valence_label(float(emo["valence"])) == row["expect_valence"]
-    f["arousal_agrees"] = arousal_label(float(emo["arousal"])) == row["expect_arousal"]
-    f["meter_in_file"] = f"{midi.numerator}/{midi.denominator}"
-    f["meter_matches_plan"] = f["meter_in_file"] == plan["time_signature"]
-    last_onset_bar = max((bar_of(n) for ns in midi.notes.values() for n in ns), default=-1)
+    f["valence_agrees"] = valence_label(float(emo["valence"])) == r.row["expect_valence"]
+    f["arousal_agrees"] = arousal_label(float(emo["arousal"])) == r.row["expect_arousal"]
+    f["meter_in_file"] = f"{r.midi.numerator}/{r.midi.denominator}"
+    f["meter_matches_plan"] = f["meter_in_file"] == r.plan["time_signature"]
+    last_onset_bar = max((r.bar_of(n) for ns in r.midi.notes.values() for n in ns), default=-1)
     f["bars_in_file"] = last_onset_bar + 1
-    f["length_matches_plan"] = last_onset_bar + 1 == n_bars
-    f["requests"] = {}
+    f["length_matches_plan"] = last_onset_bar + 1 == r.n_bars
+    f["requests"] = request_figures(r, f["meter_in_file"], f["bars_in_file"])
+    if r.midi.key_signature is not None:
+        f["key_meta_matches_mode"] = key_meta_signature(r.midi.key_signature) == signature_pc(
+            r.tonic, r.mode
+        )
+
+
+def request_figures(r: Reading, meter_in_file: str, bars_in_file: int) -> dict[str, bool]:
+    """Whether each technical wish the sentence made was honoured."""
+    tech = r.tech
+    honoured: dict[str, bool] = {}
     if "time_signature" in tech:
-        f["requests"]["meter"] = f["meter_in_file"] == tech["time_signature"]
+        honoured["meter"] = meter_in_file == tech["time_signature"]
     if "length_bars" in tech:
-        f["requests"]["length"] = f["bars_in_file"] == tech["length_bars"]
+        honoured["length"] = bars_in_file == tech["length_bars"]
     if "genre" in tech:
-        f["requests"]["genre"] = plan["instrumentation"]["genre"] == tech["genre"]
+        honoured["genre"] = r.plan["instrumentation"]["genre"] == tech["genre"]
     if "key" in tech:
-        parts = str(tech["key"]).split()
-        want_mode = parts[1].lower() if len(parts) > 1 else None
-        ok = note_pc(parts[0]) == tonic
-        if want_mode is not None:
-            ok = ok and MODE_DEGREE.get(want_mode, -1) == MODE_DEGREE.get(mode, -2)
-        f["requests"]["key"] = ok
+        honoured["key"] = key_honoured(str(tech["key"]), r.tonic, r.mode)
     if "progression" in tech:
-        asked = [t for t in re.split(r"[-\s,]+", str(tech["progression"])) if t]
-        got = [
-            str(s["numeral"] if asked[0][0] in "iIvV" else s["symbol"]) for s in plan["progression"]
-        ]
-        f["requests"]["progression"] = bool(got) and all(
-            g == asked[i % len(asked)] for i, g in enumerate(got)
+        honoured["progression"] = progression_honoured(
+            str(tech["progression"]), r.plan["progression"]
         )
-    if midi.key_signature is not None:
-        f["key_meta_matches_mode"] = key_meta_signature(midi.key_signature) == signature_pc(
-            tonic, mode
-        )
+    return honoured
 
-    # 1. motif and form
-    sigs: list[BarSig] = []
-    for b in range(n_bars):
-        sigs.append(
-            tuple(
-                sorted(
-                    (quantise(n.start, grid) - b * bar, n.pitch) for n in melody if bar_of(n) == b
-                )
-            )
-        )
 
-    def block(i: int) -> tuple[BarBlock, ShapeBlock] | None:
-        if i + 1 >= n_bars or len(sigs[i]) + len(sigs[i + 1]) < 2:
-            return None
-        exact = (sigs[i], sigs[i + 1])
-        flat = [(0, pos, p) for pos, p in sigs[i]] + [(1, pos, p) for pos, p in sigs[i + 1]]
-        p0 = flat[0][2]
-        return exact, tuple((k, pos, p - p0) for k, pos, p in flat)
+def key_honoured(wish: str, tonic: int, mode: str) -> bool:
+    """The planned tonic is the wished one, and so is the mode's place in its scale."""
+    parts = wish.split()
+    want_mode = parts[1].lower() if len(parts) > 1 else None
+    ok = note_pc(parts[0]) == tonic
+    if want_mode is not None:
+        ok = ok and MODE_DEGREE.get(want_mode, -1) == MODE_DEGREE.get(mode, -2)
+    return ok
 
-    blocks = [block(i) for i in range(n_bars)]
-    if n_bars >= 16:
-        rep_exact = rep_any = False
-        for i in range(n_bars):
-            for j in range(i + 2, n_bars):
-                bi, bj = blocks[i], blocks[j]
-                if bi is None or bj is None:
-                    continue
-                rep_exact |= bi[0] == bj[0]
-                rep_any |= bi[1] == bj[1]
-        f["block_repeats_exact"] = rep_exact
-        f["block_repeats_any"] = rep_any
-        first = next((b for b in range(n_bars) if sigs[b]), None)
-        ret_exact = ret_any = False
-        if first is not None and blocks[first] is not None:
-            b0 = blocks[first]
-            assert b0 is not None
-            for j in range(first + 2, n_bars):
-                bj = blocks[j]
-                if bj is not None:
-                    ret_exact |= b0[0] == bj[0]
-                    ret_any |= b0[1] == bj[1]
-        f["opening_returns_exact"] = ret_exact
-        f["opening_returns_any"] = ret_any
-    f["distinct_melody_bars_ratio"] = len({s for s in sigs if s}) / n_bars if n_bars else None
-    phrases = [(int(p["start_bar"]), int(p["end_bar"])) for p in plan.get("phrases", [])]
-    if not phrases:
-        phrases = [(s, min(s + 4, n_bars)) for s in range(0, n_bars, 4)]
-    finals: list[int | None] = []
-    for start, end in phrases:
-        inside = [n for n in melody if start <= bar_of(n) < end]
-        finals.append(max(inside, key=lambda n: (n.start, n.pitch)).pitch if inside else None)
+
+def progression_honoured(wish: str, progression: list[dict[str, Any]]) -> bool:
+    """Every planned chord is the wished one at its place in the (repeated) wish, read as
+    numerals or as symbols, as the wish is written."""
+    asked = [t for t in re.split(r"[-\s,]+", wish) if t]
+    got = [str(s["numeral"] if asked[0][0] in "iIvV" else s["symbol"]) for s in progression]
+    return bool(got) and all(g == asked[i % len(asked)] for i, g in enumerate(got))
+
+
+# 1. motif and form
+
+Block = tuple[BarBlock, ShapeBlock]
+
+
+def form_figures(r: Reading, f: Figures) -> None:
+    sigs = melody_bar_signatures(r)
+    blocks = [two_bar_block(sigs, i) for i in range(r.n_bars)]
+    if r.n_bars >= 16:
+        f["block_repeats_exact"], f["block_repeats_any"] = block_repeats(blocks)
+        f["opening_returns_exact"], f["opening_returns_any"] = opening_returns(sigs, blocks)
+    f["distinct_melody_bars_ratio"] = len({s for s in sigs if s}) / r.n_bars if r.n_bars else None
+    finals = phrase_finals(r)
     f["phrase_final_pitches"] = finals
     f["phrase_final_same_run"] = longest_run(finals)
 
-    # 2. bass
-    bass_hits: list[dict[str, Any]] = []
-    for onset, symbol in slots:
-        if onset >= n_bars * bar:
-            continue
-        chord = parse_chord(symbol)
-        low = lowest_at(bass, onset, tol)
-        if chord is None:
-            continue
-        target = chord[2] if chord[2] is not None else chord[0]
-        bass_hits.append(
-            {
-                "tick": onset,
-                "symbol": symbol,
-                "bass": None if low is None else low.pitch,
-                "on_root": low is not None and low.pitch % 12 == target,
-            }
+
+def melody_bar_signatures(r: Reading) -> list[BarSig]:
+    """Each bar's melody as sorted (position in the bar, pitch) pairs."""
+    melody = r.part("melody")
+    return [
+        tuple(
+            sorted(
+                (quantise(n.start, r.grid) - b * r.bar, n.pitch) for n in melody if r.bar_of(n) == b
+            )
         )
-    f["bass_on_root"] = share(h["on_root"] for h in bass_hits)
-    f["requested_progression"] = "progression" in tech
-    pedal = pedal_bars = 0
-    for b in range(n_bars):
-        bar_symbol = chord_at(slots, b * bar)
-        chord = parse_chord(bar_symbol) if bar_symbol else None
-        if chord is None or chord[0] == tonic:
-            continue
-        low = lowest_at(bass, b * bar, tol)
-        if low is None:
-            continue
-        pedal_bars += 1
-        pedal += low.pitch % 12 == tonic
-    f["pedal_bars"] = (pedal, pedal_bars)
+        for b in range(r.n_bars)
+    ]
+
+
+def two_bar_block(sigs: Sequence[BarSig], i: int) -> Block | None:
+    """Bars i and i+1 exactly, and as a shape (pitches relative to the first note)."""
+    if i + 1 >= len(sigs) or len(sigs[i]) + len(sigs[i + 1]) < 2:
+        return None
+    exact = (sigs[i], sigs[i + 1])
+    flat = [(0, pos, p) for pos, p in sigs[i]] + [(1, pos, p) for pos, p in sigs[i + 1]]
+    p0 = flat[0][2]
+    return exact, tuple((k, pos, p - p0) for k, pos, p in flat)
+
+
+def block_repeats(blocks: Sequence[Block | None]) -> tuple[bool, bool]:
+    """Whether a block recurs later (not overlapping itself): exactly; exactly or transposed."""
+    pairs = [
+        (bi, bj)
+        for i, bi in enumerate(blocks)
+        for bj in blocks[i + 2 :]
+        if bi is not None and bj is not None
+    ]
+    return any(bi[0] == bj[0] for bi, bj in pairs), any(bi[1] == bj[1] for bi, bj in pairs)
+
+
+def opening_returns(sigs: Sequence[BarSig], blocks: Sequence[Block | None]) -> tuple[bool, bool]:
+    """Whether the block at the first bar with melody recurs: exactly; exactly or transposed."""
+    first = next((b for b, sig in enumerate(sigs) if sig), None)
+    opening = None if first is None else blocks[first]
+    if first is None or opening is None:
+        return False, False
+    later = [bj for bj in blocks[first + 2 :] if bj is not None]
+    return any(opening[0] == bj[0] for bj in later), any(opening[1] == bj[1] for bj in later)
+
+
+def phrase_finals(r: Reading) -> list[int | None]:
+    """The last melody pitch of each planned phrase (4-bar phrases if none are planned)."""
+    phrases = [(int(p["start_bar"]), int(p["end_bar"])) for p in r.plan.get("phrases", [])]
+    if not phrases:
+        phrases = [(s, min(s + 4, r.n_bars)) for s in range(0, r.n_bars, 4)]
+    finals: list[int | None] = []
+    for start, end in phrases:
+        inside = [n for n in r.part("melody") if start <= r.bar_of(n) < end]
+        finals.append(max(inside, key=lambda n: (n.start, n.pitch)).pitch if inside else None)
+    return finals
+
+
+# 2. bass
+
+
+def bass_figures(r: Reading, f: Figures) -> None:
+    bass = r.part("bass")
+    f["bass_on_root"] = share(bass_on_roots(r))
+    f["requested_progression"] = "progression" in r.tech
+    f["pedal_bars"] = pedal_bars(r)
     f["bass_repeat_share"] = (
         sum(a.pitch == b.pitch for a, b in itertools.pairwise(bass)) / (len(bass) - 1)
         if len(bass) > 1
         else None
     )
-    final_symbol = slots[-1][1] if slots else None
-    final_chord = parse_chord(final_symbol) if final_symbol else None
-    if bass and final_chord is not None:
+    if bass and r.final_chord is not None:
         last_bass = max(bass, key=lambda n: (n.start, -n.pitch))
-        f["last_bass_on_final_root"] = last_bass.pitch % 12 == final_chord[0]
+        f["last_bass_on_final_root"] = last_bass.pitch % 12 == r.final_chord[0]
 
-    # 3. tonal anchoring
+
+def bass_on_roots(r: Reading) -> list[bool]:
+    """Per readable planned chord inside the piece: is the lowest bass note at its onset
+    its root (or its slash bass)?"""
+    found: list[bool] = []
+    for onset, symbol in r.slots:
+        chord = parse_chord(symbol)
+        if onset >= r.n_bars * r.bar or chord is None:
+            continue
+        low = lowest_at(r.part("bass"), onset, r.tol)
+        target = chord[2] if chord[2] is not None else chord[0]
+        found.append(low is not None and low.pitch % 12 == target)
+    return found
+
+
+def pedal_bars(r: Reading) -> tuple[int, int]:
+    """(bars whose bass plays the tonic, bars with a bass note) under a non-tonic chord."""
+    pedal = bars = 0
+    for b in range(r.n_bars):
+        bar_symbol = chord_at(r.slots, b * r.bar)
+        chord = parse_chord(bar_symbol) if bar_symbol else None
+        if chord is None or chord[0] == r.tonic:
+            continue
+        low = lowest_at(r.part("bass"), b * r.bar, r.tol)
+        if low is None:
+            continue
+        bars += 1
+        pedal += low.pitch % 12 == r.tonic
+    return pedal, bars
+
+
+# 3. tonal anchoring
+
+
+def tonal_figures(r: Reading, data: bytes, f: Figures) -> None:
     hist, pm_count = pretty_midi_view(data)
-    f["pretty_midi_note_count_agrees"] = pm_count == len(pitched)
+    f["pretty_midi_note_count_agrees"] = pm_count == len(r.midi.pitched())
     cands = key_candidates(hist)
-    f["key_candidates"] = [f"{PC_NAMES[t]} {m} {r:.2f}" for r, t, m in cands[:3]]
-    f["mode"] = mode
-    f["modal"] = mode not in ("ionian", "aeolian", "major", "minor")
+    f["key_candidates"] = [f"{PC_NAMES[t]} {m} {c:.2f}" for c, t, m in cands[:3]]
+    f["mode"] = r.mode
+    f["modal"] = r.mode not in ("ionian", "aeolian", "major", "minor")
     if cands:
         _, top_tonic, top_mode = cands[0]
-        f["finder_tonic_matches"] = top_tonic == tonic
-        f["finder_tonic_in_top3"] = any(t == tonic for _, t, _ in cands[:3])
+        f["finder_tonic_matches"] = top_tonic == r.tonic
+        f["finder_tonic_in_top3"] = any(t == r.tonic for _, t, _ in cands[:3])
         f["finder_signature_matches"] = signature_pc(top_tonic, top_mode) == signature_pc(
-            tonic, mode
+            r.tonic, r.mode
         )
     f["negative_intense_major_like"] = (
-        row["expect_valence"] == "negative" and bool(row["intense"]) and mode in MAJOR_LIKE
+        r.row["expect_valence"] == "negative" and bool(r.row["intense"]) and r.mode in MAJOR_LIKE
     )
 
-    # 4. expression and mix
-    pitched_roles = [r for r, ns in midi.notes.items() if r != "drums" and ns]
+
+# 4. expression and mix
+
+
+def mix_figures(r: Reading, f: Figures) -> None:
+    midi = r.midi
+    pitched_roles = [role for role, ns in midi.notes.items() if role != "drums" and ns]
     f["cc7_cc10_every_pitched_track"] = bool(pitched_roles) and all(
-        {7, 10} <= midi.controls.get(r, set()) for r in pitched_roles
+        {7, 10} <= midi.controls.get(role, set()) for role in pitched_roles
     )
     f["cc11_anywhere"] = any(11 in cc for cc in midi.controls.values())
-    sustain_roles = [r for r in pitched_roles if r == "pad" or 0 <= midi.programs.get(r, -1) <= 7]
+    sustain_roles = [
+        role for role in pitched_roles if role == "pad" or 0 <= midi.programs.get(role, -1) <= 7
+    ]
     f["sustain_roles"] = sustain_roles
     if sustain_roles:
-        f["cc64_on_piano_pad"] = all(64 in midi.controls.get(r, set()) for r in sustain_roles)
-    ranges: list[int] = []
-    for r in pitched_roles:
-        by_bar: dict[int, list[int]] = {}
-        for n in midi.notes[r]:
-            by_bar.setdefault(bar_of(n), []).append(n.velocity)
-        ranges.extend(max(v) - min(v) for v in by_bar.values() if len(v) > 1)
-    f["bar_velocity_ranges"] = ranges
-    f["mean_velocity"] = mean(n.velocity for n in pitched)
-    above = above_bars = 0
-    for b in range(n_bars):
-        mel = [n.pitch for n in melody if bar_of(n) == b]
-        others = [[n.pitch for n in ns if bar_of(n) == b] for ns in (harmony, pad) if ns]
-        others = [o for o in others if o]
-        if not mel or not others:
-            continue
-        above_bars += 1
-        above += all(statistics.fmean(mel) > statistics.fmean(o) for o in others)
-    f["melody_above_bars"] = (above, above_bars)
+        f["cc64_on_piano_pad"] = all(64 in midi.controls.get(role, set()) for role in sustain_roles)
+    f["bar_velocity_ranges"] = bar_velocity_ranges(r, pitched_roles)
+    f["mean_velocity"] = mean(n.velocity for n in midi.pitched())
+    f["melody_above_bars"] = melody_above_bars(r)
     line = midi.melody_line()
     f["melody_moves"] = [abs(b - a) for a, b in itertools.pairwise(line)]
     f["melody_longest_repeat"] = longest_run(line)
 
-    # 5. idiom
-    f["compound"] = midi.compound
-    f["plan_swing"] = plan.get("groove", {}).get("swing")
-    if midi.compound:
-        eighth = midi.tpb // 2
-        beat = midi.beat_ticks
-        hist12 = [0] * 12
-        off = off_grid = 0
-        devs: list[int] = []
-        for n in pitched + drums:
-            pos = n.start % beat
-            hist12[min(11, pos * 12 // beat)] += 1
-            dist0 = min(pos, beat - pos)
-            if dist0 <= tol:
-                continue
-            off += 1
-            dev = min(abs(pos - eighth), abs(pos - 2 * eighth))
-            devs.append(dev)
-            off_grid += dev > tol
-        f["beat_onset_histogram"] = hist12
-        f["offbeat_displaced"] = (off_grid, off)
-        f["offbeat_mean_deviation_ticks"] = mean(devs)
-        if midi.numerator == 6 and drums:
-            kicks = {n.start for n in drums if n.pitch in KICKS}
-            snares = {n.start for n in drums if n.pitch in SNARES}
-            f["kick_snare_together"] = bool(kicks & snares)
-    if drums:
-        fills = boundaries = 0
-        for section in plan.get("sections", []):
-            s = int(section["start_bar"])
-            if s <= 0 or s >= n_bars:
-                continue
-            boundaries += 1
-            lo, hi = s * bar - midi.beat_ticks - tol, s * bar - tol
-            hits = sum(1 for n in drums if n.pitch in TOMS | SNARES and lo <= n.start < hi)
-            fills += hits >= 4
-        f["fills"] = (fills, boundaries)
-    if plan["instrumentation"]["genre"] == "rock" and harmony:
-        groups: dict[int, list[int]] = {}
-        for n in harmony:
-            groups.setdefault(quantise(n.start, grid), []).append(n.pitch)
-        chords = [g for g in groups.values() if len(g) >= 2]
-        power = sum(1 for g in chords if {(p - min(g)) % 12 for p in g} == {0, 7})
-        f["power_chord_share"] = power / len(chords) if chords else None
 
-    # 7. ending
-    if melody and final_chord is not None:
-        last_mel = max(melody, key=lambda n: (n.start, n.pitch))
-        f["final_melody_in_planned_chord"] = last_mel.pitch % 12 in final_chord[1]
-    last_bar = n_bars - 1
-    source = harmony or pad
-    in_last = [n for n in source if bar_of(n) == last_bar or n.start < last_bar * bar < n.end]
-    if in_last:
-        weights: dict[int, float] = {}
-        for n in in_last:
-            weights[n.pitch % 12] = weights.get(n.pitch % 12, 0.0) + (n.end - n.start)
-        last_low = [n for n in bass if bar_of(n) == last_bar or n.start < last_bar * bar < n.end]
+def bar_velocity_ranges(r: Reading, roles: Sequence[str]) -> list[int]:
+    """Per track and bar with two notes or more: the highest velocity minus the lowest."""
+    ranges: list[int] = []
+    for role in roles:
+        by_bar: dict[int, list[int]] = {}
+        for n in r.midi.notes[role]:
+            by_bar.setdefault(r.bar_of(n), []).append(n.velocity)
+        ranges.extend(max(v) - min(v) for v in by_bar.values() if len(v) > 1)
+    return ranges
+
+
+def melody_above_bars(r: Reading) -> tuple[int, int]:
+    """(bars where the melody's mean pitch is above harmony's and pad's, bars with both)."""
+    above = bars = 0
+    for b in range(r.n_bars):
+        mel = [n.pitch for n in r.part("melody") if r.bar_of(n) == b]
+        others = [
+            [n.pitch for n in ns if r.bar_of(n) == b]
+            for ns in (r.part("harmony"), r.part("pad"))
+            if ns
+        ]
+        others = [o for o in others if o]
+        if not mel or not others:
+            continue
+        bars += 1
+        above += all(statistics.fmean(mel) > statistics.fmean(o) for o in others)
+    return above, bars
+
+
+# 5. idiom
+
+
+def idiom_figures(r: Reading, f: Figures) -> None:
+    f["compound"] = r.midi.compound
+    f["plan_swing"] = r.plan.get("groove", {}).get("swing")
+    if r.midi.compound:
+        compound_figures(r, f)
+    if r.part("drums"):
+        f["fills"] = drum_fills(r)
+    if r.plan["instrumentation"]["genre"] == "rock" and r.part("harmony"):
+        f["power_chord_share"] = power_chord_share(r.part("harmony"), r.grid)
+
+
+def compound_figures(r: Reading, f: Figures) -> None:
+    """Onsets within the dotted-quarter beat: where they fall, and off-beats off the
+    eighth grid; in 6/8, whether kick and snare ever strike together."""
+    midi, tol, drums = r.midi, r.tol, r.part("drums")
+    eighth, beat = midi.tpb // 2, midi.beat_ticks
+    hist12 = [0] * 12
+    off = off_grid = 0
+    devs: list[int] = []
+    for n in midi.pitched() + drums:
+        pos = n.start % beat
+        hist12[min(11, pos * 12 // beat)] += 1
+        if min(pos, beat - pos) <= tol:
+            continue
+        off += 1
+        dev = min(abs(pos - eighth), abs(pos - 2 * eighth))
+        devs.append(dev)
+        off_grid += dev > tol
+    f["beat_onset_histogram"] = hist12
+    f["offbeat_displaced"] = (off_grid, off)
+    f["offbeat_mean_deviation_ticks"] = mean(devs)
+    if midi.numerator == 6 and drums:
+        kicks = {n.start for n in drums if n.pitch in KICKS}
+        snares = {n.start for n in drums if n.pitch in SNARES}
+        f["kick_snare_together"] = bool(kicks & snares)
+
+
+def drum_fills(r: Reading) -> tuple[int, int]:
+    """(section starts with 4+ tom/snare hits in the beat before, section starts)."""
+    fills = boundaries = 0
+    for section in r.plan.get("sections", []):
+        s = int(section["start_bar"])
+        if s <= 0 or s >= r.n_bars:
+            continue
+        boundaries += 1
+        lo, hi = s * r.bar - r.midi.beat_ticks - r.tol, s * r.bar - r.tol
+        hits = sum(1 for n in r.part("drums") if n.pitch in TOMS | SNARES and lo <= n.start < hi)
+        fills += hits >= 4
+    return fills, boundaries
+
+
+def power_chord_share(harmony: Sequence[Note], grid: int) -> float | None:
+    """Share of harmony onsets of 2+ notes that are root-fifth (and octaves) only."""
+    groups: dict[int, list[int]] = {}
+    for n in harmony:
+        groups.setdefault(quantise(n.start, grid), []).append(n.pitch)
+    chords = [g for g in groups.values() if len(g) >= 2]
+    power = sum(1 for g in chords if {(p - min(g)) % 12 for p in g} == {0, 7})
+    return power / len(chords) if chords else None
+
+
+# 7. ending
+
+
+def ending_figures(r: Reading, f: Figures) -> None:
+    melody = r.part("melody")
+    last_mel = max(melody, key=lambda n: (n.start, n.pitch)) if melody else None
+    if last_mel is not None and r.final_chord is not None:
+        f["final_melody_in_planned_chord"] = last_mel.pitch % 12 in r.final_chord[1]
+    weights = last_bar_weights(r)
+    if weights:
+        last_low = r.sounding_in_last_bar(r.part("bass"))
         bass_pc = min(last_low, key=lambda n: n.pitch).pitch % 12 if last_low else None
         root = estimate_root(weights, bass_pc)
         f["final_sounding_root"] = None if root is None else PC_NAMES[root]
-        f["final_root_is_tonic"] = root == tonic
-        f["ending_exempt"] = bool(rule_breaks & EXEMPT_ENDINGS)
-        if melody:
-            last_mel = max(melody, key=lambda n: (n.start, n.pitch))
+        f["final_root_is_tonic"] = root == r.tonic
+        f["ending_exempt"] = bool(r.rule_breaks & EXEMPT_ENDINGS)
+        if last_mel is not None:
             f["final_melody_in_sounding_chord"] = last_mel.pitch % 12 in weights
-    f["rule_breaks"] = sorted(rule_breaks)
-    return piece
+    f["rule_breaks"] = sorted(r.rule_breaks)
+
+
+def last_bar_weights(r: Reading) -> dict[int, float]:
+    """Ticks each pitch class sounds in the last bar, from the harmony (else the pad)."""
+    weights: dict[int, float] = {}
+    for n in r.sounding_in_last_bar(r.part("harmony") or r.part("pad")):
+        weights[n.pitch % 12] = weights.get(n.pitch % 12, 0.0) + (n.end - n.start)
+    return weights
 
 
 # --------------------------------------------------------------------------- audio
