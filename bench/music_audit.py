@@ -897,338 +897,346 @@ def pooled(pieces: Sequence[Piece], key: str) -> tuple[int, int]:
     return k, n
 
 
-def flags(
-    pieces: Sequence[Piece], key: str, where: Callable[[Piece], bool] | None = None
-) -> tuple[int, int]:
-    return share(
-        bool(p.figures[key])
-        for p in pieces
-        if p.figures.get(key) is not None and (where is None or where(p))
-    )
+def flags(pieces: Sequence[Piece], key: str) -> tuple[int, int]:
+    return share(bool(p.figures[key]) for p in pieces if p.figures.get(key) is not None)
+
+
+Metric = tuple[str, str]
+"""(metric, value): one row of a section of the table."""
 
 
 def summarise(
     pieces: Sequence[Piece], failures: Sequence[dict[str, Any]]
 ) -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
-
-    def add(section: str, metric: str, value: str) -> None:
-        rows.append((section, metric, value))
-
-    fig = [p.figures for p in pieces]
-    add(
-        "0 claims",
-        "pieces composed / wishes rejected or failed",
-        f"{len(pieces)} / {len(failures)}",
+    """The audit's table: (section, metric, value) rows in print order."""
+    sections = (
+        ("0 claims", claims_summary(pieces, failures)),
+        ("1 form", form_summary(pieces)),
+        ("2 bass", bass_summary(pieces)),
+        ("3 tonal", tonal_summary(pieces)),
+        ("4 mix", mix_summary(pieces)),
+        ("5 idiom", idiom_summary(pieces)),
+        ("6 audio", audio_summary(pieces)),
+        ("7 ending", ending_summary(pieces)),
     )
+    return [(name, metric, value) for name, metrics in sections for metric, value in metrics]
+
+
+def flag_metrics(pieces: Sequence[Piece], table: Sequence[tuple[str, str]]) -> list[Metric]:
+    """(metric, share of the pieces having the figure that have it true) per (metric, key)."""
+    return [(metric, fmt_share(flags(pieces, key))) for metric, key in table]
+
+
+def claims_summary(pieces: Sequence[Piece], failures: Sequence[dict[str, Any]]) -> list[Metric]:
+    fig = [p.figures for p in pieces]
+    requests = [
+        (
+            f"requested {req} honoured in the file/plan",
+            fmt_share(share(bool(f["requests"][req]) for f in fig if req in f["requests"])),
+        )
+        for req in ("key", "progression", "genre", "meter", "length")
+    ]
+    return [
+        ("pieces composed / wishes rejected or failed", f"{len(pieces)} / {len(failures)}"),
+        (
+            "pieces byte-identical to another sentence's piece (same seed)",
+            fmt_share(byte_twins(pieces)),
+        ),
+        ("distinct planned keys per seed, sentences without a key wish", keys_per_seed(pieces)),
+        *flag_metrics(
+            pieces,
+            (
+                ("plan valence sign agrees with blind label", "valence_agrees"),
+                ("plan arousal band agrees with blind label", "arousal_agrees"),
+            ),
+        ),
+        *requests,
+        *flag_metrics(
+            pieces,
+            (
+                ("meter in file = plan meter", "meter_matches_plan"),
+                ("bars with note onsets = plan length", "length_matches_plan"),
+                ("key_signature meta = plan tonic+mode's signature", "key_meta_matches_mode"),
+                (
+                    "pretty_midi and mido count the same pitched notes",
+                    "pretty_midi_note_count_agrees",
+                ),
+            ),
+        ),
+    ]
+
+
+def byte_twins(pieces: Sequence[Piece]) -> tuple[int, int]:
+    """(pieces whose bytes another sentence's piece of the same seed also has, pieces)."""
     by_bytes: dict[tuple[int, str], set[str]] = {}
-    keys_by_seed: dict[int, set[str]] = {}
     for p in pieces:
         by_bytes.setdefault((p.seed, str(p.figures["midi_sha1"])), set()).add(p.id)
+    twins = sum(1 for p in pieces if len(by_bytes[(p.seed, str(p.figures["midi_sha1"]))]) > 1)
+    return twins, len(pieces)
+
+
+def keys_per_seed(pieces: Sequence[Piece]) -> str:
+    """How many distinct keys each seed planned for the sentences that wished for none."""
+    keys_by_seed: dict[int, set[str]] = {}
+    for p in pieces:
         if "key" not in (p.row.get("technical") or {}):
             keys_by_seed.setdefault(p.seed, set()).add(
                 f"{p.plan['key_tonic']} {p.plan['key_mode']}"
             )
-    twins = sum(1 for p in pieces if len(by_bytes[(p.seed, str(p.figures["midi_sha1"]))]) > 1)
-    add(
-        "0 claims",
-        "pieces byte-identical to another sentence's piece (same seed)",
-        fmt_share((twins, len(pieces))),
-    )
-    add(
-        "0 claims",
-        "distinct planned keys per seed, sentences without a key wish",
-        ", ".join(f"seed {s}: {len(k)}" for s, k in sorted(keys_by_seed.items())),
-    )
-    add(
-        "0 claims",
-        "plan valence sign agrees with blind label",
-        fmt_share(flags(pieces, "valence_agrees")),
-    )
-    add(
-        "0 claims",
-        "plan arousal band agrees with blind label",
-        fmt_share(flags(pieces, "arousal_agrees")),
-    )
-    for req in ("key", "progression", "genre", "meter", "length"):
-        add(
-            "0 claims",
-            f"requested {req} honoured in the file/plan",
-            fmt_share(share(bool(f["requests"][req]) for f in fig if req in f["requests"])),
-        )
-    add("0 claims", "meter in file = plan meter", fmt_share(flags(pieces, "meter_matches_plan")))
-    add(
-        "0 claims",
-        "bars with note onsets = plan length",
-        fmt_share(flags(pieces, "length_matches_plan")),
-    )
-    add(
-        "0 claims",
-        "key_signature meta = plan tonic+mode's signature",
-        fmt_share(flags(pieces, "key_meta_matches_mode")),
-    )
-    add(
-        "0 claims",
-        "pretty_midi and mido count the same pitched notes",
-        fmt_share(flags(pieces, "pretty_midi_note_count_agrees")),
-    )
+    return ", ".join(f"seed {s}: {len(k)}" for s, k in sorted(keys_by_seed.items()))
 
-    add(
-        "1 form",
-        "≥16 bars: a 2-bar melody block repeats, exact",
-        fmt_share(flags(pieces, "block_repeats_exact")),
-    )
-    add(
-        "1 form",
-        "≥16 bars: a 2-bar melody block repeats, exact or transposed",
-        fmt_share(flags(pieces, "block_repeats_any")),
-    )
-    add(
-        "1 form",
-        "≥16 bars: opening 2 bars return, exact",
-        fmt_share(flags(pieces, "opening_returns_exact")),
-    )
-    add(
-        "1 form",
-        "≥16 bars: opening 2 bars return, exact or transposed",
-        fmt_share(flags(pieces, "opening_returns_any")),
-    )
-    add(
-        "1 form",
-        "median distinct melody bars / bars",
-        fmt_num(
-            median(
-                f["distinct_melody_bars_ratio"]
-                for f in fig
-                if f["distinct_melody_bars_ratio"] is not None
-            )
-        ),
-    )
+
+def form_summary(pieces: Sequence[Piece]) -> list[Metric]:
+    fig = [p.figures for p in pieces]
+    ratios = [f["distinct_melody_bars_ratio"] for f in fig]
     runs = [int(f["phrase_final_same_run"]) for f in fig]
-    add(
-        "1 form",
-        "phrase-final notes on one pitch: longest run (max; median)",
-        f"{max(runs, default=0)}; {fmt_num(median(runs), 1)}",
-    )
-    add(
-        "1 form",
-        "pieces with ≥3 consecutive phrase endings on one pitch",
-        fmt_share(share(r >= 3 for r in runs)),
-    )
+    return [
+        *flag_metrics(
+            pieces,
+            (
+                ("≥16 bars: a 2-bar melody block repeats, exact", "block_repeats_exact"),
+                (
+                    "≥16 bars: a 2-bar melody block repeats, exact or transposed",
+                    "block_repeats_any",
+                ),
+                ("≥16 bars: opening 2 bars return, exact", "opening_returns_exact"),
+                ("≥16 bars: opening 2 bars return, exact or transposed", "opening_returns_any"),
+            ),
+        ),
+        ("median distinct melody bars / bars", fmt_num(median(r for r in ratios if r is not None))),
+        (
+            "phrase-final notes on one pitch: longest run (max; median)",
+            f"{max(runs, default=0)}; {fmt_num(median(runs), 1)}",
+        ),
+        (
+            "pieces with ≥3 consecutive phrase endings on one pitch",
+            fmt_share(share(r >= 3 for r in runs)),
+        ),
+        *melody_move_metrics(fig),
+        (
+            "pieces with one melody pitch 4+ times running",
+            fmt_share(share(int(f["melody_longest_repeat"]) >= 4 for f in fig)),
+        ),
+    ]
 
+
+def melody_move_metrics(fig: Sequence[Figures]) -> list[Metric]:
+    """Share of all melody intervals that are repeats, steps, thirds, fourths to sixths, larger."""
     moves = [m for f in fig for m in f["melody_moves"]]
-    kinds = (
+    kinds: tuple[tuple[str, Callable[[int], bool]], ...] = (
         ("repeats", lambda m: m == 0),
         ("steps (1-2)", lambda m: 1 <= m <= 2),
         ("thirds (3-4)", lambda m: 3 <= m <= 4),
         ("fourths to sixths (5-9)", lambda m: 5 <= m <= 9),
         ("larger", lambda m: m > 9),
     )
-    for name, test in kinds:
-        add("1 form", f"melody intervals in semitones: {name}", fmt_share(share(map(test, moves))))
-    add(
-        "1 form",
-        "pieces with one melody pitch 4+ times running",
-        fmt_share(share(int(f["melody_longest_repeat"]) >= 4 for f in fig)),
-    )
+    return [
+        (f"melody intervals in semitones: {name}", fmt_share(share(map(test, moves))))
+        for name, test in kinds
+    ]
 
+
+def bass_summary(pieces: Sequence[Piece]) -> list[Metric]:
     asked = [p for p in pieces if p.figures["requested_progression"]]
-    add(
-        "2 bass",
-        "requested progressions: chords with bass on root at onset",
-        fmt_share(pooled(asked, "bass_on_root")),
-    )
-    add(
-        "2 bass",
-        "all pieces: chords with bass on root at onset",
-        fmt_share(pooled(pieces, "bass_on_root")),
-    )
-    add(
-        "2 bass",
-        "bars on a non-tonic chord where the bass plays the tonic (pedal)",
-        fmt_share(pooled(pieces, "pedal_bars")),
-    )
-    add(
-        "2 bass",
-        "median share of bass notes repeating the previous pitch",
-        fmt_num(median(f["bass_repeat_share"] for f in fig if f["bass_repeat_share"] is not None)),
-    )
-    add(
-        "2 bass",
-        "last bass note = root of the final planned chord",
-        fmt_share(flags(pieces, "last_bass_on_final_root")),
-    )
+    repeats = [p.figures["bass_repeat_share"] for p in pieces]
+    return [
+        (
+            "requested progressions: chords with bass on root at onset",
+            fmt_share(pooled(asked, "bass_on_root")),
+        ),
+        (
+            "all pieces: chords with bass on root at onset",
+            fmt_share(pooled(pieces, "bass_on_root")),
+        ),
+        (
+            "bars on a non-tonic chord where the bass plays the tonic (pedal)",
+            fmt_share(pooled(pieces, "pedal_bars")),
+        ),
+        (
+            "median share of bass notes repeating the previous pitch",
+            fmt_num(median(r for r in repeats if r is not None)),
+        ),
+        (
+            "last bass note = root of the final planned chord",
+            fmt_share(flags(pieces, "last_bass_on_final_root")),
+        ),
+    ]
 
-    add("3 tonal", "pieces in locrian", f"{sum(f['mode'] == 'locrian' for f in fig)}/{len(fig)}")
+
+def tonal_summary(pieces: Sequence[Piece]) -> list[Metric]:
+    locrian = sum(p.figures["mode"] == "locrian" for p in pieces)
+    metrics: list[Metric] = [("pieces in locrian", f"{locrian}/{len(pieces)}")]
     for label, modal in (("ionian/aeolian", False), ("modal", True)):
-
-        def sel(p: Piece, modal: bool = modal) -> bool:
-            return bool(p.figures["modal"]) == modal
-
-        add(
-            "3 tonal",
-            f"{label}: finder's top key has the plan's tonic",
-            fmt_share(flags(pieces, "finder_tonic_matches", sel)),
-        )
-        add(
-            "3 tonal",
-            f"{label}: plan's tonic among finder's top 3",
-            fmt_share(flags(pieces, "finder_tonic_in_top3", sel)),
-        )
-        add(
-            "3 tonal",
-            f"{label}: finder's top key has the plan's key signature",
-            fmt_share(flags(pieces, "finder_signature_matches", sel)),
+        chosen = [p for p in pieces if bool(p.figures["modal"]) == modal]
+        metrics += flag_metrics(
+            chosen,
+            (
+                (f"{label}: finder's top key has the plan's tonic", "finder_tonic_matches"),
+                (f"{label}: plan's tonic among finder's top 3", "finder_tonic_in_top3"),
+                (
+                    f"{label}: finder's top key has the plan's key signature",
+                    "finder_signature_matches",
+                ),
+            ),
         )
     neg = [p for p in pieces if p.row["expect_valence"] == "negative" and p.row["intense"]]
-    add(
-        "3 tonal",
-        "negative+intense pieces in a major-like mode",
-        fmt_share(flags(neg, "negative_intense_major_like")),
+    metrics += flag_metrics(
+        neg, (("negative+intense pieces in a major-like mode", "negative_intense_major_like"),)
     )
+    return metrics
 
-    add(
-        "4 mix",
-        "CC7 and CC10 on every pitched track",
-        fmt_share(flags(pieces, "cc7_cc10_every_pitched_track")),
-    )
-    add("4 mix", "CC11 anywhere", fmt_share(flags(pieces, "cc11_anywhere")))
-    add(
-        "4 mix",
-        "CC64 on every piano/pad track (pieces having one)",
-        fmt_share(flags(pieces, "cc64_on_piano_pad")),
-    )
-    add(
-        "4 mix",
-        "median velocity range within a bar (per track)",
-        fmt_num(median(r for f in fig for r in f["bar_velocity_ranges"]), 1),
-    )
-    for v in ("negative", "neutral", "positive"):
-        cells = []
-        for a in ("low", "mid", "high"):
-            m = mean(
-                float(p.figures["mean_velocity"])
-                for p in pieces
-                if p.row["expect_valence"] == v
-                and p.row["expect_arousal"] == a
-                and p.figures["mean_velocity"] is not None
-            )
-            cells.append(f"{a} {fmt_num(m, 0)}")
-        add("4 mix", f"mean velocity, {v} (by arousal)", ", ".join(cells))
-    add(
-        "4 mix",
-        "bars with melody mean pitch above harmony and pad",
-        fmt_share(pooled(pieces, "melody_above_bars")),
-    )
 
-    comp = [p for p in pieces if p.figures["compound"]]
-    add(
-        "5 idiom",
-        "6/8, 9/8, 12/8 pieces: off-beat onsets off the eighth grid",
-        fmt_share(pooled(comp, "offbeat_displaced")),
-    )
-    add(
-        "5 idiom",
-        "6/8, 9/8, 12/8 pieces with any displaced off-beats (>10%)",
-        fmt_share(
-            share(
-                (p.figures["offbeat_displaced"][0] > 0.1 * p.figures["offbeat_displaced"][1])
-                for p in comp
-                if p.figures["offbeat_displaced"][1]
-            )
+def mix_summary(pieces: Sequence[Piece]) -> list[Metric]:
+    ranges = [r for p in pieces for r in p.figures["bar_velocity_ranges"]]
+    return [
+        *flag_metrics(
+            pieces,
+            (
+                ("CC7 and CC10 on every pitched track", "cc7_cc10_every_pitched_track"),
+                ("CC11 anywhere", "cc11_anywhere"),
+                ("CC64 on every piano/pad track (pieces having one)", "cc64_on_piano_pad"),
+            ),
         ),
-    )
+        ("median velocity range within a bar (per track)", fmt_num(median(ranges), 1)),
+        *(
+            (f"mean velocity, {v} (by arousal)", velocities_by_arousal(pieces, v))
+            for v in ("negative", "neutral", "positive")
+        ),
+        (
+            "bars with melody mean pitch above harmony and pad",
+            fmt_share(pooled(pieces, "melody_above_bars")),
+        ),
+    ]
+
+
+def velocities_by_arousal(pieces: Sequence[Piece], valence: str) -> str:
+    """Mean velocity of the pieces with this blind valence label, per arousal label."""
+    cells = []
+    for a in ("low", "mid", "high"):
+        m = mean(
+            float(p.figures["mean_velocity"])
+            for p in pieces
+            if p.row["expect_valence"] == valence
+            and p.row["expect_arousal"] == a
+            and p.figures["mean_velocity"] is not None
+        )
+        cells.append(f"{a} {fmt_num(m, 0)}")
+    return ", ".join(cells)
+
+
+def idiom_summary(pieces: Sequence[Piece]) -> list[Metric]:
+    comp = [p for p in pieces if p.figures["compound"]]
+    rock = [float(s) for p in pieces if (s := p.figures.get("power_chord_share")) is not None]
+    return [
+        (
+            "6/8, 9/8, 12/8 pieces: off-beat onsets off the eighth grid",
+            fmt_share(pooled(comp, "offbeat_displaced")),
+        ),
+        (
+            "6/8, 9/8, 12/8 pieces with any displaced off-beats (>10%)",
+            fmt_share(displaced_pieces(comp)),
+        ),
+        ("compound onset histogram, 12 bins per dotted quarter (%)", onset_histogram(comp)),
+        (
+            "6/8 pieces with drums: kick and snare on the same tick",
+            fmt_share(flags(pieces, "kick_snare_together")),
+        ),
+        (
+            "drum fills before section starts (count / boundaries)",
+            fmt_share(pooled(pieces, "fills")),
+        ),
+        (
+            "rock pieces whose harmony is ≥80% power chords",
+            fmt_share(share(s >= 0.8 for s in rock)),
+        ),
+        ("rock: mean share of harmony chords that are power chords", fmt_num(mean(rock))),
+    ]
+
+
+def displaced_pieces(comp: Sequence[Piece]) -> tuple[int, int]:
+    """(pieces with more than 10% of their off-beats off the eighth grid, pieces with any)."""
+    pairs = [p.figures["offbeat_displaced"] for p in comp]
+    return share(displaced > 0.1 * off for displaced, off in pairs if off)
+
+
+def onset_histogram(comp: Sequence[Piece]) -> str:
+    """The compound pieces' onsets pooled in 12 bins per dotted quarter, as percentages."""
     hist = [0] * 12
     for p in comp:
         hist = [a + b for a, b in zip(hist, p.figures["beat_onset_histogram"], strict=True)]
     tot = sum(hist) or 1
-    add(
-        "5 idiom",
-        "compound onset histogram, 12 bins per dotted quarter (%)",
-        " ".join(f"{100 * h / tot:.0f}" for h in hist),
-    )
-    add(
-        "5 idiom",
-        "6/8 pieces with drums: kick and snare on the same tick",
-        fmt_share(flags(pieces, "kick_snare_together")),
-    )
-    fills = pooled(pieces, "fills")
-    add("5 idiom", "drum fills before section starts (count / boundaries)", fmt_share(fills))
-    rock = [p for p in pieces if p.figures.get("power_chord_share") is not None]
-    add(
-        "5 idiom",
-        "rock pieces whose harmony is ≥80% power chords",
-        fmt_share(share(float(p.figures["power_chord_share"]) >= 0.8 for p in rock)),
-    )
-    add(
-        "5 idiom",
-        "rock: mean share of harmony chords that are power chords",
-        fmt_num(mean(float(p.figures["power_chord_share"]) for p in rock)),
-    )
+    return " ".join(f"{100 * h / tot:.0f}" for h in hist)
 
+
+def audio_summary(pieces: Sequence[Piece]) -> list[Metric]:
     audio = [p.figures["audio"] for p in pieces if "audio" in p.figures]
-    if audio:
-        ok = [a for a in audio if "error" not in a]
-        clips = [int(a["clipped_samples"]) for a in ok]
-        peaks = [float(a["peak_dbfs"]) for a in ok]
-        add("6 audio", "pieces rendered (errors)", f"{len(ok)} ({len(audio) - len(ok)})")
-        add(
-            "6 audio",
-            "pieces with clipped samples",
-            fmt_share(share(a["clipped_samples"] > 0 for a in ok)),
-        )
-        add(
-            "6 audio",
+    if not audio:
+        return [("not run", "pass --audio")]
+    ok = [a for a in audio if "error" not in a]
+    clips = [int(a["clipped_samples"]) for a in ok]
+    peaks = [float(a["peak_dbfs"]) for a in ok]
+    return [
+        ("pieces rendered (errors)", f"{len(ok)} ({len(audio) - len(ok)})"),
+        ("pieces with clipped samples", fmt_share(share(a["clipped_samples"] > 0 for a in ok))),
+        (
             "clipped samples per piece (median; max)",
             f"{fmt_num(median(clips), 0)}; {max(clips, default=0)}",
-        )
-        add(
-            "6 audio",
+        ),
+        (
             "peak dBFS (median; max)",
             f"{fmt_num(median(peaks), 1)}; {fmt_num(max(peaks, default=None), 1)}",
-        )
-        lufs = [
-            a["loudness_lufs"]
-            for a in ok
-            if "loudness_lufs" in a and math.isfinite(a["loudness_lufs"])
-        ]
-        if lufs:
-            add(
-                "6 audio",
+        ),
+        *loudness_metrics(ok),
+    ]
+
+
+def loudness_metrics(rendered: Sequence[dict[str, Any]]) -> list[Metric]:
+    """Integrated loudness where pyloudnorm measured it, else plain RMS."""
+    lufs = [
+        a["loudness_lufs"]
+        for a in rendered
+        if "loudness_lufs" in a and math.isfinite(a["loudness_lufs"])
+    ]
+    rms = [a["rms_dbfs"] for a in rendered if "rms_dbfs" in a]
+    metrics: list[Metric] = []
+    if lufs:
+        metrics.append(
+            (
                 "integrated loudness LUFS (median; min; max)",
                 f"{fmt_num(median(lufs), 1)}; {min(lufs):.1f}; {max(lufs):.1f}",
             )
-        rms = [a["rms_dbfs"] for a in ok if "rms_dbfs" in a]
-        if rms:
-            add("6 audio", "RMS dBFS, no pyloudnorm (median)", fmt_num(median(rms), 1))
-    else:
-        add("6 audio", "not run", "pass --audio")
+        )
+    if rms:
+        metrics.append(("RMS dBFS, no pyloudnorm (median)", fmt_num(median(rms), 1)))
+    return metrics
 
-    add(
-        "7 ending",
-        "final melody note is a tone of the final planned chord",
-        fmt_share(flags(pieces, "final_melody_in_planned_chord")),
-    )
-    add(
-        "7 ending",
-        "final melody note is among the last bar's harmony PCs",
-        fmt_share(flags(pieces, "final_melody_in_sounding_chord")),
-    )
-    add(
-        "7 ending",
-        "last-bar harmony rooted on the planned tonic (no rule break)",
-        fmt_share(
-            flags(pieces, "final_root_is_tonic", lambda p: not p.figures.get("ending_exempt"))
+
+def ending_summary(pieces: Sequence[Piece]) -> list[Metric]:
+    exempt = [p for p in pieces if p.figures.get("ending_exempt")]
+    held = [p for p in pieces if not p.figures.get("ending_exempt")]
+    return [
+        *flag_metrics(
+            pieces,
+            (
+                (
+                    "final melody note is a tone of the final planned chord",
+                    "final_melody_in_planned_chord",
+                ),
+                (
+                    "final melody note is among the last bar's harmony PCs",
+                    "final_melody_in_sounding_chord",
+                ),
+            ),
         ),
-    )
-    add(
-        "7 ending",
-        "same, pieces asking to avoid resolution / keep dissonance",
-        fmt_share(
-            flags(pieces, "final_root_is_tonic", lambda p: bool(p.figures.get("ending_exempt")))
+        (
+            "last-bar harmony rooted on the planned tonic (no rule break)",
+            fmt_share(flags(held, "final_root_is_tonic")),
         ),
-    )
-    return rows
+        (
+            "same, pieces asking to avoid resolution / keep dissonance",
+            fmt_share(flags(exempt, "final_root_is_tonic")),
+        ),
+    ]
 
 
 def print_table(rows: Sequence[tuple[str, str, str]], out: Any = sys.stdout) -> None:
