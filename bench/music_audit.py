@@ -34,7 +34,7 @@ from typing import Any
 import mido
 import numpy as np
 
-from kmidi.compose import compose
+from kmidi.compose import Composition, compose
 from kmidi.errors import TechnicalWishError
 from schemas.intent import Intent, TechnicalWishes
 
@@ -875,6 +875,14 @@ def render_audio(data: bytes, workdir: Path) -> dict[str, Any]:
     return out
 
 
+def audio_figures(midi: bytes, workdir: Path) -> dict[str, Any]:
+    """render_audio's figures, or the error that stopped it."""
+    try:
+        return render_audio(midi, workdir)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        return {"error": repr(exc)}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -1261,7 +1269,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def audit_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1270,13 +1278,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every per-piece figure")
     parser.add_argument("--audio", action="store_true", help="render with FluidSynth (slow)")
     parser.add_argument("--limit", type=int, help="render at most N pieces with --audio")
-    args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    rows = load_rows(args.sentences)
-    if args.audio and (shutil.which("fluidsynth") is None or not SOUNDFONT.exists()):
-        parser.error("--audio needs fluidsynth and fluid-soundfont-gm (apt-get install)")
-    kmidi_mod = importlib.import_module("kmidi")
-    began = time.perf_counter()
+    return parser
+
+
+def compose_or_record(
+    intent: Intent, row: dict[str, Any], seed: int, failures: list[dict[str, Any]]
+) -> Composition | None:
+    """The composition, or None with the rejection or crash recorded in ``failures``."""
+    try:
+        return compose(intent, seed=seed)
+    except TechnicalWishError as exc:
+        failures.append({"id": row["id"], "seed": seed, "rejected": f"{exc.code}: {exc.message}"})
+    except Exception as exc:  # the audit reports a crash, it does not stop on one
+        failures.append({"id": row["id"], "seed": seed, "crashed": repr(exc)})
+    return None
+
+
+def compose_all(
+    rows: Sequence[dict[str, Any]], seeds: Sequence[int], audio: bool, limit: int | None
+) -> tuple[list[Piece], list[dict[str, Any]]]:
+    """Every sentence at every seed, analysed (the first ``limit`` rendered with ``audio``),
+    and the pieces that were not composed."""
     pieces: list[Piece] = []
     failures: list[dict[str, Any]] = []
     rendered = 0
@@ -1285,24 +1307,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             technical = TechnicalWishes.model_validate(row.get("technical") or {})
             intent = Intent(emotional_intent=row["text"], technical=technical)
             for seed in seeds:
-                try:
-                    result = compose(intent, seed=seed)
-                except TechnicalWishError as exc:
-                    failures.append(
-                        {"id": row["id"], "seed": seed, "rejected": f"{exc.code}: {exc.message}"}
-                    )
-                    continue
-                except Exception as exc:  # the audit reports a crash, it does not stop on one
-                    failures.append({"id": row["id"], "seed": seed, "crashed": repr(exc)})
+                result = compose_or_record(intent, row, seed, failures)
+                if result is None:
                     continue
                 piece = analyse(row, seed, result.plan.to_dict(), result.midi)
-                if args.audio and (args.limit is None or rendered < args.limit):
-                    try:
-                        piece.figures["audio"] = render_audio(result.midi, Path(tmp))
-                    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-                        piece.figures["audio"] = {"error": repr(exc)}
+                if audio and (limit is None or rendered < limit):
+                    piece.figures["audio"] = audio_figures(result.midi, Path(tmp))
                     rendered += 1
                 pieces.append(piece)
+    return pieces, failures
+
+
+def json_document(
+    seeds: Sequence[int],
+    sentences: Path,
+    table: Sequence[tuple[str, str, str]],
+    failures: Sequence[dict[str, Any]],
+    pieces: Sequence[Piece],
+) -> dict[str, Any]:
+    """What --json writes: the run, the table, the failures and every per-piece figure."""
+    return {
+        "seeds": seeds,
+        "sentences": str(sentences),
+        "summary": [{"section": a, "metric": b, "value": c} for a, b, c in table],
+        "failures": failures,
+        "pieces": [
+            {
+                "id": p.id,
+                "seed": p.seed,
+                "plan_key": f"{p.plan['key_tonic']} {p.plan['key_mode']}",
+                "genre": p.plan["instrumentation"]["genre"],
+                "meter": p.plan["time_signature"],
+                "length_bars": p.plan["length_bars"],
+                **p.figures,
+            }
+            for p in pieces
+        ],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = audit_parser()
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    rows = load_rows(args.sentences)
+    if args.audio and (shutil.which("fluidsynth") is None or not SOUNDFONT.exists()):
+        parser.error("--audio needs fluidsynth and fluid-soundfont-gm (apt-get install)")
+    kmidi_mod = importlib.import_module("kmidi")
+    began = time.perf_counter()
+    pieces, failures = compose_all(rows, seeds, args.audio, args.limit)
     elapsed = time.perf_counter() - began
     table = summarise(pieces, failures)
     print(
@@ -1313,24 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"not composed: {failure}")
     if args.json is not None:
-        doc = {
-            "seeds": seeds,
-            "sentences": str(args.sentences),
-            "summary": [{"section": a, "metric": b, "value": c} for a, b, c in table],
-            "failures": failures,
-            "pieces": [
-                {
-                    "id": p.id,
-                    "seed": p.seed,
-                    "plan_key": f"{p.plan['key_tonic']} {p.plan['key_mode']}",
-                    "genre": p.plan["instrumentation"]["genre"],
-                    "meter": p.plan["time_signature"],
-                    "length_bars": p.plan["length_bars"],
-                    **p.figures,
-                }
-                for p in pieces
-            ],
-        }
+        doc = json_document(seeds, args.sentences, table, failures, pieces)
         args.json.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
     return 0
 
