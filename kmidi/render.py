@@ -314,23 +314,66 @@ def _phrase_arc(plan: Plan) -> list[float]:
 
 def _score(plan: Plan) -> _Score:
     """Everything the parts share, worked out from ``plan`` once."""
-    num, den = plan.meter
-    bars = plan.length_bars
-    bpb = plan.beats_per_bar
+    bars, bpb, groove = plan.length_bars, plan.beats_per_bar, plan.groove
     total_beats = round(bpb * PPQ) * bars / PPQ
-    groove = plan.groove
-    swing = groove.swing
-    beat_starts: list[float] = []
+    beat_starts = _beat_starts(*plan.meter)
+    energy, section = _section_bars(plan)
+    chords, chord_pcs = _parsed_chords(plan.progression)
+    slots = list(plan.progression)
+    bar_slots, slot_spans, slot_bars = _slot_layout(slots, bars, bpb, total_beats)
+    return _Score(
+        plan=plan,
+        rng=random.Random(plan.variation),
+        bars=bars,
+        bpb=bpb,
+        total_beats=total_beats,
+        beat_starts=beat_starts,
+        eighths=[x / 2 for x in range(int(bpb * 2))],
+        energy=energy,
+        section=section,
+        section_starts={s.start_bar for s in plan.sections},
+        arc=_phrase_arc(plan),
+        swing=_swing_grid(bpb, groove.swing),
+        feel=groove.feel_offset,
+        kj=groove.humanize_timing * _TRI,
+        kv=groove.humanize_velocity * 127 * _TRI,
+        key=plan.key,
+        chords=chords,
+        chord_pcs=chord_pcs,
+        slots=slots,
+        slot_spans=slot_spans,
+        slot_bars=slot_bars,
+        bar_slots=bar_slots,
+        arr=_arrangement(plan, beat_starts),
+        opening=_opening(plan, slots),
+    )
+
+
+def _beat_starts(num: int, den: int) -> list[float]:
+    """Felt-beat starts within a bar, in quarter beats, from the meter's beat groups."""
+    starts: list[float] = []
     acc = 0
     for g in beat_groups(num, den):
-        beat_starts.append(acc / 4)
+        starts.append(acc / 4)
         acc += g
+    return starts
+
+
+def _section_bars(plan: Plan) -> tuple[list[float], list[str]]:
+    """Each bar's section energy and section name (0.5 and "theme" outside any section)."""
+    bars = plan.length_bars
     energy = [0.5] * bars
     section = ["theme"] * bars
     for s in plan.sections:
         for b in range(s.start_bar, min(s.end_bar, bars)):
             energy[b] = s.energy
             section[b] = s.name
+    return energy, section
+
+
+def _swing_grid(bpb: float, swing: float) -> dict[float, float]:
+    """Each sixteenth position in a bar → its swung position: off-beat eighths move by
+    ``swing``, the sixteenths between by half of it."""
 
     def swung(pos: float) -> float:
         frac = pos - math.floor(pos)
@@ -340,15 +383,27 @@ def _score(plan: Plan) -> _Score:
             return pos + swing * 0.5
         return pos
 
+    return {k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)}
+
+
+def _parsed_chords(
+    progression: tuple[ChordSlot, ...],
+) -> tuple[list[Chord], list[tuple[int, ...]]]:
+    """Each slot's chord and its pitch classes."""
     # Progressions repeat a few chords: parse each symbol once.
     parsed: dict[str, tuple[Chord, tuple[int, ...]]] = {}
-    for slot in plan.progression:
+    for slot in progression:
         if slot.symbol not in parsed:
             chord = parse_chord_symbol(slot.symbol)
             parsed[slot.symbol] = (chord, chord.pitch_classes)
-    chords = [parsed[slot.symbol][0] for slot in plan.progression]
-    chord_pcs = [parsed[slot.symbol][1] for slot in plan.progression]
-    slots = list(plan.progression)
+    return [parsed[s.symbol][0] for s in progression], [parsed[s.symbol][1] for s in progression]
+
+
+def _slot_layout(
+    slots: list[ChordSlot], bars: int, bpb: float, total_beats: float
+) -> tuple[list[list[int]], list[tuple[float, float]], list[SlotBar]]:
+    """The slots sounding in each bar, each slot's start and end beat, and each slot's
+    part of every bar it covers."""
     bar_slots: list[list[int]] = [[] for _ in range(bars)]
     slot_spans: list[tuple[float, float]] = []
     slot_bars: list[SlotBar] = []
@@ -366,34 +421,15 @@ def _score(plan: Plan) -> _Score:
             hi = min(slot_end, bar_start + bpb) - bar_start
             slot_bars.append((i, b, bar_start, lo, hi))
             b += 1
+    return bar_slots, slot_spans, slot_bars
+
+
+def _arrangement(plan: Plan, beat_starts: list[float]) -> Arrangement:
+    """The figures this reading plays, given the genre's drum pattern and the felt beats."""
     inst = plan.instrumentation
+    num, den = plan.meter
     drums = drum_pattern(inst.drum_style, num, den) if inst.drums and inst.drum_style else None
-    return _Score(
-        plan=plan,
-        rng=random.Random(plan.variation),
-        bars=bars,
-        bpb=bpb,
-        total_beats=total_beats,
-        beat_starts=beat_starts,
-        eighths=[x / 2 for x in range(int(bpb * 2))],
-        energy=energy,
-        section=section,
-        section_starts={s.start_bar for s in plan.sections},
-        arc=_phrase_arc(plan),
-        swing={k / 4: swung(k / 4) for k in range(int(bpb * 4) + 1)},
-        feel=groove.feel_offset,
-        kj=groove.humanize_timing * _TRI,
-        kv=groove.humanize_velocity * 127 * _TRI,
-        key=plan.key,
-        chords=chords,
-        chord_pcs=chord_pcs,
-        slots=slots,
-        slot_spans=slot_spans,
-        slot_bars=slot_bars,
-        bar_slots=bar_slots,
-        arr=arrange(plan, drums, tuple(round(x * 4) for x in beat_starts)),
-        opening=_opening(plan, slots),
-    )
+    return arrange(plan, drums, tuple(round(x * 4) for x in beat_starts))
 
 
 # ---------------------------------------------------------------- rendering
