@@ -919,21 +919,34 @@ _FUNK_BASS: tuple[tuple[tuple[float, int, int], ...], ...] = (
 """Syncopated 4/4 bass cells, plain to busy: (beat, interval, role)."""
 
 
+_PatternedBar = tuple[int, float, float, float, float, bool]
+"""(slot, bar start, start and end within the bar, velocity, whether the slot ends in this
+bar) of a bar the bass plays in its style's pattern."""
+
+
 def _bass(score: _Score, bass: _Part) -> None:
     """The bass line: each chord's root in the style's pattern, walking or held, moving
     into the next chord, and a held root under the last chord of the piece."""
+    notes = _bass_roots(score)
+    rows, patterned = _bass_bars(score, notes[0])
+    bass.add_rows(rows, timing=score.kj * 0.7, dynamics=score.kv)
+    if patterned:
+        _patterned_bass(score, bass, patterned, notes)
+
+
+def _bass_bars(score: _Score, roots: list[int]) -> tuple[list[Row], list[_PatternedBar]]:
+    """The notes of the bars the bass holds or walks, in order, and the bars it plays in
+    the style's pattern (laid out together afterwards)."""
     plan = score.plan
-    high, style = plan.registers.bass_high, plan.instrumentation.bass_style
-    sw = score.swing.get
+    style = plan.instrumentation.bass_style
     onset = score.feel * 0.5
-    roots, fifth_notes, approaches = _bass_roots(score)
     final_bar = score.bars - 1
     rows: list[Row] = []
-    patterned: list[tuple[int, float, float, float, float, bool]] = []
+    patterned: list[_PatternedBar] = []
     for i, b, bar_start, lo, hi in score.slot_bars:
         velocity = score.level(b, 0.9)
         now = "root" if score.energy[b] < 0.2 and style not in ("pedal", "root") else style
-        on = bar_start + sw(lo, lo) + onset
+        on = bar_start + score.swing.get(lo, lo) + onset
         slot_start, slot_end = score.slot_spans[i]
         if now == "pedal":
             # One note held across the whole chord, however many bars it lasts.
@@ -951,26 +964,28 @@ def _bass(score: _Score, bass: _Part) -> None:
         else:
             last_of_slot = bar_start + hi >= slot_end - _EPS
             patterned.append((i, bar_start, lo, hi, velocity, last_of_slot))
-    bass.add_rows(rows, timing=score.kj * 0.7, dynamics=score.kv)
-    if not patterned:
-        return
-    ids, starts, los, his, levels, leads = _columns(patterned)
+    return rows, patterned
+
+
+def _patterned_bass(
+    score: _Score,
+    bass: _Part,
+    bars: list[_PatternedBar],
+    notes: tuple[list[int], list[int], list[int]],
+) -> None:
+    """One bar of the style's pattern laid over every patterned bar at once; ``notes`` are
+    ``_bass_roots``' roots, fifths and approach notes."""
+    plan = score.plan
+    high = plan.registers.bass_high
+    ids, starts, los, his, levels, leads = _columns(bars)
     xs, holds, intervals, roles, accents = _columns(
-        _bass_pattern(score, style, score.arr.bass_figure)
+        _bass_pattern(score, plan.instrumentation.bass_style, score.arr.bass_figure)
     )
-    swung = np.array([sw(x, x) for x in xs.tolist()])
+    swung = np.array([score.swing.get(x, x) for x in xs.tolist()])
     row, hit = _grid(los, his, xs)
-    root = np.array(roots, dtype=np.int64)[ids[row]]
-    pitch = root + intervals[hit]
-    # A leap that would climb over an octave above the bass register plays the root instead.
-    pitch = np.where(pitch <= high + 12, pitch, root)
-    pitch = np.where(roles[hit] == 1, np.array(fifth_notes, dtype=np.int64)[ids[row]], pitch)
-    # A chord's first beat is its root, even where the bar's pattern has a fifth or an
-    # octave there (the second chord of a bar starts mid-pattern).
-    slot_starts = np.array([a for a, _ in score.slot_spans], dtype=np.float64)[ids[row]]
-    pitch = np.where(np.abs(starts[row] + xs[hit] - slot_starts) < _EPS, root, pitch)
-    lead_in = (roles[hit] == 2) & leads[row]
-    pitch = np.where(lead_in, np.array(approaches, dtype=np.int64)[ids[row]], pitch)
+    pitch = _pattern_pitches(
+        score, notes, ids[row], starts[row] + xs[hit], intervals[hit], roles[hit], leads[row]
+    )
     if plan.instrumentation.voicing == "power" and plan.instrumentation.tonic_pedal:
         # Power chords have no third to name the mode: the bass chugs the low tonic on
         # the off-beats between the chords' roots (a pedal riff), and the key is heard.
@@ -978,7 +993,7 @@ def _bass(score: _Score, bass: _Part) -> None:
         offbeat = (xs[hit] % 1 != 0) & (roles[hit] == 0) & (intervals[hit] == 0)
         pitch = np.where(offbeat, chug, pitch)
     bass.add(
-        starts[row] + swung[hit] + onset,
+        starts[row] + swung[hit] + score.feel * 0.5,
         holds[hit],
         starts[row] + his[row],
         levels[row] * accents[hit],
@@ -986,6 +1001,31 @@ def _bass(score: _Score, bass: _Part) -> None:
         timing=score.kj * 0.7,
         dynamics=score.kv,
     )
+
+
+def _pattern_pitches(
+    score: _Score,
+    notes: tuple[list[int], list[int], list[int]],
+    slot: Ints,
+    at: Floats,
+    interval: Ints,
+    role: Ints,
+    leads: NDArray[np.bool_],
+) -> Ints:
+    """Each patterned note's pitch (its slot, beat ``at``, the pattern's interval and role,
+    whether its bar is the slot's last): the root plus the interval, the chord's fifth for
+    role 1, the note leading into the next chord for role 2 in the slot's last bar, and the
+    root on the chord's first beat."""
+    roots, fifths, approaches = (np.array(column, dtype=np.int64)[slot] for column in notes)
+    pitch = roots + interval
+    # A leap that would climb over an octave above the bass register plays the root instead.
+    pitch = np.where(pitch <= score.plan.registers.bass_high + 12, pitch, roots)
+    pitch = np.where(role == 1, fifths, pitch)
+    # A chord's first beat is its root, even where the bar's pattern has a fifth or an
+    # octave there (the second chord of a bar starts mid-pattern).
+    slot_starts = np.array([a for a, _ in score.slot_spans], dtype=np.float64)[slot]
+    pitch = np.where(np.abs(at - slot_starts) < _EPS, roots, pitch)
+    return np.where((role == 2) & leads, approaches, pitch)
 
 
 def _walking_bar(
