@@ -151,8 +151,20 @@ DISAGREEING = 0.5
 SECOND_BELOW = 0.6
 """When the reader chose the family, the lexicon's other feelings are scaled to at most this
 share of its leading preset (``_led_by``)."""
+PRAISE_OVERRULED = 0.4
+"""A pleasant lexicon reading gives way to the trained reader, however firm, when the reader
+gives one unpleasant family this share or more (``_praise_overruled``): pleasant words over
+a bad situation are sarcasm's commonest form, and the reader, trained on sarcasm, reads it
+better than a lexicon of feeling words (docs/languages.md, "Praise the reader overrules")."""
 READER_EVIDENCE = "(trained reader)"
 """The evidence entry of a reading whose family the trained reader chose."""
+_UNPLEASANT = frozenset(
+    family
+    for family in {preset.family for preset in PRESETS.values()}
+    if sum(p.valence for p in PRESETS.values() if p.family == family) < 0
+)
+"""Families whose presets are unpleasant on average: sadness, fear, anger, tension and
+detachment."""
 
 
 @dataclass(slots=True)
@@ -686,9 +698,14 @@ def analyse_text(
         lexical = _neutral(reading, language)
     else:
         lexical = _affect_of(reading, scores, emphasis, language)
-    if reader is None or not text or _firm(lexical, reading):
+    if reader is None or not text:
+        return lexical
+    firm = _firm(lexical, reading)
+    if firm and PRESETS[lexical.primary].valence < PLEASANT_VALENCE:
         return lexical
     opinion = (packaged_reader() if isinstance(reader, str) else reader).probabilities(text)
+    if firm and not _praise_overruled(reading, opinion):
+        return lexical
     family, posterior = _family_choice(scores, opinion) if opinion else (NEUTRAL.name, 0.0)
     # A bag of words that knows none of the feeling words it met reads "no feeling": it
     # may add a feeling the lexicon missed, or change one, but not erase one.
@@ -736,6 +753,17 @@ def _firm(lexical: Affect, reading: _Reading) -> bool:
         or bool(reading.negated or reading.contexts)
         or reading.sincere
     )
+
+
+def _praise_overruled(reading: _Reading, opinion: dict[str, float]) -> bool:
+    """Whether the reader overrules a firm pleasant reading: it gives an unpleasant family
+    ``PRAISE_OVERRULED`` or more, and the lexicon's reading came from none of what the
+    reader cannot see: a denial, a context, praise the sarcasm reader judged sincere, or a
+    text of ``FIRM_WORDS`` or fewer ("💀💀 I can't")."""
+    if reading.negated or reading.contexts or reading.sincere or reading.words <= FIRM_WORDS:
+        return False
+    shares = family_shares(opinion)
+    return any(shares[family] >= PRAISE_OVERRULED for family in _UNPLEASANT if family in shares)
 
 
 def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple[str, float]:

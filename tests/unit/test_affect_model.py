@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kmidi.affect import READER_EVIDENCE, analyse_text
+from kmidi.affect import (
+    FIRM_CONFIDENCE,
+    PLEASANT_VALENCE,
+    PRAISE_OVERRULED,
+    READER_EVIDENCE,
+    analyse_text,
+)
 from kmidi.affect_model import AffectReader, features, packaged_reader, tokens
 from kmidi.emotions import PRESETS
 
@@ -127,6 +133,31 @@ def test_short_or_denied_or_turned_feelings_stand_against_the_reader() -> None:
     contrary = _reader({"w birthday": {"numbness": 9.0}, "w ashes": {"joy": 9.0}})
     for text in ("it's my birthday!", "we scattered her ashes at the beach she loved"):
         assert analyse_text(text, reader=contrary) == analyse_text(text, reader=None), text
+
+
+def test_firm_praise_over_trouble_gives_way_to_a_reader_sure_of_the_trouble() -> None:
+    text = "what a wonderful joyful day, my landlord raised the rent again"
+    lexicon = analyse_text(text, reader=None)
+    assert PRESETS[lexicon.primary].valence >= PLEASANT_VALENCE
+    assert lexicon.confidence >= FIRM_CONFIDENCE
+    sure = _reader({"w landlord": {"anger": 30.0}})
+    reading = analyse_text(text, reader=sure)
+    assert PRESETS[reading.primary].family == "anger"
+    assert reading.unsure  # the two readers disagree: the conversation asks
+    faint = _reader({"w landlord": {"anger": 1.0}})
+    assert (
+        sum(share for name, share in faint.probabilities(text).items() if name == "anger")
+        < PRAISE_OVERRULED
+    )
+    assert analyse_text(text, reader=faint) == lexicon
+
+
+def test_sincere_praise_and_short_praise_keep_their_pleasant_reading() -> None:
+    sure = _reader({"w flowers": {"anger": 9.0}, "w wedding": {"anger": 9.0}})
+    for text in ("thanks a lot for the flowers, they made my day", "happy wedding day!"):
+        lexicon = analyse_text(text, reader=None)
+        assert PRESETS[lexicon.primary].valence >= PLEASANT_VALENCE, text
+        assert analyse_text(text, reader=sure) == lexicon, text
 
 
 def test_where_the_lexicon_found_nothing_a_weak_guess_is_not_a_feeling() -> None:

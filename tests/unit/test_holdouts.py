@@ -105,6 +105,15 @@ same kind of writer moved nothing blind.
 By category, before -> after: sarcasm 75 -> 78 of 134, scenes 131 -> 134 of 155, unsure
 43 -> 39 of 58, other languages 186 -> 185 of 202, plain, long and musical unchanged.
 
+holdout11 (167 rows, 36 sarcastic, written 2026-11-29 from the holdout10 brief by a helper
+who never opened the project, committed before its first run), to measure the next change
+once. First pass on the shipped analyser (the ninth refit, e0d5cfb): 142 of 167 (85 %); the
+lexicon alone 128 (77 %). The change, decided on cross-validation (7,199 -> 7,309 of 10,535;
+sarcasm 750 -> 830 of 1,623) and the development tests: a firm pleasant reading gives way
+to the reader when it gives an unpleasant family 0.4 or more (``PRAISE_OVERRULED``).
+Measured once: holdout11 141 of 167 (84 %); all eight 863 -> 864 of 1,029; sarcasm 104 ->
+105 of 170. The cross-validation gain did not carry to blind writing.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -126,10 +135,11 @@ SPLITS = {
     "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 91 % with the reader", 80),
     "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 77 % with the reader", 90),
     "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 81 % with the reader", 96),
-    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 83 % with the reader", 110),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 84 % with the reader", 110),
     "affect_holdout8": ("76 % first pass (the lexicon), 82 % with the reader", 120),
-    "affect_holdout9": ("88 % first pass (with the reader), 89 % refitted", 140),
-    "affect_holdout10": ("82 % first pass (with the reader), 81 % refitted", 150),
+    "affect_holdout9": ("88 % first pass (with the reader), 88 % now", 140),
+    "affect_holdout10": ("82 % first pass (with the reader), 82 % now", 150),
+    "affect_holdout11": ("85 % first pass (with the reader), 84 % with praise overruled", 160),
 }
 MEETS_GOAL = frozenset({"affect_holdout4"})
 
