@@ -1177,7 +1177,7 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
     # A stronger feeling climbs further; the contour turns where the reading puts it.
     top = 3 + round(4 * score.plan.emotion.intensity)
     turn = bars * score.bpb * score.arr.contour_peak
-    step = move = 0
+    step = move = before = 0
     motif: list[list[MotifNote]] = []
     for m in range(bars):
         bar: list[MotifNote] = []
@@ -1185,21 +1185,24 @@ def _motif(score: _Score, bars: int) -> list[list[MotifNote]]:
             if x > 0 and x not in strong and rand() < rest_p:
                 continue
             bar.append((x, length, step))
-            move = _contour_move(rand, 1 if m * score.bpb + x < turn else -1, move)
+            direction = 1 if m * score.bpb + x < turn else -1
+            before, move = move, _contour_move(rand, direction, move, before)
             # At the edge of its range the line turns back rather than trilling there.
             step = step + move if -4 <= step + move <= top else max(-4, min(top, step - move))
         motif.append(bar)
     return motif
 
 
-def _contour_move(rand: Callable[[], float], direction: int, last: int) -> int:
+def _contour_move(rand: Callable[[], float], direction: int, last: int, before: int) -> int:
     """The motif's next move in scale steps: mostly a step the way the contour goes; now
-    and then against it, never twice running (a zig-zag); after a leap, a step back (the
-    gap a leap opens is filled)."""
+    and then two steps against it (one step back and straight on again is a trill: C D C
+    D); after a leap, a step back (the gap a leap opens is filled)."""
     if abs(last) >= 2:
         return -1 if last > 0 else 1
-    against = last != 0 and (last > 0) != (direction > 0)
-    if not against and rand() < 0.2:
+    turned = last != 0 and (last > 0) != (direction > 0)
+    if turned and not (before != 0 and (before > 0) != (direction > 0)):
+        return -direction
+    if not turned and rand() < 0.2:
         direction = -direction
     return direction * (1 if rand() < 0.72 else (2 if rand() < 0.75 else 3))
 
@@ -1235,18 +1238,31 @@ def _sequences(motif: list[list[MotifNote]]) -> list[int]:
     return joined or [1, -1, 2, -2]
 
 
-def _phrase_shape(
+def _phrase_body(
     line: _Line, development: str, anchor: int, sequence: int, bars: int
 ) -> list[list[MotifNote]]:
     """The notes of each bar of a phrase before its cadence bar: the developed motif, then
     the motif again a ``sequence`` of scale steps away, and so on."""
     developed = _developed(line, development)
     size = len(developed)
-    body = [
+    return [
         [(x, d, anchor + s + (k // size) * sequence) for x, d, s in developed[k % size]]
         for k in range(bars)
     ]
-    return _inside(body, len(line.notes) - 1, len(line.scale))
+
+
+def _fitting_anchor(line: _Line, development: str, anchor: int, sequence: int, bars: int) -> int:
+    """The anchor moved by the fewest scale steps that bring the phrase inside the range
+    when no whole octave does: there ``_inside`` mirrors it, and a line turning at the
+    edge trilled (G# F# G# F#, ninth session). A phrase wider than the range keeps it."""
+    top, octave = len(line.notes) - 1, len(line.scale)
+    steps = [s for bar in _phrase_body(line, development, anchor, sequence, bars) for *_, s in bar]
+    if not steps:
+        return anchor
+    lo, hi = min(steps), max(steps)
+    if hi - lo > top or any(lo + k * octave >= 0 and hi + k * octave <= top for k in range(-3, 4)):
+        return anchor
+    return anchor - lo if lo < 0 else anchor + top - hi
 
 
 def _inside(body: list[list[MotifNote]], top: int, octave: int) -> list[list[MotifNote]]:
@@ -1308,9 +1324,11 @@ def _melody(score: _Score, part: _Part) -> None:
             development, lift = _DEVELOPMENTS[len(shapes) % len(_DEVELOPMENTS)]
             lift += 2 * (len(shapes) // len(_DEVELOPMENTS))
             sequence = score.rng.choice(_sequences(_developed(line, development)))
-            shapes[phrase.material] = (development, anchor + lift, sequence)
+            at = _fitting_anchor(line, development, anchor + lift, sequence, phrase.bars)
+            shapes[phrase.material] = (development, at, sequence)
         development, at, sequence = shapes[phrase.material]
-        body = _phrase_shape(line, development, at, sequence, phrase.bars)
+        body = _phrase_body(line, development, at, sequence, phrase.bars)
+        body = _inside(body, len(notes) - 1, len(line.scale))
         ending = prev % 12 if phrase is not phrases[0] else None
         prev = _phrase_rows(score, line, phrase, body, prev, rows, ending)
     part.add_rows(rows, timing=score.kj, dynamics=score.kv)
