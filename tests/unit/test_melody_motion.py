@@ -11,7 +11,10 @@ Slow, sparse tunes (2.5 notes a bar or fewer) are held to their own figures (doc
 "Slow tunes that move"): before their mend (ninth session) 35 % steps and 24 % fourths to
 sixths, after it 45 % and 18 %. A line that steps back and straight on again trills (C D C
 D): 5.6 such figures per 100 moves before the contour turned for two steps and a phrase
-was moved inside the range by scale steps rather than mirrored, 1.6 after.
+was moved inside the range by scale steps rather than mirrored, 1.6 after. The note
+before a cadence leads into it by step where the chord allows: the piece's last note was
+reached by step in 18 % of these pieces and by a leap of a fourth or more in 37 %, and
+after, in 57 % and 12 %.
 """
 
 from __future__ import annotations
@@ -86,3 +89,13 @@ def test_melodies_seldom_trill_between_two_notes() -> None:
     )
     print(f"a-b-a-b figures per 100 moves: {100 * trills / len(moves):.1f}")
     assert trills < 0.035 * len(moves), trills
+
+
+def test_the_last_note_is_reached_by_step() -> None:
+    lines = [line for line, _ in melody_lines()]
+    last = [abs(line[-1] - line[-2]) for line in lines]
+    steps = sum(1 <= move <= 2 for move in last) / len(last)
+    leaps = sum(move >= 5 for move in last) / len(last)
+    print(f"last note reached by step {steps:.0%}, by a leap of a fourth or more {leaps:.0%}")
+    assert steps > 0.40, steps
+    assert leaps < 0.22, leaps
