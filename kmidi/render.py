@@ -1471,17 +1471,18 @@ def _lead_into(
     beat when ``under[1]``) leads into its tone (``pitch``) by step: a leap onto the last
     note of a phrase does not sound like arriving (the last note was leapt to in 37 % of
     pieces, ninth session). It becomes the scale tone next to the cadence's on the side it
-    came from, the second or seventh degree before the tonic; on a felt beat only when it
-    is a tone of the chord there."""
+    came from (a repeated note: from above if it can), the second or seventh degree before
+    the tonic; on a felt beat only when it is a tone of the chord there."""
     before = rows[-2][4]
-    if abs(pitch - before) <= 2:
+    if 0 < abs(pitch - before) <= 2:
         return
-    way = 1 if before > pitch else -1
+    # A repeated note comes down from the step above when it can (2 to 1), else up.
+    sides = (1, -1) if before == pitch else ((1,) if before > pitch else (-1,))
     pcs, felt = under
-    for lead in (pitch + way, pitch + 2 * way):
-        if lead % 12 in line.scale and line.low <= lead <= line.high:
-            if not felt or lead % 12 in pcs:
-                rows[-2] = (*rows[-2][:4], lead)
+    for way in sides:
+        lead = next(p for p in (pitch + way, pitch + 2 * way, pitch) if p % 12 in line.scale)
+        if lead != pitch and line.low <= lead <= line.high and (not felt or lead % 12 in pcs):
+            rows[-2] = (*rows[-2][:4], lead)
             return
 
 

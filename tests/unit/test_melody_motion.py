@@ -13,8 +13,9 @@ sixths, after it 45 % and 18 %. A line that steps back and straight on again tri
 D): 5.6 such figures per 100 moves before the contour turned for two steps and a phrase
 was moved inside the range by scale steps rather than mirrored, 1.6 after. The note
 before a cadence leads into it by step where the chord allows: the piece's last note was
-reached by step in 18 % of these pieces and by a leap of a fourth or more in 37 %, and
-after, in 57 % and 12 %.
+reached by step in 18 % of these pieces and by a leap of a fourth or more in 37 %; after,
+in 57 % and 12 %, and 69 % by step once a repeated note before the last came down from
+the step above.
 """
 
 from __future__ import annotations
@@ -97,5 +98,5 @@ def test_the_last_note_is_reached_by_step() -> None:
     steps = sum(1 <= move <= 2 for move in last) / len(last)
     leaps = sum(move >= 5 for move in last) / len(last)
     print(f"last note reached by step {steps:.0%}, by a leap of a fourth or more {leaps:.0%}")
-    assert steps > 0.40, steps
+    assert steps > 0.62, steps
     assert leaps < 0.22, leaps
