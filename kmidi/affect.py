@@ -417,14 +417,6 @@ def _apply_contexts(reading: _Reading, lexicon: Lexicon) -> None:
             reading.scores[target] = reading.scores.get(target, 0.0) + moved
 
 
-def _family_totals(scores: dict[str, float]) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for preset, score in scores.items():
-        family = PRESETS[preset].family
-        totals[family] = totals.get(family, 0.0) + score
-    return totals
-
-
 def _shouting(reading: _Reading) -> bool:
     return reading.caps_words >= 1 and (
         reading.caps_words >= 2 or reading.caps_words * 3 >= reading.words
@@ -771,7 +763,7 @@ def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple
     log-probability of each family plus ``LEXICON_SAY`` times the lexicon's score for it
     (``NO_FEELING_SCORE`` for neutral), a product of the two experts."""
     reader_families = family_shares(opinion)
-    lexicon_families = _family_totals(scores)
+    lexicon_families = family_shares(scores)
     lexicon_families[NEUTRAL.name] = NO_FEELING_SCORE
     logits = {
         family: math.log(share + 1e-4) + LEXICON_SAY * lexicon_families.get(family, 0.0)
@@ -815,7 +807,7 @@ def _affect_of(
     """The reading's scores as an Affect: the leading family's strongest preset, a close
     second, intensity, valence, arousal and how sure the reading is (``family`` and
     ``confidence`` when the trained reader chose the family: its posterior)."""
-    families = _family_totals(scores)
+    families = family_shares(scores)
     family_order = sorted(families, key=lambda f: (f != family, -families[f]))
     top_family = family_order[0]
     ordered = _order(scores)

@@ -53,7 +53,8 @@ def feature_value(known: int) -> float:
 
 
 def family_shares(shares: dict[str, float]) -> dict[str, float]:
-    """Preset probabilities summed by family, in the order the families first appear."""
+    """Preset shares (probabilities or lexicon scores) summed by family, in the order the
+    families first appear."""
     families: dict[str, float] = {}
     for preset, share in shares.items():
         family = PRESETS[preset].family
