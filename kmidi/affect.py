@@ -739,20 +739,22 @@ def _firm(lexical: Affect, reading: _Reading) -> bool:
     praise the sarcasm reader found sincere ("thanks, universe, for this sunset")."""
     if lexical.primary == NEUTRAL.name:
         return False
+    return lexical.confidence >= FIRM_CONFIDENCE or _unseen_by_reader(reading)
+
+
+def _unseen_by_reader(reading: _Reading) -> bool:
+    """The lexicon read what a bag of words cannot: a text of ``FIRM_WORDS`` or fewer, a
+    denial, a context, or praise the sarcasm reader judged sincere."""
     return (
-        lexical.confidence >= FIRM_CONFIDENCE
-        or reading.words <= FIRM_WORDS
-        or bool(reading.negated or reading.contexts)
-        or reading.sincere
+        reading.words <= FIRM_WORDS or bool(reading.negated or reading.contexts) or reading.sincere
     )
 
 
 def _praise_overruled(reading: _Reading, opinion: dict[str, float]) -> bool:
     """Whether the reader overrules a firm pleasant reading: it gives an unpleasant family
     ``PRAISE_OVERRULED`` or more, and the lexicon's reading came from none of what the
-    reader cannot see: a denial, a context, praise the sarcasm reader judged sincere, or a
-    text of ``FIRM_WORDS`` or fewer ("💀💀 I can't")."""
-    if reading.negated or reading.contexts or reading.sincere or reading.words <= FIRM_WORDS:
+    reader cannot see (``_unseen_by_reader``: "💀💀 I can't", sincere praise)."""
+    if _unseen_by_reader(reading):
         return False
     shares = family_shares(opinion)
     return any(shares[family] >= PRAISE_OVERRULED for family in _UNPLEASANT if family in shares)
