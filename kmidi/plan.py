@@ -664,50 +664,74 @@ def _generated_chords(
 ) -> list[Chord]:
     """The chords of a generated progression: templates per material, cadences per phrase,
     applied dominants, then the rule breaks' colour."""
-    sevenths, valence, rules = colour.sevenths, colour.valence, colour.rules
     degrees, dominants = _phrase_degrees(key, phrases, counts, rng)
-    count = len(degrees)
     # A progression uses a handful of degrees: build each chord once (Chord is immutable).
-    by_degree = {d: diatonic_chord(key, d, seventh=sevenths) for d in dict.fromkeys(degrees)}
+    by_degree = {d: diatonic_chord(key, d, seventh=colour.sevenths) for d in dict.fromkeys(degrees)}
     chords = [by_degree[d] for d in degrees]
     if key.mode == "aeolian":
-        # Common-practice minor: a cadence's dominant is major (the raised seventh).
-        root = (key.tonic_pc + 7) % 12
-        major_v = Chord(
-            root, (0, 4, 7, 10) if sevenths else (0, 4, 7), root_name=key.spell_degree(5, root)
-        )
-        for i in dominants:
-            chords[i] = major_v
+        _raise_dominants(key, chords, dominants, sevenths=colour.sevenths)
     if colour.applied and key.mode in _APPLIED_MODES:
         _apply_dominants(key, degrees, chords, _free_slots(phrases, counts), colour.applied, rng)
+    if "modal_interchange" in colour.rules:
+        _borrow_from_parallel(key, degrees, chords, sevenths=colour.sevenths)
+    _deceive(key, phrases, counts, chords, colour)
+    if "unresolved_dissonance" in colour.rules:
+        _leave_unresolved(key, chords)
+    return chords
+
+
+def _raise_dominants(key: Key, chords: list[Chord], dominants: set[int], *, sevenths: bool) -> None:
+    """Common-practice minor: a cadence's dominant is major (the raised seventh)."""
+    root = (key.tonic_pc + 7) % 12
+    major_v = Chord(
+        root, (0, 4, 7, 10) if sevenths else (0, 4, 7), root_name=key.spell_degree(5, root)
+    )
+    for i in dominants:
+        chords[i] = major_v
+
+
+def _borrow_from_parallel(
+    key: Key, degrees: list[int], chords: list[Chord], *, sevenths: bool
+) -> None:
+    """Borrow on the third chord of every other phrase: a shadow (or light) passing over;
+    a major key also takes the minor iv before home."""
     parallel = Key(key.tonic, key.tonic_pc, "ionian" if key.is_minor_like else "aeolian")
-    if "modal_interchange" in rules:
-        # Borrow on the third chord of every other phrase: a shadow (or light) passing over.
-        for i in range(2, count - 1, 8):
-            borrowed_degree = 4 if degrees[i] not in (4, 6) else degrees[i]
-            chords[i] = diatonic_chord(parallel, borrowed_degree, seventh=sevenths)
-        if count >= 4 and not key.is_minor_like:
-            chords[-2] = diatonic_chord(parallel, 4)  # the minor iv before home
+    count = len(chords)
+    for i in range(2, count - 1, 8):
+        borrowed_degree = 4 if degrees[i] not in (4, 6) else degrees[i]
+        chords[i] = diatonic_chord(parallel, borrowed_degree, seventh=sevenths)
+    if count >= 4 and not key.is_minor_like:
+        chords[-2] = diatonic_chord(parallel, 4)
+
+
+def _deceive(
+    key: Key,
+    phrases: tuple[Phrase, ...],
+    counts: list[int],
+    chords: list[Chord],
+    colour: _Colour,
+) -> None:
+    """A deceptive cadence's last chord becomes a stable chord away from home."""
     ends = list(accumulate(counts))
     deceptive = [end - 1 for end, p in zip(ends, phrases, strict=True) if p.cadence == "deceptive"]
-    if deceptive:
-        # Minor modes stay minor-coloured away from home (iv, v); major ones go to vi or IV.
-        if key.is_minor_like:
-            prefer: tuple[int, ...] = (4, 5, 6)
-        else:
-            prefer = (6, 4) if valence < 0 else (4, 6)
-        away = _stable_away(key, prefer, sevenths=sevenths, minor=key.is_minor_like)
-        for i in deceptive:
-            chords[i] = away
-    if "unresolved_dissonance" in rules:
-        # Added ninths, and a suspended ending that never resolves — all from the scale.
-        scale = set(key.scale)
-        for i in range(1, count, 3):
-            chords[i] = _tensed(chords[i], scale, ((0, 4, 7, 14), (0, 3, 7, 14)))
-        chords[-1] = _tensed(
-            chords[-1], scale, ((0, 5, 7), (0, 2, 7), (0, 4, 7, 14), (0, 3, 7, 14))
-        )
-    return chords
+    if not deceptive:
+        return
+    # Minor modes stay minor-coloured away from home (iv, v); major ones go to vi or IV.
+    if key.is_minor_like:
+        prefer: tuple[int, ...] = (4, 5, 6)
+    else:
+        prefer = (6, 4) if colour.valence < 0 else (4, 6)
+    away = _stable_away(key, prefer, sevenths=colour.sevenths, minor=key.is_minor_like)
+    for i in deceptive:
+        chords[i] = away
+
+
+def _leave_unresolved(key: Key, chords: list[Chord]) -> None:
+    """Added ninths, and a suspended ending that never resolves — all from the scale."""
+    scale = set(key.scale)
+    for i in range(1, len(chords), 3):
+        chords[i] = _tensed(chords[i], scale, ((0, 4, 7, 14), (0, 3, 7, 14)))
+    chords[-1] = _tensed(chords[-1], scale, ((0, 5, 7), (0, 2, 7), (0, 4, 7, 14), (0, 3, 7, 14)))
 
 
 def _free_slots(phrases: tuple[Phrase, ...], counts: list[int]) -> list[tuple[int, str, int]]:
@@ -994,6 +1018,10 @@ def _requested_cadence(chord: Chord, key: Key) -> str:
     return "open"
 
 
+_Slot = tuple[int, float, float]
+"""A chord slot's (bar, beat offset, beats), before its chord is known."""
+
+
 def _progression(
     tech: TechnicalWishes,
     key: Key,
@@ -1006,31 +1034,14 @@ def _progression(
 ) -> tuple[tuple[ChordSlot, ...], float, tuple[Phrase, ...]]:
     """The chord slots (requested, or generated phrase by phrase), the harmonic rhythm, and
     the phrases with the cadences a requested progression really makes."""
-    bars = phrases[-1].end_bar
     if tech.progression is not None:
-        tokens = split_progression(tech.progression)
-        parsed = [parse_chord(t, key) for t in tokens]
-        chords = [parsed[i % len(parsed)][0] for i in range(bars)]
-        numerals = [
-            tokens[i % len(tokens)] if parsed[i % len(parsed)][1] else None for i in range(bars)
-        ]
-        grid = [(bar, 0.0, meter[0] * 4 / meter[1]) for bar in range(bars)]
-        phrases = tuple(
-            replace(p, cadence=_requested_cadence(chords[p.end_bar - 1], key)) for p in phrases
-        )
-        why.append(
-            f"Progression {' '.join(tokens)} as requested, one chord a bar, repeated to fill."
+        grid, chords, numerals, phrases = _requested_progression(
+            tech.progression, key, phrases, meter, why
         )
         harmonic_rhythm = 1.0
     else:
-        per_phrase = _phrase_grid(phrases, *meter, harmonic_rhythm)
-        grid = [slot for slots in per_phrase for slot in slots]
-        chords = _generated_chords(key, phrases, [len(slots) for slots in per_phrase], rng, colour)
-        numerals = _numerals(chords, key)
-        why.append(
-            f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
-            + (" with sevenths" if colour.sevenths else "")
-            + ", each phrase closing on its cadence."
+        grid, chords, numerals = _generated_progression(
+            key, phrases, meter, harmonic_rhythm, rng, colour, why
         )
     symbols = _symbols(chords, key)
     if tech.progression is None and (applied := _applied_pairs(chords, symbols, key)):
@@ -1040,6 +1051,51 @@ def _progression(
         for (b, o, d), s, n in zip(grid, symbols, numerals, strict=True)
     )
     return progression, float(harmonic_rhythm), phrases
+
+
+def _requested_progression(
+    requested: str | list[str],
+    key: Key,
+    phrases: tuple[Phrase, ...],
+    meter: tuple[int, int],
+    why: list[str],
+) -> tuple[list[_Slot], list[Chord], list[str | None], tuple[Phrase, ...]]:
+    """The requested progression, one chord a bar, repeated to fill; the phrases' cadences
+    become the ones it makes."""
+    bars = phrases[-1].end_bar
+    tokens = split_progression(requested)
+    parsed = [parse_chord(t, key) for t in tokens]
+    chords = [parsed[i % len(parsed)][0] for i in range(bars)]
+    numerals = [
+        tokens[i % len(tokens)] if parsed[i % len(parsed)][1] else None for i in range(bars)
+    ]
+    grid = [(bar, 0.0, meter[0] * 4 / meter[1]) for bar in range(bars)]
+    phrases = tuple(
+        replace(p, cadence=_requested_cadence(chords[p.end_bar - 1], key)) for p in phrases
+    )
+    why.append(f"Progression {' '.join(tokens)} as requested, one chord a bar, repeated to fill.")
+    return grid, chords, numerals, phrases
+
+
+def _generated_progression(
+    key: Key,
+    phrases: tuple[Phrase, ...],
+    meter: tuple[int, int],
+    harmonic_rhythm: float,
+    rng: random.Random,
+    colour: _Colour,
+    why: list[str],
+) -> tuple[list[_Slot], list[Chord], list[str | None]]:
+    """A progression generated phrase by phrase at the preset's harmonic rhythm."""
+    per_phrase = _phrase_grid(phrases, *meter, harmonic_rhythm)
+    grid = [slot for slots in per_phrase for slot in slots]
+    chords = _generated_chords(key, phrases, [len(slots) for slots in per_phrase], rng, colour)
+    why.append(
+        f"Progression in {key.mode}, {harmonic_rhythm:g} chord(s) a bar"
+        + (" with sevenths" if colour.sevenths else "")
+        + ", each phrase closing on its cadence."
+    )
+    return grid, chords, _numerals(chords, key)
 
 
 def _numerals(chords: list[Chord], key: Key) -> list[str | None]:
@@ -1122,33 +1178,14 @@ def _instrumentation(
 ) -> Instrumentation:
     """The genre's band, with an instrument named in the words on the melody, or on
     every pitched part when it is asked for alone ("solo piano": no pad, no drums)."""
-    melody = harmony = bass = None
     solo = heard.solo and heard.program is not None
-    if solo:
-        melody = harmony = bass = heard.program
-        why.append(f"Solo {heard.instrument}: asked for in your words; no pad, no drums.")
-    elif heard.program is not None:
-        melody = heard.program
-        why.append(f"The melody on {heard.instrument}: asked for in your words.")
+    melody, accompaniment = _heard_programs(heard, solo=solo, why=why)
     pad = None if solo else genre.pad_program
     drums = drum_style is not None and not solo
-    present = (
-        {"harmony", "bass"}
-        | ({"pad"} if pad is not None else set())
-        | ({"drums"} if drums else set())
-    )
-    intro_parts = tuple(p for p in genre.intro if p in present) if intro else ()
-    if intro and not {"harmony", "pad"} & set(intro_parts):
-        intro_parts += ("harmony",)  # the genre's chords live on a part this band lacks
-    if intro:
-        why.append(
-            f"A {intro}-bar intro on {', '.join(intro_parts)} sets up the {genre.name} "
-            f"groove; the melody enters at bar {intro + 1}."
-        )
     return Instrumentation(
         genre=genre.name,
-        harmony_program=genre.harmony_program if harmony is None else harmony,
-        bass_program=genre.bass_program if bass is None else bass,
+        harmony_program=genre.harmony_program if accompaniment is None else accompaniment,
+        bass_program=genre.bass_program if accompaniment is None else accompaniment,
         melody_program=genre.melody_program if melody is None else melody,
         pad_program=pad,
         drums=drums,
@@ -1157,8 +1194,41 @@ def _instrumentation(
         bass_style=genre.bass_style,
         voicing="close" if solo else genre.voicing,
         tonic_pedal=tonic_pedal,
-        intro=intro_parts,
+        intro=_intro_parts(genre, intro, pad=pad, drums=drums, why=why),
     )
+
+
+def _heard_programs(
+    heard: HeardWishes, *, solo: bool, why: list[str]
+) -> tuple[int | None, int | None]:
+    """The programs the words ask for, (melody, harmony and bass); None keeps the genre's."""
+    if solo:
+        why.append(f"Solo {heard.instrument}: asked for in your words; no pad, no drums.")
+        return heard.program, heard.program
+    if heard.program is not None:
+        why.append(f"The melody on {heard.instrument}: asked for in your words.")
+    return heard.program, None
+
+
+def _intro_parts(
+    genre: GenreSpec, intro: int, *, pad: int | None, drums: bool, why: list[str]
+) -> tuple[str, ...]:
+    """The parts of the band that play an ``intro``-bar intro (none without one)."""
+    if not intro:
+        return ()
+    present = (
+        {"harmony", "bass"}
+        | ({"pad"} if pad is not None else set())
+        | ({"drums"} if drums else set())
+    )
+    parts = tuple(p for p in genre.intro if p in present)
+    if not {"harmony", "pad"} & set(parts):
+        parts += ("harmony",)  # the genre's chords live on a part this band lacks
+    why.append(
+        f"A {intro}-bar intro on {', '.join(parts)} sets up the {genre.name} "
+        f"groove; the melody enters at bar {intro + 1}."
+    )
+    return parts
 
 
 def _choose_meter(tech: TechnicalWishes, heard: HeardWishes, why: list[str]) -> str:
@@ -1203,8 +1273,48 @@ def _choose_ending(tech: TechnicalWishes, bars: int, genre: GenreSpec, why: list
     return ending
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """The meter, the tempo and the length, and the arc of energy over those bars."""
+
+    time_signature: str
+    meter: tuple[int, int]
+    bpm: float
+    bars: int
+    sections: tuple[Section, ...]
+    dynamics: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Harmony:
+    """The key, the form and the chords that fill it."""
+
+    key: Key
+    phrases: tuple[Phrase, ...]
+    progression: tuple[ChordSlot, ...]
+    harmonic_rhythm: float
+
+    @property
+    def intro_bars(self) -> int:
+        """Bars of the intro phrase; 0 when the piece has none."""
+        first = self.phrases[0]
+        return first.bars if first.label == INTRO else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Performance:
+    """How the piece is played: its last tempo, its ending, its groove and its touch."""
+
+    end_bpm: float
+    ending: str
+    groove: Groove
+    note_density: float
+    legato: float
+
+
 def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     """Decide everything about the piece; every technical wish is honoured or rejected."""
+    # The steps run in the order of the random draws and of the explanations.
     tech = intent.technical
     why: list[str] = []
     preset, mods = _choose_preset(affect, why)
@@ -1214,77 +1324,146 @@ def build_plan(intent: Intent, affect: Affect, *, seed: int) -> Plan:
     key = _choose_key(tech, preset, affect, mods, rng, why)
     heard = heard_wishes(intent.emotional_intent, intent.core_desire)
     why += [f"Conflict in your words: {c}" for c in heard.conflicts]
-    time_signature = _choose_meter(tech, heard, why)
-    meter = parse_time_signature(time_signature)
-    bpm = _choose_tempo(tech, heard, preset, affect.arousal, rng, why)
-    bars = _choose_length(tech, heard, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
+    shape = _choose_shape(tech, heard, preset, affect, rng, why)
     rule_list = _choose_rule_breaks(tech, preset, mods, affect, why)
     rules = {rb.name for rb in rule_list}
-    sections = _sections(
-        bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
-    )
     genre, drum_style = _choose_genre(tech, heard, preset, rng, why)
-    phrases = _choose_form(bars, genre, rules, why)
-    progression, harmonic_rhythm, phrases = _progression(
-        tech,
-        key,
-        phrases,
-        meter,
-        preset.harmonic_rhythm,
-        rng,
-        _Colour(
-            sevenths=genre.sevenths or preset.dissonance >= 0.5,
-            valence=preset.valence,
-            rules=frozenset(rules),
-            applied=genre.applied_dominants,
-        ),
-        why,
-    )
-    end_bpm = _end_tempo(bpm, bars, preset, rules, why)
-    ending = _choose_ending(tech, bars, genre, why)
-    groove = _groove(preset, genre, rules, meter)
-    density, legato = _touch(preset, affect, why)
+    harmony = _choose_harmony(tech, key, shape, genre, preset, rules, rng, why)
+    performance = _choose_performance(tech, shape, genre, preset, affect, rules, why)
     why += [f"Rule break {rb.name}: {rb.reason}." for rb in rule_list]
     instrumentation = _instrumentation(
         genre,
         drum_style,
         heard,
         tonic_pedal=tech.progression is None and key.mode in _MODAL,
-        intro=phrases[0].bars if phrases[0].label == INTRO else 0,
+        intro=harmony.intro_bars,
         why=why,
     )
+    return _assemble_plan(
+        seed,
+        _emotion_ref(preset, mods, affect),
+        preset,
+        shape,
+        harmony,
+        performance,
+        instrumentation,
+        rule_list,
+        why,
+    )
+
+
+def _choose_shape(
+    tech: TechnicalWishes,
+    heard: HeardWishes,
+    preset: emotions.EmotionPreset,
+    affect: Affect,
+    rng: random.Random,
+    why: list[str],
+) -> _Shape:
+    """The meter, then the tempo, then the length at that tempo, and its arc."""
+    time_signature = _choose_meter(tech, heard, why)
+    meter = parse_time_signature(time_signature)
+    bpm = _choose_tempo(tech, heard, preset, affect.arousal, rng, why)
+    bars = _choose_length(tech, heard, affect.intensity, bpm, meter[0] * 4 / meter[1], why)
+    sections = _sections(
+        bars, preset.valence, preset.arousal, affect.intensity, preset.dynamics_variance
+    )
+    dynamics = _dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling)
+    return _Shape(time_signature, meter, bpm, bars, sections, dynamics)
+
+
+def _choose_harmony(
+    tech: TechnicalWishes,
+    key: Key,
+    shape: _Shape,
+    genre: GenreSpec,
+    preset: emotions.EmotionPreset,
+    rules: set[str],
+    rng: random.Random,
+    why: list[str],
+) -> _Harmony:
+    """The form, then the progression that fills it."""
+    phrases = _choose_form(shape.bars, genre, rules, why)
+    colour = _Colour(
+        sevenths=genre.sevenths or preset.dissonance >= 0.5,
+        valence=preset.valence,
+        rules=frozenset(rules),
+        applied=genre.applied_dominants,
+    )
+    progression, harmonic_rhythm, phrases = _progression(
+        tech, key, phrases, shape.meter, preset.harmonic_rhythm, rng, colour, why
+    )
+    return _Harmony(key, phrases, progression, harmonic_rhythm)
+
+
+def _choose_performance(
+    tech: TechnicalWishes,
+    shape: _Shape,
+    genre: GenreSpec,
+    preset: emotions.EmotionPreset,
+    affect: Affect,
+    rules: set[str],
+    why: list[str],
+) -> _Performance:
+    """The last bar's tempo, the ending, the groove and the touch."""
+    end_bpm = _end_tempo(shape.bpm, shape.bars, preset, rules, why)
+    ending = _choose_ending(tech, shape.bars, genre, why)
+    groove = _groove(preset, genre, rules, shape.meter)
+    density, legato = _touch(preset, affect, why)
+    return _Performance(end_bpm, ending, groove, density, legato)
+
+
+def _emotion_ref(
+    preset: emotions.EmotionPreset, mods: tuple[str, ...], affect: Affect
+) -> EmotionRef:
+    """The preset chosen, with the reading's own intensity, valence and arousal."""
+    return EmotionRef(
+        preset=preset.name,
+        modifiers=mods,
+        intensity=float(affect.intensity),
+        valence=float(affect.valence),
+        arousal=float(affect.arousal),
+    )
+
+
+def _assemble_plan(
+    seed: int,
+    emotion: EmotionRef,
+    preset: emotions.EmotionPreset,
+    shape: _Shape,
+    harmony: _Harmony,
+    performance: _Performance,
+    instrumentation: Instrumentation,
+    rule_list: list[RuleBreak],
+    why: list[str],
+) -> Plan:
+    """The decisions, as the plan the renderer reads."""
     return Plan(
         seed=seed,
-        emotion=EmotionRef(
-            preset=preset.name,
-            modifiers=mods,
-            intensity=float(affect.intensity),
-            valence=float(affect.valence),
-            arousal=float(affect.arousal),
-        ),
-        key_tonic=key.tonic,
-        key_mode=key.mode,
-        key_signature=key_signature(key)[0],
-        tempo_bpm=bpm,
-        tempo_end_bpm=end_bpm,
-        time_signature=time_signature,
-        length_bars=bars,
-        harmonic_rhythm=harmonic_rhythm,
-        progression=progression,
-        sections=sections,
-        phrases=phrases,
-        groove=groove,
-        dynamics=_dynamics_curve(sections, bars, preset.dynamics_floor, preset.dynamics_ceiling),
+        emotion=emotion,
+        key_tonic=harmony.key.tonic,
+        key_mode=harmony.key.mode,
+        key_signature=key_signature(harmony.key)[0],
+        tempo_bpm=shape.bpm,
+        tempo_end_bpm=performance.end_bpm,
+        time_signature=shape.time_signature,
+        length_bars=shape.bars,
+        harmonic_rhythm=harmony.harmonic_rhythm,
+        progression=harmony.progression,
+        sections=shape.sections,
+        phrases=harmony.phrases,
+        groove=performance.groove,
+        dynamics=shape.dynamics,
         dynamics_variance=preset.dynamics_variance,
         instrumentation=instrumentation,
         registers=_registers(preset, instrumentation.bass_program),
-        note_density=density,
+        note_density=performance.note_density,
         space=preset.space,
-        legato=legato,
+        legato=performance.legato,
         dissonance=preset.dissonance,
         rule_breaks=tuple(rule_list),
         explanations=tuple(why),
-        ending=ending,
+        ending=performance.ending,
     )
 
 
