@@ -499,11 +499,30 @@ def _clarifying_question(
 
 
 def _extract(message: str, state: ConversationState) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    last = _last_topic(state.asked)
+    """What ``message`` says: the feeling, the wound, the desire, technical wishes, and
+    whether to go ahead."""
     go_ahead = wants_to_go_ahead(message)
-    wound = extract_wound(message)
-    desire = extract_desire(message)
+    technical = _technical_found(message, state)
+    substantive = len(message.split()) >= 2 and not go_ahead and not technical
+    wound, desire = _wound_and_desire(message, _last_topic(state.asked), substantive=substantive)
+    found: dict[str, Any] = {}
+    reading = analyse_text(message)
+    if reading.primary != "neutral":
+        found["emotion"] = reading.primary
+        found["emotional_text"] = _clean(message)
+    if wound:
+        found["core_wound"] = wound[:MAX_TEXT_CHARS]
+    if desire:
+        found["core_desire"] = desire[:MAX_TEXT_CHARS]
+    found.update(technical)
+    if go_ahead:
+        found["go_ahead"] = True
+    return found
+
+
+def _technical_found(message: str, state: ConversationState) -> dict[str, Any]:
+    """The technical wishes in ``message``; a tempo hinted by a word ("slow") does not
+    replace one already known."""
     technical: dict[str, Any] = {}
     signature = extract_time_signature(message)
     if signature:
@@ -519,35 +538,39 @@ def _extract(message: str, state: ConversationState) -> dict[str, Any]:
         value = extractor(message)
         if value is not None:
             technical[key] = value
-    tempo_for_length = technical.get("bpm") or state.technical.get("bpm")
-    if tempo_for_length is None and state.affect and state.affect.get("primary") in PRESETS:
-        tempo_for_length = PRESETS[state.affect["primary"]].tempo_suggested
-    bars = extract_length_bars(
-        message,
-        bpm=tempo_for_length,
-        time_signature=technical.get("time_signature") or state.technical.get("time_signature"),
-    )
+    bars = _length_found(message, state, technical)
     if bars is not None:
         technical["length_bars"] = bars
+    return technical
 
-    reading = analyse_text(message)
-    substantive = len(message.split()) >= 2 and not go_ahead and not technical
+
+def _length_found(
+    message: str, state: ConversationState, technical: Mapping[str, Any]
+) -> int | None:
+    """A length in bars; a duration counts at the tempo and meter known so far (without a
+    tempo, at the tempo of the feeling read so far)."""
+    tempo = technical.get("bpm") or state.technical.get("bpm")
+    if tempo is None and state.affect and state.affect.get("primary") in PRESETS:
+        tempo = PRESETS[state.affect["primary"]].tempo_suggested
+    return extract_length_bars(
+        message,
+        bpm=tempo,
+        time_signature=technical.get("time_signature") or state.technical.get("time_signature"),
+    )
+
+
+def _wound_and_desire(
+    message: str, last_topic: str | None, *, substantive: bool
+) -> tuple[str | None, str | None]:
+    """The hurt and the longing in ``message``."""
+    wound = extract_wound(message)
+    desire = extract_desire(message)
     # A plain answer to "what happened?" is the wound even without "because".
-    if wound is None and last == "wound" and substantive and desire is None:
+    if wound is None and last_topic == "wound" and substantive and desire is None:
         wound = _clean(message)
-    if desire is None and last == "desire" and substantive and wound is None:
+    if desire is None and last_topic == "desire" and substantive and wound is None:
         desire = _clean(message)
-    if reading.primary != "neutral":
-        found["emotion"] = reading.primary
-        found["emotional_text"] = _clean(message)
-    if wound:
-        found["core_wound"] = wound[:MAX_TEXT_CHARS]
-    if desire:
-        found["core_desire"] = desire[:MAX_TEXT_CHARS]
-    found.update(technical)
-    if go_ahead:
-        found["go_ahead"] = True
-    return found
+    return wound, desire
 
 
 def advance(
