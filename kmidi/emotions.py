@@ -177,24 +177,12 @@ def validate_preset(preset: EmotionPreset) -> None:
 
 
 def _parse_preset(raw: object, index: int) -> EmotionPreset:
+    """One preset of the data file, checked field by field, then as a whole."""
     if not isinstance(raw, dict):
         raise TaxonomyError(f"presets[{index}] must be an object")
     where = f"preset {raw.get('name', index)!r}"
-    missing = [key for key in _PRESET_FIELDS if key not in raw and key != "rule_breaks"]
-    unknown = sorted(set(raw) - set(_PRESET_FIELDS))
-    if missing or unknown:
-        raise TaxonomyError(f"{where}: missing fields {missing}, unknown fields {unknown}")
-    for key in ("name", "family", "description", "timing_feel"):
-        if not isinstance(raw[key], str):
-            raise TaxonomyError(f"{where}: {key} must be a string")
-    modes = raw["mode_weights"]
-    if not isinstance(modes, dict):
-        raise TaxonomyError(f"{where}: mode_weights must be an object")
-    notes: list[int] = []
-    for key in ("register_low", "register_high", "register_centre"):
-        if isinstance(raw[key], bool) or not isinstance(raw[key], int):
-            raise TaxonomyError(f"{where}: {key} must be an integer MIDI note")
-        notes.append(int(raw[key]))
+    _check_preset_fields(where, raw)
+    notes = _register_notes(where, raw)
 
     def num(key: str) -> float:
         return _number(where, key, raw[key])
@@ -208,7 +196,9 @@ def _parse_preset(raw: object, index: int) -> EmotionPreset:
         tempo_min=num("tempo_min"),
         tempo_max=num("tempo_max"),
         tempo_suggested=num("tempo_suggested"),
-        mode_weights={str(m): _number(where, f"mode_weights[{m}]", w) for m, w in modes.items()},
+        mode_weights={
+            str(m): _number(where, f"mode_weights[{m}]", w) for m, w in raw["mode_weights"].items()
+        },
         register_low=notes[0],
         register_high=notes[1],
         register_centre=notes[2],
@@ -225,6 +215,29 @@ def _parse_preset(raw: object, index: int) -> EmotionPreset:
     )
     validate_preset(preset)
     return preset
+
+
+def _check_preset_fields(where: str, raw: dict[str, Any]) -> None:
+    """Every field present and none unknown; the texts strings, the mode weights an object."""
+    missing = [key for key in _PRESET_FIELDS if key not in raw and key != "rule_breaks"]
+    unknown = sorted(set(raw) - set(_PRESET_FIELDS))
+    if missing or unknown:
+        raise TaxonomyError(f"{where}: missing fields {missing}, unknown fields {unknown}")
+    for key in ("name", "family", "description", "timing_feel"):
+        if not isinstance(raw[key], str):
+            raise TaxonomyError(f"{where}: {key} must be a string")
+    if not isinstance(raw["mode_weights"], dict):
+        raise TaxonomyError(f"{where}: mode_weights must be an object")
+
+
+def _register_notes(where: str, raw: dict[str, Any]) -> list[int]:
+    """The register's low, high and centre notes, each an integer (a bool is not one)."""
+    notes: list[int] = []
+    for key in ("register_low", "register_high", "register_centre"):
+        if isinstance(raw[key], bool) or not isinstance(raw[key], int):
+            raise TaxonomyError(f"{where}: {key} must be an integer MIDI note")
+        notes.append(int(raw[key]))
+    return notes
 
 
 def _parse_cues(where: str, raw: object) -> tuple[RuleBreakCue, ...]:
