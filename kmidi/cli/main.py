@@ -16,6 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -169,24 +170,38 @@ def _pidfile(port: int) -> Path:
 
 
 def _broker_start(args: argparse.Namespace) -> int:
-    for port in range(args.port, args.port + args.brokers):
+    for port in _node_ports(args):
         bootstrap = f"127.0.0.1:{port}"
         if broker_answers(bootstrap, timeout=1.0):
             print(f"kmidi: a Kafka broker already answers at {bootstrap}", file=sys.stderr)
             return 1
     if args.detach:
         return _broker_start_detached(args)
+    _stop_on_signals()
+    if args.brokers > 1:
+        return _cluster_start(args)
+    return _single_broker_start(args)
 
-    # SIGTERM (kmidi broker stop, systemd, …) must unwind like Ctrl-C so the broker
-    # shuts down cleanly and the pidfile goes away.
+
+def _node_ports(args: argparse.Namespace) -> list[int]:
+    """The PLAINTEXT port of each node ``broker start`` runs: PORT, PORT+1, …"""
+    return [args.port + index for index in range(args.brokers)]
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (kmidi broker stop, systemd, …) must unwind like Ctrl-C so the broker
+    shuts down cleanly and the pidfile goes away."""
+
     def _terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
     # Explicit, because a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGINT, _terminate)
-    if args.brokers > 1:
-        return _cluster_start(args)
+
+
+def _single_broker_start(args: argparse.Namespace) -> int:
+    """``kmidi broker start`` in the foreground: one broker, until Ctrl-C or its exit."""
     kafka = EmbeddedKafka(
         port=args.port,
         controller_port=args.controller_port,
@@ -194,23 +209,27 @@ def _broker_start(args: argparse.Namespace) -> int:
         heap=args.heap or DEFAULT_HEAP,
         start_timeout=args.timeout,
     )
+    banner = partial(_broker_banner, kafka)
+    return _serve_in_foreground(kafka, args.pidfile, banner, partial(_report_exit, kafka))
 
-    def wait_for_exit() -> int:
-        code = kafka.wait()
-        print(
-            f"kmidi: Kafka exited with code {code}. Log: {kafka.log_file}\n{kafka.log_tail()}",
-            file=sys.stderr,
-        )
-        return 1
 
-    def banner() -> list[str]:
-        return [
-            f"Apache Kafka {KAFKA_VERSION} ready at {kafka.bootstrap_servers}",
-            f"data: {kafka.data_dir}\nlog:  {kafka.log_file}",
-            "Ctrl-C stops it.",
-        ]
+def _broker_banner(kafka: EmbeddedKafka) -> list[str]:
+    """Printed once the broker answers."""
+    return [
+        f"Apache Kafka {KAFKA_VERSION} ready at {kafka.bootstrap_servers}",
+        f"data: {kafka.data_dir}\nlog:  {kafka.log_file}",
+        "Ctrl-C stops it.",
+    ]
 
-    return _serve_in_foreground(kafka, args.pidfile, banner, wait_for_exit)
+
+def _report_exit(kafka: EmbeddedKafka) -> int:
+    """Wait for the broker to exit on its own, and say so (exit code 1)."""
+    code = kafka.wait()
+    print(
+        f"kmidi: Kafka exited with code {code}. Log: {kafka.log_file}\n{kafka.log_tail()}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _serve_in_foreground(
@@ -252,46 +271,81 @@ def _cluster_start(args: argparse.Namespace) -> int:
         controller_ports = [args.controller_port + index for index in range(count)]
     cluster = KafkaCluster(
         brokers=count,
-        ports=[args.port + index for index in range(count)],
+        ports=_node_ports(args),
         controller_ports=controller_ports,
         data_dir=args.data_dir or cache_dir() / f"cluster-{count}",
         heap=args.heap or CLUSTER_HEAP,
         start_timeout=args.timeout,
     )
+    banner = partial(_cluster_banner, cluster, count)
+    return _serve_in_foreground(cluster, args.pidfile, banner, partial(_supervise, cluster))
 
-    def banner() -> list[str]:  # after the start: the nodes' ports are known then
-        copies = cluster.replication
-        return [
-            f"Apache Kafka {KAFKA_VERSION} ready: {count} nodes at {cluster.bootstrap_servers}",
-            *(
-                f"  node {node.node_id}: {node.bootstrap_servers} (controller "
-                f"127.0.0.1:{node.controller_port}), log: {node.log_file}"
-                for node in cluster.nodes
-            ),
-            f"data: {cluster.data_dir}",
-            f"{copies.factor} copies of every topic, min.insync.replicas={copies.min_insync} "
-            "(internal topics too). For the services and `kmidi topics create`:",
-            f"  export KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers}",
-            f"  export TOPIC_REPLICATION_FACTOR={copies.factor} "
-            f"TOPIC_MIN_INSYNC_REPLICAS={copies.min_insync}",
-            "A node that dies is started again with its data. Ctrl-C stops them all.",
-        ]
 
-    def supervise() -> int:
-        restarts: dict[int, deque[float]] = {node.node_id: deque() for node in cluster.nodes}
-        while True:
-            for node in cluster.nodes:
-                name = f"Kafka node {node.node_id}"
-                if not stack.supervise_broker(node, restarts[node.node_id], name=name, short=name):
-                    return 1
-            time.sleep(0.5)
+def _cluster_banner(cluster: KafkaCluster, count: int) -> list[str]:
+    """Printed after the start: the nodes' ports are known then."""
+    copies = cluster.replication
+    return [
+        f"Apache Kafka {KAFKA_VERSION} ready: {count} nodes at {cluster.bootstrap_servers}",
+        *(
+            f"  node {node.node_id}: {node.bootstrap_servers} (controller "
+            f"127.0.0.1:{node.controller_port}), log: {node.log_file}"
+            for node in cluster.nodes
+        ),
+        f"data: {cluster.data_dir}",
+        f"{copies.factor} copies of every topic, min.insync.replicas={copies.min_insync} "
+        "(internal topics too). For the services and `kmidi topics create`:",
+        f"  export KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers}",
+        f"  export TOPIC_REPLICATION_FACTOR={copies.factor} "
+        f"TOPIC_MIN_INSYNC_REPLICAS={copies.min_insync}",
+        "A node that dies is started again with its data. Ctrl-C stops them all.",
+    ]
 
-    return _serve_in_foreground(cluster, args.pidfile, banner, supervise)
+
+def _supervise(cluster: KafkaCluster) -> int:
+    """Restart every node that dies; 1 once one cannot be (or died too often)."""
+    restarts: dict[int, deque[float]] = {node.node_id: deque() for node in cluster.nodes}
+    while True:
+        for node in cluster.nodes:
+            name = f"Kafka node {node.node_id}"
+            if not stack.supervise_broker(node, restarts[node.node_id], name=name, short=name):
+                return 1
+        time.sleep(0.5)
 
 
 def _broker_start_detached(args: argparse.Namespace) -> int:
+    """``broker start --detach``: the same command in a new session, its output in a
+    file; returns once it wrote its pidfile (0), exited (1) or timed out (1)."""
     pidfile = _pidfile(args.port)
     output = _run_dir() / f"broker-{args.port}.out"
+    with output.open("ab") as out:
+        child = subprocess.Popen(
+            _foreground_command(args, pidfile),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + args.timeout + 60  # first run may resolve jars
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
+            print(
+                f"kmidi: the background broker exited (code {child.returncode}):\n{tail}",
+                file=sys.stderr,
+            )
+            return 1
+        if pidfile.is_file():
+            _print_detached_ready(args, child.pid, output)
+            return 0
+        time.sleep(0.2)
+    child.terminate()
+    print(f"kmidi: the background broker did not become ready; see {output}", file=sys.stderr)
+    return 1
+
+
+def _foreground_command(args: argparse.Namespace, pidfile: Path) -> list[str]:
+    """``kmidi broker start`` with the options of ``args``, in the foreground, writing
+    ``pidfile`` once it answers."""
     cmd = [
         sys.executable,
         "-m",
@@ -313,35 +367,17 @@ def _broker_start_detached(args: argparse.Namespace) -> int:
         cmd += ["--controller-port", str(args.controller_port)]
     if args.data_dir is not None:
         cmd += ["--data-dir", str(args.data_dir)]
-    with output.open("ab") as out:
-        child = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + args.timeout + 60  # first run may resolve jars
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            tail = "\n".join(output.read_text(errors="replace").splitlines()[-30:])
-            print(
-                f"kmidi: the background broker exited (code {child.returncode}):\n{tail}",
-                file=sys.stderr,
-            )
-            return 1
-        if pidfile.is_file():
-            at = ",".join(f"127.0.0.1:{args.port + n}" for n in range(args.brokers))
-            print(
-                f"Apache Kafka {KAFKA_VERSION} ready at {at} "
-                f"(pid {child.pid}); output: {output}; stop: kmidi broker stop "
-                f"--port {args.port}"
-            )
-            return 0
-        time.sleep(0.2)
-    child.terminate()
-    print(f"kmidi: the background broker did not become ready; see {output}", file=sys.stderr)
-    return 1
+    return cmd
+
+
+def _print_detached_ready(args: argparse.Namespace, pid: int, output: Path) -> None:
+    """Where the detached broker answers, its pid, its output and how to stop it."""
+    at = ",".join(f"127.0.0.1:{port}" for port in _node_ports(args))
+    print(
+        f"Apache Kafka {KAFKA_VERSION} ready at {at} "
+        f"(pid {pid}); output: {output}; stop: kmidi broker stop "
+        f"--port {args.port}"
+    )
 
 
 def _broker_stop(args: argparse.Namespace) -> int:
