@@ -234,13 +234,7 @@ def _read(
     scope = _Scope()
     for index, unit in enumerate(units):
         if unit.kind == "punct":
-            reading.exclamations += 0 if prefix else unit.surface.count("!")
-            if unit.surface[0] == "?":
-                _question(reading, scope.last)
-            scope.negation_left = scope.scale_left = 0
-            if unit.surface[0] in ".!?…":
-                scope.new_clause()
-            scope.last = []
+            _punctuation(unit, scope, reading, prefix)
             continue
         scope.last = []
         _count_unit(unit, reading, prefix)
@@ -258,26 +252,51 @@ def _read(
             _resolve(reading, scope.clause, scope.clause_contexts, prefix + unit.surface)
             scope.new_clause()
             continue
-        if entry.contrast:
-            scope.contrast = _CONTRAST_BOOST
-        if entry.negator and not entry.hits:
-            scope.negation_left = _NEGATION_SCOPE
-            continue
-        if entry.scale != 1.0 and not entry.hits:
-            scope.scale = scope.scale * entry.scale if scope.scale_left else entry.scale
-            scope.scale_left = _SCALE_SCOPE
+        if _sets_scope(entry, scope):
             continue
         negated = scope.negation_left > 0
         if entry.hits:
             _score_hits(unit, entry, scope, reading, weight, prefix, lexicon)
         if not negated:
-            for name in entry.modifiers:
-                reading.modifiers.setdefault(name, None)
-            for name in entry.contexts:
-                if name not in reading.contexts:
-                    reading.contexts[name] = None
-                    scope.clause_contexts.append(name)
+            _switch_on(entry, reading, scope)
         scope.step()
+
+
+def _punctuation(unit: Unit, scope: _Scope, reading: _Reading, prefix: str) -> None:
+    """A punctuation mark: "!" counts as emphasis, "?" questions the feeling just read,
+    and every mark ends negation and scaling; ".", "!", "?" and "…" end the clause."""
+    reading.exclamations += 0 if prefix else unit.surface.count("!")
+    if unit.surface[0] == "?":
+        _question(reading, scope.last)
+    scope.negation_left = scope.scale_left = 0
+    if unit.surface[0] in ".!?…":
+        scope.new_clause()
+    scope.last = []
+
+
+def _sets_scope(entry: Entry, scope: _Scope) -> bool:
+    """A contrast, a negator or a scaling word changes how the next words count; whether
+    that is all the entry does."""
+    if entry.contrast:
+        scope.contrast = _CONTRAST_BOOST
+    if entry.negator and not entry.hits:
+        scope.negation_left = _NEGATION_SCOPE
+        return True
+    if entry.scale != 1.0 and not entry.hits:
+        scope.scale = scope.scale * entry.scale if scope.scale_left else entry.scale
+        scope.scale_left = _SCALE_SCOPE
+        return True
+    return False
+
+
+def _switch_on(entry: Entry, reading: _Reading, scope: _Scope) -> None:
+    """The modifiers and contexts an entry read without negation switches on."""
+    for name in entry.modifiers:
+        reading.modifiers.setdefault(name, None)
+    for name in entry.contexts:
+        if name not in reading.contexts:
+            reading.contexts[name] = None
+            scope.clause_contexts.append(name)
 
 
 QUESTIONED = 0.6
@@ -520,10 +539,19 @@ def _read_long(text: str, reading: _Reading, lexicon: Lexicon, language: str) ->
             weights = [earlier * TURN_DAMP for earlier in weights]
         weights.append(weight)
         asides.append(aside)
-    # A context colours its own sentence, not the whole text: a wait in January does not
-    # make a restful ending anxious. Some reach further (``Context.reach``: a death, a
-    # homecoming colour the sentences after them). They are applied here, so the text's
-    # reading keeps none.
+    _contexts_by_sentence(parts, asides, lexicon)
+    feeling = sum(
+        _merge(reading, part, weight) for part, weight in zip(parts, weights, strict=True)
+    )
+    reading.strength_scale = min(1.0, LONG_TEXT_SENTENCES / max(1, feeling))
+
+
+def _contexts_by_sentence(parts: list[_Reading], asides: list[bool], lexicon: Lexicon) -> None:
+    """Apply each sentence's contexts to that sentence, and leave none on it.
+
+    A context colours its own sentence, not the whole text: a wait in January does not
+    make a restful ending anxious. Some reach further (``Context.reach``: a death, a
+    homecoming colour the sentences after them). An aside switches none on."""
     switched = [
         () if aside else tuple(part.contexts) for part, aside in zip(parts, asides, strict=True)
     ]
@@ -537,10 +565,6 @@ def _read_long(text: str, reading: _Reading, lexicon: Lexicon, language: str) ->
         if window:
             _apply_contexts(part, lexicon)
         part.contexts = {}
-    feeling = sum(
-        _merge(reading, part, weight) for part, weight in zip(parts, weights, strict=True)
-    )
-    reading.strength_scale = min(1.0, LONG_TEXT_SENTENCES / max(1, feeling))
 
 
 def _read_short(text: str, lexicon: Lexicon, language: str, *, around: str = "") -> _Reading:
@@ -811,9 +835,33 @@ def _affect_of(
     ``confidence`` when the trained reader chose the family: its posterior)."""
     families = family_shares(scores)
     family_order = sorted(families, key=lambda f: (f != family, -families[f]))
-    top_family = family_order[0]
+    primary, secondary = _leading_presets(scores, family_order[0])
+    strength = families[family_order[0]]
+    felt = strength * reading.strength_scale
+    intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * felt) + emphasis, 0.05, 1.0)
+    valence, arousal = _circumplex(scores, primary, intensity, emphasis)
+    runner_up = families[family_order[1]] if len(family_order) > 1 else 0.0
+    if confidence is None:
+        confidence = _confidence(strength, runner_up)
+    evidence = sorted(reading.evidence, key=lambda label: -reading.evidence[label])
+    return Affect(
+        primary=primary,
+        secondary=secondary,
+        intensity=round(intensity, 4),
+        valence=round(valence, 4),
+        arousal=round(arousal, 4),
+        confidence=round(_clamp(confidence, 0.05, 0.99), 4),
+        modifiers=_modifiers(reading, scores, primary, secondary),
+        evidence=tuple(evidence[:_MAX_EVIDENCE]),
+        language=language,
+    )
+
+
+def _leading_presets(scores: dict[str, float], family: str) -> tuple[str, str | None]:
+    """The strongest preset of ``family``, and a second one close enough to it
+    (``_SECONDARY_RATIO``) from any family."""
     ordered = _order(scores)
-    primary = next(name for name in ordered if PRESETS[name].family == top_family)
+    primary = next(name for name in ordered if PRESETS[name].family == family)
     secondary = next(
         (
             name
@@ -822,19 +870,29 @@ def _affect_of(
         ),
         None,
     )
+    return primary, secondary
 
-    strength = families[top_family]
-    felt = strength * reading.strength_scale
-    intensity = _clamp(0.15 + 0.7 * math.tanh(0.9 * felt) + emphasis, 0.05, 1.0)
 
-    considered = [name for name in ordered if scores[name] >= 0.2 * scores[primary]]
+def _circumplex(
+    scores: dict[str, float], primary: str, intensity: float, emphasis: float
+) -> tuple[float, float]:
+    """Valence and arousal: the presets within a fifth of the primary's score, averaged by
+    score; valence fades with low intensity, emphasis raises arousal."""
+    considered = [name for name in _order(scores) if scores[name] >= 0.2 * scores[primary]]
     weight_sum = sum(scores[name] for name in considered)
     valence = sum(PRESETS[n].valence * scores[n] for n in considered) / weight_sum
     arousal = sum(PRESETS[n].arousal * scores[n] for n in considered) / weight_sum
-    valence = _clamp(valence * (0.6 + 0.4 * intensity), -1.0, 1.0)
-    arousal = _clamp(arousal + emphasis, -1.0, 1.0)
+    return (
+        _clamp(valence * (0.6 + 0.4 * intensity), -1.0, 1.0),
+        _clamp(arousal + emphasis, -1.0, 1.0),
+    )
 
-    runner_up = families[family_order[1]] if len(family_order) > 1 else 0.0
+
+def _modifiers(
+    reading: _Reading, scores: dict[str, float], primary: str, secondary: str | None
+) -> tuple[str, ...]:
+    """The modifiers read, with "bittersweet" where a strong second feeling has the other
+    valence."""
     modifiers = dict(reading.modifiers)
     if (
         secondary is not None
@@ -842,23 +900,7 @@ def _affect_of(
         and scores[secondary] >= 0.5 * scores[primary]
     ):
         modifiers.setdefault("bittersweet", None)
-    evidence = sorted(reading.evidence, key=lambda label: -reading.evidence[label])
-    return Affect(
-        primary=primary,
-        secondary=secondary,
-        intensity=round(intensity, 4),
-        valence=round(valence, 4),
-        arousal=round(arousal, 4),
-        confidence=round(
-            _confidence(strength, runner_up)
-            if confidence is None
-            else _clamp(confidence, 0.05, 0.99),
-            4,
-        ),
-        modifiers=tuple(name for name in modifiers if name in MODIFIERS),
-        evidence=tuple(evidence[:_MAX_EVIDENCE]),
-        language=language,
-    )
+    return tuple(name for name in modifiers if name in MODIFIERS)
 
 
 def _confidence(strength: float, runner_up: float) -> float:
