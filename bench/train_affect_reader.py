@@ -1,17 +1,24 @@
-"""Fit the trained reader of feeling (``kmidi.affect_model``) and cross-validate it beside
-the lexicon (docs/languages.md, "The trained reader").
+"""Fit the trained reader of feeling (``kmidi.affect_model``) and the arbiter that weighs it
+beside the lexicon (``kmidi.affect_arbiter``; docs/languages.md, "The trained reader").
 
-Run: ``.venv/bin/python bench/train_affect_reader.py`` to fit on every labelled sentence and
-write ``kmidi/data/affect_reader.npz``; ``--cv 5`` first cross-validates: the training
-sentences of ``bench/affect_train/`` are split into folds, a reader is fitted on the other
-folds plus every development sentence, and the held-out fold is read by the lexicon alone,
-the reader alone, and both as ``kmidi.affect`` combines them (and with the settings of
-``--blends``). The lexicon never saw the training sentences, so its figure there is a fresh
-one. The training sentences were written by helpers working from a brief, without the
-project (docs/languages.md).
+Run: ``.venv/bin/python bench/train_affect_reader.py`` to fit both on every labelled sentence
+and write ``kmidi/data/affect_reader.npz`` and ``kmidi/data/affect_arbiter.json``; ``--cv``
+prints a cross-validation instead and writes nothing.
+
+- **The reader** is fitted on the training sentences of ``bench/affect_train/`` and the
+  development sentences.
+- **The arbiter** is fitted on out-of-fold readings: the sentences (training and
+  development together) are split into ``FOLDS`` folds, a reader is fitted on the others,
+  and each held-out sentence's reading, with the lexicon's, becomes one example. Development
+  sentences weigh ``DEV_WEIGHT`` times as much: they are closer to what people type than the
+  training sentences, which were asked to avoid naming feelings.
+- **Cross-validation** (``--cv``) reads each held-out sentence with the lexicon alone, the
+  reader alone, and the arbiter fitted on the other folds' examples.
 
 Training sentences carry a preset. Development sentences that name only a family get the
-preset the lexicon reads in that family, else the family's most common preset.
+preset the lexicon reads in that family, else the family's most common preset. The training
+sentences were written by helpers working from a brief, without the project
+(docs/languages.md).
 
 Deterministic: folds come from a fixed permutation and the solver (lbfgs) starts from zeros.
 scikit-learn fits (a dev dependency); kmidi itself only multiplies the saved weights.
@@ -20,6 +27,7 @@ scikit-learn fits (a dev dependency); kmidi itself only multiplies the saved wei
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections import Counter, defaultdict
@@ -36,17 +44,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from affect_dev_data import dev_examples
 
 from kmidi import affect
+from kmidi.affect_arbiter import ARBITER_FILE, Arbiter, Evidence
+from kmidi.affect_arbiter import features as arbiter_features
 from kmidi.affect_model import MODEL_FILE, AffectReader, family_shares, feature_value, features
 from kmidi.emotions import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_DIR = ROOT / "bench" / "affect_train"
 OUTPUT = ROOT / "kmidi" / "data" / MODEL_FILE
+ARBITER_OUTPUT = ROOT / "kmidi" / "data" / ARBITER_FILE
 MIN_DOCUMENTS = 2
 """A feature seen in fewer training sentences than this is left out of the vocabulary."""
 C = 16.0
 """Inverse L2 strength of the logistic regression."""
 SEED = 11
+FOLDS = 5
+ARBITER_C = 1.0
+"""Inverse L2 strength of the arbiter's logistic regression."""
+DEV_WEIGHT = 5.0
+"""How much a development sentence weighs in fitting the arbiter, against a training one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,80 +151,115 @@ def _matrix(found: Sequence[set[str]], vocabulary: dict[str, int]) -> csr_matrix
 
 
 def reader_family(reader: AffectReader, text: str) -> str:
-    totals = family_shares(reader.probabilities(text))
-    return max(totals, key=lambda family: totals[family]) if totals else "neutral"
+    return _top(family_shares(reader.probabilities(text)))
+
+
+def _top(shares: dict[str, float]) -> str:
+    return max(shares, key=lambda family: shares[family]) if shares else "neutral"
 
 
 @dataclass(frozen=True, slots=True)
-class Blend:
-    """One way of reading the reader beside the lexicon (``kmidi.affect``'s constants)."""
+class Example:
+    """One sentence as the arbiter learns from it: out-of-fold evidence and the answer."""
 
-    lexicon_say: float = affect.LEXICON_SAY
-    no_feeling: float = affect.NO_FEELING_SCORE
-    firm: float = affect.FIRM_CONFIDENCE
-    sure: float = affect.READER_SURE
-
-    def __str__(self) -> str:
-        return (
-            f"say{self.lexicon_say:g}/none{self.no_feeling:g}/firm{self.firm:g}/sure{self.sure:g}"
-        )
-
-    def apply(self) -> None:
-        affect.LEXICON_SAY, affect.NO_FEELING_SCORE = self.lexicon_say, self.no_feeling
-        affect.FIRM_CONFIDENCE, affect.READER_SURE = self.firm, self.sure
+    row: Row
+    fold: int
+    evidence: Evidence
 
 
-def read_family(text: str, reader: AffectReader | None, blend: Blend | None = None) -> str:
-    if blend is not None:
-        blend.apply()
-    return family_of(affect.analyse_text(text, reader=reader).primary)
-
-
-def cross_validate(rows: list[Row], dev: list[Row], folds: int, blends: Sequence[Blend]) -> None:
-    classes = sorted({row.preset for row in (*rows, *dev)})
+def out_of_fold(rows: Sequence[Row], classes: Sequence[str]) -> list[Example]:
+    """Every sentence's evidence with a reader fitted on the other folds."""
     order = np.random.default_rng(SEED).permutation(len(rows))
+    examples: list[Example | None] = [None] * len(rows)
+    for fold in range(FOLDS):
+        held = {int(i) for i in order[fold::FOLDS]}
+        reader = fit([row for i, row in enumerate(rows) if i not in held], classes)
+        for index in sorted(held):
+            text = rows[index].text
+            evidence = affect.arbiter_evidence(text, reader.probabilities(text))
+            examples[index] = Example(rows[index], fold, evidence)
+        print(f"fold {fold + 1}/{FOLDS} read", flush=True)
+    return [example for example in examples if example is not None]
+
+
+def fit_arbiter(examples: Sequence[Example]) -> Arbiter:
+    """The arbiter's logistic regression, every family weighing the same in all."""
+    families = tuple(sorted({p.family for p in PRESETS.values()}))
+    matrix = np.array([arbiter_features(e.evidence, families) for e in examples])
+    labels = np.array([families.index(e.row.family) for e in examples])
+    per_family = Counter(e.row.family for e in examples)
+    weights = np.array(
+        [
+            len(examples)
+            / (len(per_family) * per_family[e.row.family])
+            * (DEV_WEIGHT if e.row.source == "dev" else 1.0)
+            for e in examples
+        ]
+    )
+    model = LogisticRegression(C=ARBITER_C, max_iter=3000)
+    model.fit(matrix, labels, sample_weight=weights)
+    return Arbiter(
+        families=tuple(families[i] for i in model.classes_),
+        weights=np.ascontiguousarray(model.coef_.T, dtype=np.float64),
+        bias=model.intercept_.astype(np.float64),
+    )
+
+
+def cross_validate(examples: Sequence[Example]) -> None:
+    """Each held-out sentence read by the lexicon alone, the reader alone (out of fold) and
+    the arbiter fitted on the other folds' examples; counts by group."""
     hits: dict[str, Counter[str]] = defaultdict(Counter)
     totals: Counter[str] = Counter()
-    for fold in range(folds):
-        held = {int(i) for i in order[fold::folds]}
-        reader = fit([r for i, r in enumerate(rows) if i not in held] + dev, classes)
-        for index in sorted(held):
-            row = rows[index]
-            groups = ("all", f"cat:{row.category}", f"lang:{row.language}", f"file:{row.source}")
-            answers = {"lexicon": read_family(row.text, None)}
-            answers["reader"] = reader_family(reader, row.text)
-            for blend in blends:
-                answers[str(blend)] = read_family(row.text, reader, blend)
+    for fold in range(FOLDS):
+        arbiter = fit_arbiter([e for e in examples if e.fold != fold])
+        for example in (e for e in examples if e.fold == fold):
+            row, evidence = example.row, example.evidence
+            answers = {
+                "lexicon": evidence.lexicon_family,
+                "reader": _top(dict(evidence.reader)),
+                "arbiter": arbiter.choose(evidence)[0],
+            }
+            if row.source == "dev":  # a development sentence's category is its source
+                groups: tuple[str, ...] = ("dev", f"dev {row.category}")
+            else:
+                groups = ("training", f"training {row.category}", f"training {row.language}")
             for group in groups:
                 totals[group] += 1
                 for name, family in answers.items():
                     hits[name][group] += family == row.family
-    for group in sorted(totals, key=lambda g: (g != "all", g)):
-        cells = "  ".join(f"{name} {hits[name][group]:>4}" for name in hits)
-        print(f"{group:<14} n={totals[group]:>4}  {cells}")
+    for group in sorted(totals, key=lambda g: (g.split()[0], len(g.split()), g)):
+        cells = "  ".join(f"{name} {hits[name][group]:>5}" for name in hits)
+        print(f"{group:<20} n={totals[group]:>5}  {cells}")
+
+
+def digest(rows: Sequence[Row], reader_bytes: bytes) -> dict[str, str]:
+    """What an arbiter was fitted on: the labelled sentences and the reader's file."""
+    sentences = json.dumps([(row.text, row.preset, row.source) for row in rows]).encode()
+    return {
+        "sentences": hashlib.sha256(sentences).hexdigest(),
+        "reader": hashlib.sha256(reader_bytes).hexdigest(),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cv", type=int, default=0, help="cross-validate with this many folds")
-    parser.add_argument(
-        "--blends",
-        default="",
-        help="extra say:none:firm:sure settings to compare with kmidi.affect's, comma-separated",
-    )
+    parser.add_argument("--cv", action="store_true", help="cross-validate; write nothing")
     parser.add_argument("--data", type=Path, default=TRAIN_DIR)
     args = parser.parse_args(argv)
     rows = training_rows(args.data)
-    dev = development_rows(rows)
-    print(f"{len(rows)} training sentences, {len(dev)} development sentences")
+    everything = rows + development_rows(rows)
+    classes = sorted({row.preset for row in everything})
+    print(f"{len(rows)} training sentences, {len(everything) - len(rows)} development sentences")
+    examples = out_of_fold(everything, classes)
     if args.cv:
-        extra = [Blend(*map(float, item.split(":"))) for item in args.blends.split(",") if item]
-        blends = [Blend(), *extra]
-        cross_validate(rows, dev, args.cv, blends)
+        cross_validate(examples)
         return
-    reader = fit(rows + dev, sorted({row.preset for row in (*rows, *dev)}))
-    OUTPUT.write_bytes(reader.to_bytes())
-    print(f"{len(reader.vocabulary)} features, {OUTPUT.stat().st_size / 1e6:.2f} MB -> {OUTPUT}")
+    reader_bytes = fit(everything, classes).to_bytes()
+    OUTPUT.write_bytes(reader_bytes)
+    print(f"reader: {OUTPUT.stat().st_size / 1e6:.2f} MB -> {OUTPUT}")
+    arbiter = fit_arbiter(examples)
+    ARBITER_OUTPUT.write_text(arbiter.to_json(digest(everything, reader_bytes)) + "\n")
+    print(f"arbiter: {arbiter.weights.shape[0]} features -> {ARBITER_OUTPUT}")
 
 
 if __name__ == "__main__":

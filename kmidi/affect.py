@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kmidi.affect_arbiter import Evidence, packaged_arbiter
 from kmidi.affect_model import AffectReader, family_shares, packaged_reader
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
@@ -132,39 +133,20 @@ SINCERE_OVER_MISHAP = 0.6
 PLEASANT_VALENCE = 0.3
 """Presets pleasant enough to keep praise sincere (not defiance or nostalgia: "boss fight")."""
 _MAX_EVIDENCE = 8
-LEXICON_SAY = 2.0
-"""How much the lexicon's family scores count beside the trained reader's log-probabilities
-(``_family_choice``); chosen by cross-validation (docs/languages.md, "The trained reader")."""
-NO_FEELING_SCORE = 0.2
-"""The lexicon's score for "no feeling" in that choice: what a family must outweigh."""
 FIRM_CONFIDENCE = 0.7
-"""A lexicon reading this sure stands without the trained reader (``_firm``)."""
+"""A lexicon reading this sure is firm: one of the arbiter's features (``_firm``)."""
 FIRM_WORDS = 5
-"""A feeling the lexicon read in this many words or fewer stands (``_firm``)."""
-READER_SURE = 0.35
-"""Where the lexicon found no feeling, the reader names one only this sure: below it, a
-greeting or a request for a song is read as no feeling rather than a guess (0.4 before
-the ninth session's refit; 0.3 read "Play it again, a bit slower" as a mood)."""
+"""A feeling the lexicon read in this many words or fewer stands without the arbiter: a
+text too short for the trained reader to go on (on cross-validation the arbiter read such
+texts about as well as the lexicon, and worse on the development sentences)."""
 DISAGREEING = 0.5
-"""The most a reading may be sure of when the reader overruled the lexicon's feeling: below
-``UNSURE_BELOW``, so the conversation asks which of the two it is."""
+"""The most a reading may be sure of when the arbiter chose another family than the
+lexicon's feeling: below ``UNSURE_BELOW``, so the conversation asks which of the two it is."""
 SECOND_BELOW = 0.6
-"""When the reader chose the family, the lexicon's other feelings are scaled to at most this
-share of its leading preset (``_led_by``)."""
-PRAISE_OVERRULED = 0.4
-"""A pleasant lexicon reading gives way to the trained reader, however firm, when the reader
-gives one unpleasant family this share or more (``_praise_overruled``): pleasant words over
-a bad situation are sarcasm's commonest form, and the reader, trained on sarcasm, reads it
-better than a lexicon of feeling words (docs/languages.md, "Praise the reader overrules")."""
+"""When the arbiter chose another family, the lexicon's other feelings are scaled to at most
+this share of its leading preset (``_led_by``)."""
 READER_EVIDENCE = "(trained reader)"
-"""The evidence entry of a reading whose family the trained reader chose."""
-_UNPLEASANT = frozenset(
-    family
-    for family in {preset.family for preset in PRESETS.values()}
-    if sum(p.valence for p in PRESETS.values() if p.family == family) < 0
-)
-"""Families whose presets are unpleasant on average: sadness, fear, anger, tension and
-detachment."""
+"""The evidence entry of a reading whose family the arbiter chose over the lexicon's."""
 
 
 @dataclass(slots=True)
@@ -703,10 +685,75 @@ def analyse_text(
     ``wound`` and ``desire`` contribute with lower weight. Text with no affect at all reads
     as ``neutral`` with intensity 0. The language (``kmidi.language.detect`` over all three)
     chooses the lexicon, and is reported in ``Affect.language``. The trained ``reader`` reads
-    the text beside the lexicon (``None``: the lexicon alone).
+    the text beside the lexicon (``None``: the lexicon alone), and the arbiter
+    (``kmidi.affect_arbiter``) chooses the family from both.
     """
+    lexicon_side = _read_lexicon(text or "", wound, desire)
+    lexical = lexicon_side.affect
+    if lexical.primary != NEUTRAL.name and lexicon_side.reading.words <= FIRM_WORDS:
+        return lexical  # too few words for the trained reader to go on
+    opinion = _opinion(text, reader)
+    if not opinion:
+        return lexical
+    family, posterior = packaged_arbiter().choose(lexicon_side.evidence(opinion))
+    if family == PRESETS[lexical.primary].family:
+        return lexical
+    if family == NEUTRAL.name:
+        # The reader reads the text alone: a feeling the wound or desire gave stands.
+        return lexical if wound or desire else _neutral(lexicon_side.reading, lexicon_side.language)
+    reading = lexicon_side.reading
+    reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
+    if lexical.primary != NEUTRAL.name:
+        # Two readers that disagree are a reason to ask: the reading is flagged unsure.
+        posterior = min(posterior, DISAGREEING)
+    led = _led_by(lexicon_side.scores, opinion, family)
+    return _affect_of(
+        reading,
+        led,
+        lexicon_side.emphasis,
+        lexicon_side.language,
+        family=family,
+        confidence=posterior,
+    )
+
+
+def arbiter_evidence(text: str, opinion: dict[str, float]) -> Evidence:
+    """What the arbiter weighs for ``text`` given the reader's ``opinion`` (its preset
+    probabilities): the same as ``analyse_text`` gives it, for fitting the arbiter."""
+    return _read_lexicon(text, None, None).evidence(opinion)
+
+
+@dataclass(slots=True)
+class _LexiconSide:
+    """The lexicon's reading of an intent, and what it leaves for the arbiter to weigh."""
+
+    language: str
+    reading: _Reading
+    scores: dict[str, float]
+    """The positive preset scores."""
+    emphasis: float
+    affect: Affect
+
+    def evidence(self, opinion: dict[str, float]) -> Evidence:
+        reading = self.reading
+        return Evidence(
+            reader=family_shares(opinion),
+            lexicon=family_shares(self.scores),
+            lexicon_family=PRESETS[self.affect.primary].family,
+            lexicon_confidence=self.affect.confidence,
+            firm=_firm(self.affect, reading),
+            unseen=_unseen_by_reader(reading),
+            short=reading.words <= FIRM_WORDS,
+            negated=bool(reading.negated),
+            contexts=bool(reading.contexts),
+            sincere=reading.sincere,
+            words=reading.words,
+        )
+
+
+def _read_lexicon(text: str, wound: str | None, desire: str | None) -> _LexiconSide:
     language = detect(" ".join(part for part in (text, wound, desire) if part))
-    reading = _gather(text or "", wound, desire, lexicon_for(language), language)
+    reading = _gather(text, wound, desire, lexicon_for(language), language)
     emphasis = _emphasis(reading)
     _ecstatic(reading)
     scores = {name: score for name, score in reading.scores.items() if score > 0.0}
@@ -714,27 +761,15 @@ def analyse_text(
         lexical = _neutral(reading, language)
     else:
         lexical = _affect_of(reading, scores, emphasis, language)
+    return _LexiconSide(language, reading, scores, emphasis, lexical)
+
+
+def _opinion(text: str, reader: AffectReader | Literal["packaged"] | None) -> dict[str, float]:
+    """The trained reader's preset probabilities; empty without a reader, a text, or a word
+    of it the reader knows (then the lexicon reads alone)."""
     if reader is None or not text:
-        return lexical
-    firm = _firm(lexical, reading)
-    if firm and PRESETS[lexical.primary].valence < PLEASANT_VALENCE:
-        return lexical
-    opinion = (packaged_reader() if isinstance(reader, str) else reader).probabilities(text)
-    if firm and not _praise_overruled(reading, opinion):
-        return lexical
-    family, posterior = _family_choice(scores, opinion) if opinion else (NEUTRAL.name, 0.0)
-    # A bag of words that knows none of the feeling words it met reads "no feeling": it
-    # may add a feeling the lexicon missed, or change one, but not erase one.
-    if family in (PRESETS[lexical.primary].family, NEUTRAL.name) or (
-        lexical.primary == NEUTRAL.name and posterior < READER_SURE
-    ):
-        return lexical
-    reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
-    if lexical.primary != NEUTRAL.name:
-        # Two readers that disagree are a reason to ask: the reading is flagged unsure.
-        posterior = min(posterior, DISAGREEING)
-    led = _led_by(scores, opinion, family)
-    return _affect_of(reading, led, emphasis, language, family=family, confidence=posterior)
+        return {}
+    return (packaged_reader() if isinstance(reader, str) else reader).probabilities(text)
 
 
 def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) -> dict[str, float]:
@@ -756,11 +791,8 @@ def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) ->
 
 
 def _firm(lexical: Affect, reading: _Reading) -> bool:
-    """The lexicon's feeling stands without the trained reader: sure of itself
-    (``FIRM_CONFIDENCE``), read from a text too short for the reader to go on
-    (``FIRM_WORDS``), or read through what a bag of words reads the other way: a denied
-    feeling ("I'm not sad"), a context that turns words (ashes at the beach she loved), or
-    praise the sarcasm reader found sincere ("thanks, universe, for this sunset")."""
+    """The lexicon's feeling is firm: sure of itself (``FIRM_CONFIDENCE``), or read through
+    what the trained reader cannot see (``_unseen_by_reader``)."""
     if lexical.primary == NEUTRAL.name:
         return False
     return lexical.confidence >= FIRM_CONFIDENCE or _unseen_by_reader(reading)
@@ -768,38 +800,12 @@ def _firm(lexical: Affect, reading: _Reading) -> bool:
 
 def _unseen_by_reader(reading: _Reading) -> bool:
     """The lexicon read what a bag of words cannot: a text of ``FIRM_WORDS`` or fewer, a
-    denial, a context, or praise the sarcasm reader judged sincere."""
+    denied feeling ("I'm not sad"), a context that turns words (ashes at the beach she
+    loved), or praise the sarcasm reader judged sincere ("thanks, universe, for this
+    sunset")."""
     return (
         reading.words <= FIRM_WORDS or bool(reading.negated or reading.contexts) or reading.sincere
     )
-
-
-def _praise_overruled(reading: _Reading, opinion: dict[str, float]) -> bool:
-    """Whether the reader overrules a firm pleasant reading: it gives an unpleasant family
-    ``PRAISE_OVERRULED`` or more, and the lexicon's reading came from none of what the
-    reader cannot see (``_unseen_by_reader``: "💀💀 I can't", sincere praise)."""
-    if _unseen_by_reader(reading):
-        return False
-    shares = family_shares(opinion)
-    return any(shares[family] >= PRAISE_OVERRULED for family in _UNPLEASANT if family in shares)
-
-
-def _family_choice(scores: dict[str, float], opinion: dict[str, float]) -> tuple[str, float]:
-    """The family the reading settles on, and how likely it is: the trained reader's
-    log-probability of each family plus ``LEXICON_SAY`` times the lexicon's score for it
-    (``NO_FEELING_SCORE`` for neutral), a product of the two experts."""
-    reader_families = family_shares(opinion)
-    lexicon_families = family_shares(scores)
-    lexicon_families[NEUTRAL.name] = NO_FEELING_SCORE
-    logits = {
-        family: math.log(share + 1e-4) + LEXICON_SAY * lexicon_families.get(family, 0.0)
-        for family, share in reader_families.items()
-    }
-    top = max(logits.values())
-    total = sum(math.exp(value - top) for value in logits.values())
-    # Ties fall back to the order of the reader's classes so the choice is deterministic.
-    family = max(logits, key=lambda f: logits[f])
-    return family, 1.0 / total
 
 
 def _gather(

@@ -1,20 +1,17 @@
-"""The trained reader of feeling (``kmidi.affect_model``) and how the analyser heeds it."""
+"""The trained reader of feeling (``kmidi.affect_model``), the arbiter that weighs it beside
+the lexicon (``kmidi.affect_arbiter``), and how the analyser heeds both."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kmidi.affect import (
-    FIRM_CONFIDENCE,
-    PLEASANT_VALENCE,
-    PRAISE_OVERRULED,
-    READER_EVIDENCE,
-    analyse_text,
-)
+from kmidi.affect import FIRM_WORDS, READER_EVIDENCE, analyse_text
+from kmidi.affect_arbiter import Arbiter, Evidence, feature_names, packaged_arbiter, packaged_json
 from kmidi.affect_model import AffectReader, features, packaged_reader, tokens
 from kmidi.emotions import PRESETS
 
@@ -96,28 +93,36 @@ def test_the_reader_finds_the_feeling_of_a_scene_the_lexicon_reads_as_nothing() 
     assert 0.5 < reading.confidence <= 0.99
 
 
-def test_a_firm_lexicon_reading_stands_against_the_reader() -> None:
+def test_a_sure_lexicon_reading_stands_against_a_reader_that_merely_leans() -> None:
     text = "I am absolutely furious with him"
     lexicon = analyse_text(text, reader=None)
     assert lexicon.primary == "anger"
     assert lexicon.confidence >= 0.8
-    assert analyse_text(text, reader=_reader({"w furious": {"joy": 9.0}})) == lexicon
+    leaning = _reader({"w furious": {"joy": 2.0}})
+    assert analyse_text(text, reader=leaning) == lexicon
+    # A reader all but certain of another family outweighs it, and the reading asks.
+    certain = analyse_text(text, reader=_reader({"w furious": {"joy": 9.0}}))
+    assert certain.primary == "joy"
+    assert certain.unsure
 
 
-def test_a_denied_feeling_is_not_read_back_by_the_bag_of_words() -> None:
-    text = "I'm not sad"
-    lexicon = analyse_text(text, reader=None)
-    assert lexicon.primary != "neutral"
-    assert PRESETS[lexicon.primary].family != "sadness"
-    sad = _reader({"w sad": {"melancholy": 9.0}})
-    assert analyse_text(text, reader=sad) == lexicon
+def test_short_texts_keep_the_lexicon_s_feeling() -> None:
+    # Five words or fewer are too few for a bag of words: the arbiter is not asked.
+    contrary = _reader({"w birthday": {"numbness": 9.0}, "w sad": {"melancholy": 9.0}})
+    for text in ("it's my birthday!", "I'm not sad", "😭😭😭"):
+        lexicon = analyse_text(text, reader=None)
+        assert lexicon.primary != "neutral", text
+        assert len(text.split()) <= FIRM_WORDS
+        assert analyse_text(text, reader=contrary) == lexicon, text
 
 
-def test_the_reader_does_not_erase_a_feeling_the_lexicon_read() -> None:
-    # A bag of words that knows none of the words says "no feeling"; that is no evidence.
+def test_the_reader_may_read_a_feeling_as_none() -> None:
+    # Trained on errands and chat as well as feelings, the reader's "no feeling" is evidence.
     text = "honestly a bit tired of hearing the same playlist"
-    lexicon = analyse_text(text, reader=None)
-    assert analyse_text(text, reader=_reader({"w playlist": {"neutral": 9.0}})) == lexicon
+    assert analyse_text(text, reader=None).primary == "anger"
+    none = analyse_text(text, reader=_reader({"w playlist": {"neutral": 9.0}}))
+    assert none.primary == "neutral"
+    assert none.intensity == 0.0
 
 
 def test_when_the_reader_overrules_the_lexicon_the_reading_asks() -> None:
@@ -125,46 +130,77 @@ def test_when_the_reader_overrules_the_lexicon_the_reading_asks() -> None:
     reading = analyse_text(text, reader=_reader({"w playlist": {"nostalgia": 4.0}}))
     assert (reading.primary, reading.secondary) == ("nostalgia", "anger")
     assert reading.unsure  # two readers disagree: the conversation asks which
+    assert READER_EVIDENCE in reading.evidence
     nostalgia, anger = PRESETS["nostalgia"].valence, PRESETS["anger"].valence
     assert abs(reading.valence - nostalgia) < abs(reading.valence - anger)
 
 
-def test_short_or_denied_or_turned_feelings_stand_against_the_reader() -> None:
-    contrary = _reader({"w birthday": {"numbness": 9.0}, "w ashes": {"joy": 9.0}})
-    for text in ("it's my birthday!", "we scattered her ashes at the beach she loved"):
-        assert analyse_text(text, reader=contrary) == analyse_text(text, reader=None), text
-
-
-def test_firm_praise_over_trouble_gives_way_to_a_reader_sure_of_the_trouble() -> None:
-    text = "what a wonderful joyful day, my landlord raised the rent again"
-    lexicon = analyse_text(text, reader=None)
-    assert PRESETS[lexicon.primary].valence >= PLEASANT_VALENCE
-    assert lexicon.confidence >= FIRM_CONFIDENCE
-    sure = _reader({"w landlord": {"anger": 30.0}})
-    reading = analyse_text(text, reader=sure)
-    assert PRESETS[reading.primary].family == "anger"
-    assert reading.unsure  # the two readers disagree: the conversation asks
-    faint = _reader({"w landlord": {"anger": 1.0}})
-    assert (
-        sum(share for name, share in faint.probabilities(text).items() if name == "anger")
-        < PRAISE_OVERRULED
-    )
-    assert analyse_text(text, reader=faint) == lexicon
-
-
-def test_sincere_praise_and_short_praise_keep_their_pleasant_reading() -> None:
-    sure = _reader({"w flowers": {"anger": 9.0}, "w wedding": {"anger": 9.0}})
-    for text in ("thanks a lot for the flowers, they made my day", "happy wedding day!"):
-        lexicon = analyse_text(text, reader=None)
-        assert PRESETS[lexicon.primary].valence >= PLEASANT_VALENCE, text
-        assert analyse_text(text, reader=sure) == lexicon, text
-
-
-def test_where_the_lexicon_found_nothing_a_weak_guess_is_not_a_feeling() -> None:
+def test_where_the_lexicon_found_nothing_a_weak_guess_is_flagged_unsure() -> None:
     text = "the light in the hallway flickers"
     vague = _reader({"w hallway": {"loneliness": 1.0}})
-    assert max(vague.probabilities(text).values()) < 0.4
-    assert analyse_text(text, reader=vague).primary == "neutral"
+    reading = analyse_text(text, reader=vague)
+    assert reading.unsure
+    sure = analyse_text(text, reader=_reader({"w hallway": {"loneliness": 6.0}}))
+    assert sure.confidence > reading.confidence
+
+
+def test_the_packaged_readers_read_sarcasm_and_scenes() -> None:
+    """Sentences of the kinds the lexicon alone misread, read by the shipped reader and
+    arbiter (each written for this test, not drawn from the training sentences)."""
+    cases = {
+        "what a wonderful joyful day, my landlord raised the rent again": "anger",
+        "Oh fantastic, the train is cancelled and it's pouring, best Monday ever": "anger",
+        "we scattered her ashes at the beach she loved": "sadness",
+        "I'm not sad, I'm relieved it's finally over and I can rest": "peace",
+    }
+    for text, family in cases.items():
+        assert PRESETS[analyse_text(text).primary].family == family, text
+
+
+def test_the_arbiter_gives_every_family_a_probability() -> None:
+    arbiter = packaged_arbiter()
+    assert set(arbiter.families) == {preset.family for preset in PRESETS.values()}
+    evidence = Evidence(
+        reader={"sadness": 0.7, "anger": 0.3},
+        lexicon={"joy": 0.9},
+        lexicon_family="joy",
+        lexicon_confidence=0.8,
+        firm=True,
+        unseen=False,
+        short=False,
+        negated=False,
+        contexts=False,
+        sincere=False,
+        words=12,
+    )
+    posteriors = arbiter.posteriors(evidence)
+    assert abs(sum(posteriors.values()) - 1.0) < 1e-9
+    family, posterior = arbiter.choose(evidence)
+    assert posterior == max(posteriors.values()) == posteriors[family]
+
+
+def test_an_arbiter_survives_its_file_format_and_refuses_other_features() -> None:
+    arbiter = packaged_arbiter()
+    again = Arbiter.from_json(arbiter.to_json({"sentences": "x", "reader": "y"}))
+    assert again.families == arbiter.families
+    assert np.array_equal(again.weights, arbiter.weights)
+    assert np.array_equal(again.bias, arbiter.bias)
+    stale = json.loads(packaged_json())
+    stale["features"] = [*feature_names(arbiter.families)[:-1], "something else"]
+    with pytest.raises(ValueError, match="other features"):
+        Arbiter.from_json(json.dumps(stale))
+
+
+def test_the_arbiter_was_fitted_on_the_committed_sentences_and_reader() -> None:
+    """The arbiter's file names what it was fitted on: refitting the reader or changing a
+    sentence without refitting the arbiter fails here."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from train_affect_reader import TRAIN_DIR, development_rows, digest, training_rows
+
+    rows = training_rows(TRAIN_DIR)
+    reader_bytes = (ROOT / "kmidi" / "data" / "affect_reader.npz").read_bytes()
+    trained_on = json.loads(packaged_json())["trained_on"]
+    assert trained_on == digest(rows + development_rows(rows), reader_bytes)
 
 
 def test_the_shipped_weights_come_from_the_committed_sentences() -> None:

@@ -114,6 +114,30 @@ to the reader when it gives an unpleasant family 0.4 or more (``PRAISE_OVERRULED
 Measured once: holdout11 141 of 167 (84 %); all eight 863 -> 864 of 1,029; sarcasm 104 ->
 105 of 170. The cross-validation gain did not carry to blind writing.
 
+holdout12 (184 rows, written 2026-11-29 from a brief written anew from holdout11's, by a
+helper who never opened the project, committed before its first run). First pass on the
+ninth session's analyser (c860632 with this session's refactors, behaviour unchanged): 137
+of 184 (74 %); the lexicon alone 114 (62 %). Then the arbiter (kmidi/affect_arbiter.py: a
+logistic regression over both readers' family scores and what the lexicon saw, fitted on
+the reader's out-of-fold readings), decided on cross-validation (training sentences 7,312
+-> 7,973 of 10,535), measured once in its first form: 152 of 184 (83 %); sarcasm 23 -> 31
+of 38, plain 33 -> 35, language 33 -> 34, unsure 5 -> 7. holdout4-11 with it: 864 -> 920 of
+1,029 (89.4 %).
+
+holdout13 (189 rows, written from the holdout12 brief with denials, emoji and very short
+texts among the plain rows and six sincere rows among the sarcastic ones, committed before
+its first run), to measure the arbiter's final form once: refitted with 659 more training
+sentences (denials, praise meant sincerely and not, tears, emoji, explicit feelings over
+situations, relief), and texts of five words or fewer keeping the lexicon's feeling. First
+pass on the ninth session's analyser: 139 of 189 (74 %); the lexicon alone 116 (61 %). With
+the arbiter, once: 158 of 189 (84 %): sarcasm 19 -> 26 of 36, scenes 21 -> 26, plain 36 ->
+39, language 34 -> 36, long 5 -> 6, unsure 5 -> 6, musical 19 of 19 both. The other nine
+splits with it: holdout4 96, holdout5 75, holdout6 93, holdout7 108, holdout8 119, holdout9
+141, holdout10 140, holdout11 150, holdout12 152: 1,074 of 1,213 (88.5 %); with holdout13,
+1,232 of 1,402 (87.9 %). Two independent labellers, given the texts of holdouts 4-11 alone,
+agreed with their writers on 96 % of the families (docs/languages.md, "How far people
+agree"): the goal is within reach of a reader, not of this one yet.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -132,16 +156,18 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 91 % with the reader", 80),
-    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 77 % with the reader", 90),
-    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 81 % with the reader", 96),
-    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 84 % with the reader", 110),
-    "affect_holdout8": ("76 % first pass (the lexicon), 82 % with the reader", 120),
-    "affect_holdout9": ("88 % first pass (with the reader), 88 % now", 140),
-    "affect_holdout10": ("82 % first pass (with the reader), 82 % now", 150),
-    "affect_holdout11": ("85 % first pass (with the reader), 84 % with praise overruled", 160),
+    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 93 % with the arbiter", 80),
+    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 83 % with the arbiter", 90),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 89 % with the arbiter", 96),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 91 % with the arbiter", 110),
+    "affect_holdout8": ("76 % first pass (the lexicon), 88 % with the arbiter", 120),
+    "affect_holdout9": ("88 % first pass (with the reader), 92 % with the arbiter", 140),
+    "affect_holdout10": ("82 % first pass (with the reader), 90 % (140/156) with the arbiter", 150),
+    "affect_holdout11": ("85 % first pass (with the reader), 90 % (150/167) with the arbiter", 160),
+    "affect_holdout12": ("74 % first pass (with the reader), 83 % with the arbiter", 180),
+    "affect_holdout13": ("74 % first pass (with the reader), 84 % with the arbiter", 185),
 }
-MEETS_GOAL = frozenset({"affect_holdout4"})
+MEETS_GOAL = frozenset({"affect_holdout4", "affect_holdout7", "affect_holdout9"})
 
 
 def _rows(split: str) -> list[dict[str, object]]:

@@ -90,9 +90,8 @@ PROBE_FEELINGLESS += (
     "the quick brown fox jumps over the lazy dog",
 )
 """Written after the second batch passed: first pass 6/7 flagged, 1/2 neutral."""
-STILL_MISSED = {
-    "the quick brown fox jumps over the lazy dog": "'lazy' reads as calm: a pangram is not known",
-}
+STILL_MISSED: dict[str, str] = {}
+"""Both missed probes of the second batch are read since the arbiter (tenth session)."""
 
 
 def _cases(texts: tuple[str, ...]) -> list[object]:

@@ -1,0 +1,144 @@
+"""The arbiter: a learned choice of family between the lexicon's reading and the trained
+reader's (docs/languages.md, "How the two are weighed").
+
+Both readers' family scores and what the lexicon saw that a bag of words cannot (a denial,
+a context, sincere praise, a text too short to go on) are the features of a multinomial
+logistic regression over the families. ``bench/train_affect_reader.py`` fits it on the
+reader's out-of-fold readings of the labelled sentences and writes
+``kmidi/data/affect_arbiter.json``; here it is a small matrix product.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+ARBITER_FILE: Final = "affect_arbiter.json"
+UNKNOWN_SHARE: Final = 1e-4
+"""Added to each reader share before its logarithm, so a family it gives nothing to (or a
+text none of whose words it knows) is a finite, very low feature."""
+WORDS_SEEN: Final = 60
+"""Words counted for the length feature: longer texts count as this long."""
+FLAGS: Final = (
+    "unseen",
+    "short",
+    "negated",
+    "contexts",
+    "sincere",
+    "firm",
+    "confidence",
+    "lexicon neutral",
+    "words",
+)
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the arbiter weighs for one text."""
+
+    reader: Mapping[str, float]
+    """The trained reader's share per family (empty: it knows none of the text's words)."""
+    lexicon: Mapping[str, float]
+    """The lexicon's score per family."""
+    lexicon_family: str
+    lexicon_confidence: float
+    firm: bool
+    """The lexicon's reading is sure of itself or read through what a bag of words misses."""
+    unseen: bool
+    """Short, denied, turned by a context, or praise judged sincere (any of the next four)."""
+    short: bool
+    negated: bool
+    contexts: bool
+    sincere: bool
+    words: int
+
+
+def feature_names(families: tuple[str, ...]) -> list[str]:
+    """The features' names, in the order of ``features``."""
+    return [f"reader {f}" for f in families] + [f"lexicon {f}" for f in families] + list(FLAGS)
+
+
+def features(evidence: Evidence, families: tuple[str, ...]) -> list[float]:
+    """The reader's log-shares, the lexicon's scores squashed by tanh, then the flags."""
+    reader = [math.log(evidence.reader.get(f, 0.0) + UNKNOWN_SHARE) for f in families]
+    lexicon = [math.tanh(evidence.lexicon.get(f, 0.0)) for f in families]
+    flags = [
+        float(evidence.unseen),
+        float(evidence.short),
+        float(evidence.negated),
+        float(evidence.contexts),
+        float(evidence.sincere),
+        float(evidence.firm),
+        evidence.lexicon_confidence,
+        float(evidence.lexicon_family == "neutral"),
+        min(evidence.words, WORDS_SEEN) / WORDS_SEEN,
+    ]
+    return reader + lexicon + flags
+
+
+@dataclass(frozen=True, slots=True)
+class Arbiter:
+    """A fitted arbiter: ``weights[feature]`` holds one logit per family."""
+
+    families: tuple[str, ...]
+    weights: Matrix
+    bias: Matrix
+
+    def posteriors(self, evidence: Evidence) -> dict[str, float]:
+        """Each family's probability."""
+        logits = np.asarray(features(evidence, self.families)) @ self.weights + self.bias
+        exp = np.exp(logits - logits.max())
+        shares = exp / exp.sum()
+        return {family: float(share) for family, share in zip(self.families, shares, strict=True)}
+
+    def choose(self, evidence: Evidence) -> tuple[str, float]:
+        """The most probable family (the first of equals) and its probability."""
+        posteriors = self.posteriors(evidence)
+        family = max(posteriors, key=posteriors.__getitem__)
+        return family, posteriors[family]
+
+    def to_json(self, trained_on: Mapping[str, str]) -> str:
+        """The file form, with digests of what it was fitted on (``trained_on``)."""
+        return json.dumps(
+            {
+                "families": list(self.families),
+                "features": feature_names(self.families),
+                "weights": self.weights.tolist(),
+                "bias": self.bias.tolist(),
+                "trained_on": dict(trained_on),
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Arbiter:
+        data: dict[str, Any] = json.loads(text)
+        families = tuple(str(name) for name in data["families"])
+        if data["features"] != feature_names(families):
+            raise ValueError("the arbiter file was fitted on other features than these")
+        return cls(
+            families=families,
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=np.asarray(data["bias"], dtype=np.float64),
+        )
+
+
+def packaged_json() -> str:
+    """The text of the arbiter file shipped with kmidi."""
+    return resources.files("kmidi").joinpath(f"data/{ARBITER_FILE}").read_text("utf-8")
+
+
+@cache
+def packaged_arbiter() -> Arbiter:
+    """The arbiter shipped with kmidi, loaded once on first use."""
+    return Arbiter.from_json(packaged_json())
