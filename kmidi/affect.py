@@ -690,8 +690,8 @@ def analyse_text(
     """
     lexicon_side = _read_lexicon(text or "", wound, desire)
     lexical = lexicon_side.affect
-    if lexical.primary != NEUTRAL.name and lexicon_side.reading.words <= FIRM_WORDS:
-        return lexical  # too few words for the trained reader to go on
+    if lexical.primary != NEUTRAL.name and _short(lexicon_side.reading):
+        return lexical
     opinion = _opinion(text, reader)
     if not opinion:
         return lexical
@@ -743,7 +743,7 @@ class _LexiconSide:
             lexicon_confidence=self.affect.confidence,
             firm=_firm(self.affect, reading),
             unseen=_unseen_by_reader(reading),
-            short=reading.words <= FIRM_WORDS,
+            short=_short(reading),
             negated=bool(reading.negated),
             contexts=bool(reading.contexts),
             sincere=reading.sincere,
@@ -803,9 +803,12 @@ def _unseen_by_reader(reading: _Reading) -> bool:
     denied feeling ("I'm not sad"), a context that turns words (ashes at the beach she
     loved), or praise the sarcasm reader judged sincere ("thanks, universe, for this
     sunset")."""
-    return (
-        reading.words <= FIRM_WORDS or bool(reading.negated or reading.contexts) or reading.sincere
-    )
+    return _short(reading) or bool(reading.negated or reading.contexts) or reading.sincere
+
+
+def _short(reading: _Reading) -> bool:
+    """Too few words (``FIRM_WORDS``) for the trained reader to go on."""
+    return reading.words <= FIRM_WORDS
 
 
 def _gather(
