@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
@@ -46,7 +47,14 @@ from affect_dev_data import dev_examples
 from kmidi import affect
 from kmidi.affect_arbiter import ARBITER_FILE, Arbiter, Evidence
 from kmidi.affect_arbiter import features as arbiter_features
-from kmidi.affect_model import MODEL_FILE, AffectReader, family_shares, feature_value, features
+from kmidi.affect_model import (
+    MODEL_FILE,
+    AffectReader,
+    family_shares,
+    feature_values,
+    features,
+    inverse_document_frequency,
+)
 from kmidi.emotions import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +131,11 @@ def fit(rows: Sequence[Row], classes: Sequence[str]) -> AffectReader:
     documents = Counter(name for names in found for name in names)
     names = sorted(name for name, count in documents.items() if count >= MIN_DOCUMENTS)
     vocabulary = {name: index for index, name in enumerate(names)}
-    matrix = _matrix(found, vocabulary)
+    idf = np.array(
+        [inverse_document_frequency(len(rows), documents[name]) for name in names],
+        dtype=np.float32,
+    )
+    matrix = _matrix(found, vocabulary, idf)
     labels = np.array([classes.index(row.preset) for row in rows])
     # Every family weighs the same in all, whatever its number of presets: balanced by
     # preset, "neutral" (one preset) would start each reading at 1/20 against joy's 3/20.
@@ -136,16 +148,19 @@ def fit(rows: Sequence[Row], classes: Sequence[str]) -> AffectReader:
         vocabulary=vocabulary,
         weights=np.ascontiguousarray(model.coef_.T, dtype=np.float32),
         bias=model.intercept_.astype(np.float32),
+        idf=idf,
     )
 
 
-def _matrix(found: Sequence[set[str]], vocabulary: dict[str, int]) -> csr_matrix:
+def _matrix(
+    found: Sequence[set[str]], vocabulary: dict[str, int], idf: npt.NDArray[np.float32]
+) -> csr_matrix:
     indptr, indices, values = [0], [], []
     for names in found:
         known = sorted(vocabulary[name] for name in names if name in vocabulary)
         indices.extend(known)
         if known:  # a text of none of the vocabulary's features ("?") is a row of zeros
-            values.extend([feature_value(len(known))] * len(known))
+            values.extend(feature_values(idf, known).tolist())
         indptr.append(len(indices))
     return csr_matrix((values, indices, indptr), shape=(len(found), len(vocabulary)))
 

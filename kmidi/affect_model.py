@@ -46,10 +46,19 @@ def tokens(text: str) -> list[str]:
     return [_ELONGATED.sub(r"\1\1", token) for token in _TOKEN.findall(folded)]
 
 
-def feature_value(known: int) -> float:
-    """Each of a text's ``known`` features counts this much: its row of features has unit
-    length, so a long text does not outvote a short one by size. Fitting uses it too."""
-    return 1.0 / math.sqrt(known)
+def inverse_document_frequency(documents: int, containing: int) -> float:
+    """How much a feature found in ``containing`` of ``documents`` training sentences
+    counts: rare n-grams more than common ones (scikit-learn's smoothed idf)."""
+    return math.log((1 + documents) / (1 + containing)) + 1.0
+
+
+def feature_values(idf: Vector, rows: list[int]) -> Vector:
+    """The values of a text's known features (vocabulary ``rows``): their idf, scaled so the
+    row has unit length, so a long text does not outvote a short one by size. Fitting uses
+    it too."""
+    values: Vector = idf[rows]
+    scaled: Vector = values / np.float32(math.sqrt(float(np.dot(values, values))))
+    return scaled
 
 
 def family_shares(shares: dict[str, float]) -> dict[str, float]:
@@ -78,19 +87,21 @@ def features(text: str) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class AffectReader:
-    """A fitted reader: ``weights[feature_index]`` holds one logit per class."""
+    """A fitted reader: ``weights[feature_index]`` holds one logit per class, and
+    ``idf[feature_index]`` what the feature counts (``feature_values``)."""
 
     classes: tuple[str, ...]
     vocabulary: dict[str, int]
     weights: Vector
     bias: Vector
+    idf: Vector
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Each class's probability for ``text``; empty when no feature of it is known."""
         rows = self.indices(features(text))
         if not rows:
             return {}
-        logits = self.weights[rows].sum(axis=0) * feature_value(len(rows)) + self.bias
+        logits = feature_values(self.idf, rows) @ self.weights[rows] + self.bias
         exp = np.exp(logits - logits.max())
         shares = exp / exp.sum()
         return {name: float(share) for name, share in zip(self.classes, shares, strict=True)}
@@ -109,6 +120,7 @@ class AffectReader:
             vocabulary=np.frombuffer("\n".join(names).encode(), dtype=np.uint8),
             weights=self.weights.astype(np.float16),
             bias=self.bias.astype(np.float32),
+            idf=self.idf.astype(np.float32),
         )
         return buffer.getvalue()
 
@@ -121,6 +133,7 @@ class AffectReader:
                 vocabulary={name: index for index, name in enumerate(names)},
                 weights=npz["weights"].astype(np.float32),
                 bias=npz["bias"].astype(np.float32),
+                idf=npz["idf"].astype(np.float32),
             )
 
 

@@ -31,6 +31,7 @@ def _reader(votes: dict[str, dict[str, float]]) -> AffectReader:
         vocabulary={name: index for index, name in enumerate(names)},
         weights=weights,
         bias=np.zeros(len(CLASSES), dtype=np.float32),
+        idf=np.ones(len(names), dtype=np.float32),
     )
 
 

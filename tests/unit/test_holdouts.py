@@ -144,6 +144,14 @@ analyser (a143f2c): 157 of 189 (83 %): sarcasm 31 of 40, scenes 25 of 32, plain 
 language 36 of 40, long 6 of 6, musical 15 of 17, unsure 4 of 12; the lexicon alone 124
 (66 %); the ninth session's analyser, for comparison, 143 (76 %, sarcasm 20 of 40).
 
+Then the reader's features were weighted by their inverse document frequency instead of
+equally (rare n-grams count more), decided on cross-validation (the arbiter's training
+sentences 8,442 -> 8,675 of 11,194) and measured once: holdout14 157 -> 161 of 189 (85 %:
+sarcasm 31 -> 33, scenes 25 -> 26, language 36 -> 37); holdouts 4-13 1,232 -> 1,245 of
+1,402 (88.8 %): holdout4 96, holdout5 74, holdout6 94, holdout7 107, holdout8 122, holdout9
+142, holdout10 143, holdout11 151, holdout12 157, holdout13 159. holdout7 falls to a row
+under the goal (107 of 119), holdouts 10 and 11 rise to it.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -163,18 +171,20 @@ DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
     "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 93 % with the arbiter", 80),
-    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 83 % with the arbiter", 90),
-    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 89 % with the arbiter", 96),
-    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 91 % with the arbiter", 110),
-    "affect_holdout8": ("76 % first pass (the lexicon), 88 % with the arbiter", 120),
-    "affect_holdout9": ("88 % first pass (with the reader), 92 % with the arbiter", 140),
-    "affect_holdout10": ("82 % first pass (with the reader), 90 % (140/156) with the arbiter", 150),
-    "affect_holdout11": ("85 % first pass (with the reader), 90 % (150/167) with the arbiter", 160),
-    "affect_holdout12": ("74 % first pass (with the reader), 83 % with the arbiter", 180),
+    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 82 % with the arbiter", 90),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 89.5 % with the arbiter", 96),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 89.9 % with the arbiter", 110),
+    "affect_holdout8": ("76 % first pass (the lexicon), 89.7 % with the arbiter", 120),
+    "affect_holdout9": ("88 % first pass (with the reader), 93 % with the arbiter", 140),
+    "affect_holdout10": ("82 % first pass (with the reader), 92 % with the arbiter", 150),
+    "affect_holdout11": ("85 % first pass (with the reader), 90 % with the arbiter", 160),
+    "affect_holdout12": ("74 % first pass (with the reader), 85 % with the arbiter", 180),
     "affect_holdout13": ("74 % first pass (with the reader), 84 % with the arbiter", 185),
-    "affect_holdout14": ("83 % first pass (with the arbiter)", 185),
+    "affect_holdout14": ("83 % first pass (with the arbiter), 85 % with idf weighting", 185),
 }
-MEETS_GOAL = frozenset({"affect_holdout4", "affect_holdout7", "affect_holdout9"})
+MEETS_GOAL = frozenset(
+    {"affect_holdout4", "affect_holdout9", "affect_holdout10", "affect_holdout11"}
+)
 
 
 def _rows(split: str) -> list[dict[str, object]]:

@@ -726,10 +726,5 @@ def test_a_word_beginning_never_overrides_a_word_the_lexicon_knows() -> None:
     assert analyse_text("Ich habe meinen Freund getroffen.", reader=None).primary == "neutral"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the arbiter (tenth session) follows the trained reader's weak guess (tenderness, "
-    "0.27: 'mi amigo'), flagged unsure, where the lexicon reads no feeling",
-)
 def test_a_friend_landing_reads_as_no_feeling() -> None:
     assert analyse_text("Mi amigo aterrizó en Madrid.").primary == "neutral"

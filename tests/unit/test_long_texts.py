@@ -385,7 +385,7 @@ _TEARS = pytest.mark.xfail(
 @pytest.mark.parametrize(
     ("text", "family"),
     [
-        pytest.param("I cried when I saw them all waiting at arrivals.", "joy", marks=_TEARS),
+        ("I cried when I saw them all waiting at arrivals.", "joy"),
         pytest.param(
             "My brother came home from the army today. I cried so much at the airport.",
             "joy",

@@ -141,7 +141,6 @@ STILL_MISSED = {
     ),
     **dict.fromkeys(
         (
-            "So glad I stayed up to watch the meteor shower.",
             "Ten out of ten, would definitely go back to that little restaurant again.",
             "Oh wow, what a wonderful surprise party, I'm so touched",
             "thanks a lot for the flowers, they made my day",

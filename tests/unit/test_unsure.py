@@ -90,8 +90,11 @@ PROBE_FEELINGLESS += (
     "the quick brown fox jumps over the lazy dog",
 )
 """Written after the second batch passed: first pass 6/7 flagged, 1/2 neutral."""
-STILL_MISSED: dict[str, str] = {}
-"""Both missed probes of the second batch are read since the arbiter (tenth session)."""
+STILL_MISSED = {
+    "can't really say": "the arbiter (tenth session, idf-weighted reader) reads numbness at "
+    "0.61 where the lexicon reads nothing, so the reading is not flagged",
+}
+"""The pangram, missed before, is read since the arbiter (tenth session)."""
 
 
 def _cases(texts: tuple[str, ...]) -> list[object]:
