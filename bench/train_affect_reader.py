@@ -13,7 +13,7 @@ prints a cross-validation instead and writes nothing.
   sentences weigh ``DEV_WEIGHT`` times as much: they are closer to what people type than the
   training sentences, which were asked to avoid naming feelings.
 - **Cross-validation** (``--cv``) reads each held-out sentence with the lexicon alone, the
-  reader alone, and the arbiter fitted on the other folds' examples.
+  reader alone, and the analyser with the arbiter fitted on the other folds' examples.
 
 Training sentences carry a preset. Development sentences that name only a family get the
 preset the lexicon reads in that family, else the family's most common preset. The training
@@ -222,7 +222,8 @@ def fit_arbiter(examples: Sequence[Example]) -> Arbiter:
 
 def cross_validate(examples: Sequence[Example]) -> None:
     """Each held-out sentence read by the lexicon alone, the reader alone (out of fold) and
-    the arbiter fitted on the other folds' examples; counts by group."""
+    the analyser as ``kmidi.affect`` combines them, with the arbiter fitted on the other
+    folds' examples; counts by group."""
     hits: dict[str, Counter[str]] = defaultdict(Counter)
     totals: Counter[str] = Counter()
     for fold in range(FOLDS):
@@ -232,7 +233,9 @@ def cross_validate(examples: Sequence[Example]) -> None:
             answers = {
                 "lexicon": evidence.lexicon_family,
                 "reader": _top(dict(evidence.reader)),
-                "arbiter": arbiter.choose(evidence)[0],
+                "analyser": evidence.lexicon_family
+                if affect.lexicon_stands(evidence.lexicon_family, short=evidence.short)
+                else arbiter.choose(evidence)[0],
             }
             if row.source == "dev":  # a development sentence's category is its source
                 groups: tuple[str, ...] = ("dev", f"dev {row.category}")

@@ -690,7 +690,7 @@ def analyse_text(
     """
     lexicon_side = _read_lexicon(text or "", wound, desire)
     lexical = lexicon_side.affect
-    if lexical.primary != NEUTRAL.name and _short(lexicon_side.reading):
+    if lexicon_stands(PRESETS[lexical.primary].family, short=_short(lexicon_side.reading)):
         return lexical
     opinion = _opinion(text, reader)
     if not opinion:
@@ -715,6 +715,12 @@ def analyse_text(
         family=family,
         confidence=posterior,
     )
+
+
+def lexicon_stands(family: str, *, short: bool) -> bool:
+    """Whether the lexicon's reading stands without the arbiter: a feeling (``family``) read
+    in a text too short for the trained reader (``FIRM_WORDS``)."""
+    return family != NEUTRAL.name and short
 
 
 def arbiter_evidence(text: str, opinion: dict[str, float]) -> Evidence:
