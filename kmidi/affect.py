@@ -133,8 +133,6 @@ SINCERE_OVER_MISHAP = 0.6
 PLEASANT_VALENCE = 0.3
 """Presets pleasant enough to keep praise sincere (not defiance or nostalgia: "boss fight")."""
 _MAX_EVIDENCE = 8
-FIRM_CONFIDENCE = 0.7
-"""A lexicon reading this sure is firm: one of the arbiter's features (``_firm``)."""
 FIRM_WORDS = 5
 """A feeling the lexicon read in this many words or fewer stands without the arbiter: a
 text too short for the trained reader to go on (on cross-validation the arbiter read such
@@ -690,13 +688,14 @@ def analyse_text(
     """
     lexicon_side = _read_lexicon(text or "", wound, desire)
     lexical = lexicon_side.affect
-    if lexicon_stands(PRESETS[lexical.primary].family, short=_short(lexicon_side.reading)):
+    lexical_family = PRESETS[lexical.primary].family
+    if lexicon_stands(lexical_family, short=_short(lexicon_side.reading)):
         return lexical
     opinion = _opinion(text, reader)
     if not opinion:
         return lexical
     family, posterior = packaged_arbiter().choose(lexicon_side.evidence(opinion))
-    if family == PRESETS[lexical.primary].family:
+    if family == lexical_family:
         return lexical
     if family == NEUTRAL.name:
         # The reader reads the text alone: a feeling the wound or desire gave stands.
@@ -747,8 +746,6 @@ class _LexiconSide:
             lexicon=family_shares(self.scores),
             lexicon_family=PRESETS[self.affect.primary].family,
             lexicon_confidence=self.affect.confidence,
-            firm=_firm(self.affect, reading),
-            unseen=_unseen_by_reader(reading),
             short=_short(reading),
             negated=bool(reading.negated),
             contexts=bool(reading.contexts),
@@ -794,22 +791,6 @@ def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) ->
         return led
     scale = SECOND_BELOW * lead / others
     return {name: s if PRESETS[name].family == family else s * scale for name, s in led.items()}
-
-
-def _firm(lexical: Affect, reading: _Reading) -> bool:
-    """The lexicon's feeling is firm: sure of itself (``FIRM_CONFIDENCE``), or read through
-    what the trained reader cannot see (``_unseen_by_reader``)."""
-    if lexical.primary == NEUTRAL.name:
-        return False
-    return lexical.confidence >= FIRM_CONFIDENCE or _unseen_by_reader(reading)
-
-
-def _unseen_by_reader(reading: _Reading) -> bool:
-    """The lexicon read what a bag of words cannot: a text of ``FIRM_WORDS`` or fewer, a
-    denied feeling ("I'm not sad"), a context that turns words (ashes at the beach she
-    loved), or praise the sarcasm reader judged sincere ("thanks, universe, for this
-    sunset")."""
-    return _short(reading) or bool(reading.negated or reading.contexts) or reading.sincere
 
 
 def _short(reading: _Reading) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,17 +27,8 @@ UNKNOWN_SHARE: Final = 1e-4
 text none of whose words it knows) is a finite, very low feature."""
 WORDS_SEEN: Final = 60
 """Words counted for the length feature: longer texts count as this long."""
-FLAGS: Final = (
-    "unseen",
-    "short",
-    "negated",
-    "contexts",
-    "sincere",
-    "firm",
-    "confidence",
-    "lexicon neutral",
-    "words",
-)
+FIRM_CONFIDENCE: Final = 0.7
+"""A lexicon reading this sure is firm (``Evidence.firm``)."""
 
 Matrix = npt.NDArray[np.float64]
 
@@ -52,38 +43,53 @@ class Evidence:
     """The lexicon's score per family."""
     lexicon_family: str
     lexicon_confidence: float
-    firm: bool
-    """The lexicon's reading is sure of itself or read through what a bag of words misses."""
-    unseen: bool
-    """Short, denied, turned by a context, or praise judged sincere (any of the next four)."""
     short: bool
+    """Too few words for the reader to go on."""
     negated: bool
     contexts: bool
     sincere: bool
+    """Praise the sarcasm reader judged sincere."""
     words: int
+
+    @property
+    def unseen(self) -> bool:
+        """The lexicon read what a bag of words cannot: a short text, a denied feeling, a
+        context that turns words, or praise judged sincere."""
+        return self.short or self.negated or self.contexts or self.sincere
+
+    @property
+    def firm(self) -> bool:
+        """The lexicon read a feeling sure of itself, or through what the reader misses."""
+        return self.lexicon_family != "neutral" and (
+            self.lexicon_confidence >= FIRM_CONFIDENCE or self.unseen
+        )
+
+
+_FLAGS: Final[tuple[tuple[str, Callable[[Evidence], float]], ...]] = (
+    ("unseen", lambda e: float(e.unseen)),
+    ("short", lambda e: float(e.short)),
+    ("negated", lambda e: float(e.negated)),
+    ("contexts", lambda e: float(e.contexts)),
+    ("sincere", lambda e: float(e.sincere)),
+    ("firm", lambda e: float(e.firm)),
+    ("confidence", lambda e: e.lexicon_confidence),
+    ("lexicon neutral", lambda e: float(e.lexicon_family == "neutral")),
+    ("words", lambda e: min(e.words, WORDS_SEEN) / WORDS_SEEN),
+)
+"""The features after the two readers' scores: each one's name and value."""
 
 
 def feature_names(families: tuple[str, ...]) -> list[str]:
     """The features' names, in the order of ``features``."""
-    return [f"reader {f}" for f in families] + [f"lexicon {f}" for f in families] + list(FLAGS)
+    flags = [name for name, _ in _FLAGS]
+    return [f"reader {f}" for f in families] + [f"lexicon {f}" for f in families] + flags
 
 
 def features(evidence: Evidence, families: tuple[str, ...]) -> list[float]:
     """The reader's log-shares, the lexicon's scores squashed by tanh, then the flags."""
     reader = [math.log(evidence.reader.get(f, 0.0) + UNKNOWN_SHARE) for f in families]
     lexicon = [math.tanh(evidence.lexicon.get(f, 0.0)) for f in families]
-    flags = [
-        float(evidence.unseen),
-        float(evidence.short),
-        float(evidence.negated),
-        float(evidence.contexts),
-        float(evidence.sincere),
-        float(evidence.firm),
-        evidence.lexicon_confidence,
-        float(evidence.lexicon_family == "neutral"),
-        min(evidence.words, WORDS_SEEN) / WORDS_SEEN,
-    ]
-    return reader + lexicon + flags
+    return reader + lexicon + [value(evidence) for _, value in _FLAGS]
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,8 +166,6 @@ def test_the_arbiter_gives_every_family_a_probability() -> None:
         lexicon={"joy": 0.9},
         lexicon_family="joy",
         lexicon_confidence=0.8,
-        firm=True,
-        unseen=False,
         short=False,
         negated=False,
         contexts=False,
