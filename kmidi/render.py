@@ -287,6 +287,11 @@ class _Score:
     opening: list[bool]
     """Whether each slot belongs to the opening material (A, or the intro vamping on it)."""
 
+    @property
+    def bass_onset(self) -> float:
+        """How far the bass sits behind the beat: half the groove's feel."""
+        return self.feel * 0.5
+
     def level(self, bar: int, scale: float) -> float:
         """The velocity of the dynamics curve at ``bar``, shaped by its phrase, scaled."""
         return (VELOCITY_FLOOR + self.plan.dynamics[bar] * VELOCITY_SPAN) * self.arc[bar] * scale
@@ -939,7 +944,7 @@ def _bass_bars(score: _Score, roots: list[int]) -> tuple[list[Row], list[_Patter
     the style's pattern (laid out together afterwards)."""
     plan = score.plan
     style = plan.instrumentation.bass_style
-    onset = score.feel * 0.5
+    onset = score.bass_onset
     final_bar = score.bars - 1
     rows: list[Row] = []
     patterned: list[_PatternedBar] = []
@@ -993,7 +998,7 @@ def _patterned_bass(
         offbeat = (xs[hit] % 1 != 0) & (roles[hit] == 0) & (intervals[hit] == 0)
         pitch = np.where(offbeat, chug, pitch)
     bass.add(
-        starts[row] + swung[hit] + score.feel * 0.5,
+        starts[row] + swung[hit] + score.bass_onset,
         holds[hit],
         starts[row] + his[row],
         levels[row] * accents[hit],
@@ -1048,7 +1053,7 @@ def _walking_bar(
     slot_end = score.slot_spans[slot][1]
     last_bar_of_slot = bar_start + score.bpb >= slot_end - _EPS
     tones = score.chord_pcs[slot]
-    onset = bar_start + score.feel * 0.5
+    onset = bar_start + score.bass_onset
     rows: list[Row] = []
     cur = root
     # The beats this chord holds in this bar: a second chord of the bar starts mid-bar,
