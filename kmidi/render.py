@@ -443,9 +443,34 @@ def _arrangement(plan: Plan, beat_starts: list[float]) -> Arrangement:
 def render_midi(plan: Plan) -> RenderedPiece:
     """Render ``plan`` to MIDI bytes plus the list of notes written."""
     score = _score(plan)
+    tracks = _tracks(plan, score.bpb)
+    _write_parts(score, {name: part for name, part, _ in tracks})
+    bar_ticks = round(score.bpb * PPQ)
+    end_tick = bar_ticks * score.bars
+    tempi = plan.bar_tempi_us()
+    duration, seconds_at = _clock(tempi, score.bpb, bar_ticks, score.bars)
+    title = f"kmidi {plan.emotion.preset}"
+    chunks = [conductor_chunk(title, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
+    settled: list[tuple[str, SettledTrack]] = []
+    controls = track_controls(plan, [(name, program) for name, _, program in tracks], PPQ)
+    for (name, part, program), changes in zip(tracks, controls, strict=True):
+        notes = part.settled(end_tick)
+        settled.append((name, notes))
+        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick, changes))
+    return RenderedPiece(
+        midi=midi_file(chunks, PPQ),
+        duration_seconds=duration,
+        _tracks=tuple(settled),
+        _seconds_at=seconds_at,
+    )
+
+
+def _tracks(plan: Plan, bpb: float) -> list[tuple[str, _Part, int | None]]:
+    """Each track's name, empty part and GM program (None for drums), in track order; a
+    part the intro leaves out enters after the first phrase."""
     jitter = np.random.Generator(np.random.PCG64(plan.variation))
     inst = plan.instrumentation
-    intro_end = plan.phrases[0].end_bar * score.bpb if inst.intro else 0.0
+    intro_end = plan.phrases[0].end_bar * bpb if inst.intro else 0.0
 
     def new_part(name: str) -> _Part:
         return _Part(jitter, 0.0 if name in inst.intro else intro_end)
@@ -459,7 +484,11 @@ def render_midi(plan: Plan) -> RenderedPiece:
         tracks.append(("pad", new_part("pad"), inst.pad_program))
     if inst.drums and inst.drum_style is not None:
         tracks.append(("drums", new_part("drums"), None))
-    parts = {name: part for name, part, _ in tracks}
+    return tracks
+
+
+def _write_parts(score: _Score, parts: dict[str, _Part]) -> None:
+    """Generate the notes of every part."""
     # Parts are written in this order, whatever the track order: it fixes the random draws.
     _harmony(score, parts["harmony"], parts.get("pad"))
     _bass(score, parts["bass"])
@@ -467,14 +496,15 @@ def render_midi(plan: Plan) -> RenderedPiece:
     if "drums" in parts:
         _drums(score, parts["drums"])
 
-    bars = score.bars
-    bar_ticks = round(score.bpb * PPQ)
-    end_tick = bar_ticks * bars
-    tempi = plan.bar_tempi_us()
-    # Seconds at each bar line under the (possibly drifting) tempo map.
+
+def _clock(
+    tempi: list[int], bpb: float, bar_ticks: int, bars: int
+) -> tuple[float, Callable[[Ints], Floats]]:
+    """The piece's length in seconds, and the seconds at any ticks, under the (possibly
+    drifting) tempo map of ``tempi`` (microseconds per quarter, bar by bar)."""
     bar_secs = [0.0]
     for us in tempi:
-        bar_secs.append(bar_secs[-1] + us * score.bpb / 1_000_000)
+        bar_secs.append(bar_secs[-1] + us * bpb / 1_000_000)
     bar_seconds = np.array(bar_secs)
     tick_seconds = np.array(tempi, dtype=np.float64) / 1_000_000 / PPQ
 
@@ -483,20 +513,7 @@ def render_midi(plan: Plan) -> RenderedPiece:
         seconds: Floats = bar_seconds[bar] + (ticks - bar * bar_ticks) * tick_seconds[bar]
         return seconds
 
-    title = f"kmidi {plan.emotion.preset}"
-    chunks = [conductor_chunk(title, plan.meter, plan.key_signature, tempi, bar_ticks, end_tick)]
-    settled: list[tuple[str, SettledTrack]] = []
-    controls = track_controls(plan, [(name, program) for name, _, program in tracks], PPQ)
-    for (name, part, program), changes in zip(tracks, controls, strict=True):
-        notes = part.settled(end_tick)
-        settled.append((name, notes))
-        chunks.append(track_chunk(name, CHANNELS[name], program, notes, end_tick, changes))
-    return RenderedPiece(
-        midi=midi_file(chunks, PPQ),
-        duration_seconds=bar_secs[-1],
-        _tracks=tuple(settled),
-        _seconds_at=seconds_at,
-    )
+    return bar_secs[-1], seconds_at
 
 
 # ---------------------------------------------------------------- harmony
