@@ -597,33 +597,11 @@ def _drop2(voicing: tuple[int, ...], floor: int) -> tuple[int, ...]:
 
 def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     """Comping (or arpeggios) on the voice-led chords, and the pad's held chords."""
-    plan = score.plan
-    inst = plan.instrumentation
-    regs = plan.registers
-    legato, sw, feel = plan.legato, score.swing.get, score.feel
+    style = score.plan.instrumentation.comping
     voicings = _voicings(score)
-    opening = score.opening
-    figures = [_comp_pattern(inst.comping, score, legato, f) for f in score.arr.comp_figures]
-    pattern = figures[0]
-    widest = max(len(v) for v in voicings)
-    table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
-    counts = np.array([len(v) for v in voicings], dtype=np.int64)
-
-    # Bars of quiet sections sustain the chord; the others comp in the piece's style.
-    sustained: list[tuple[int, float, float, float, float]] = []  # (slot, on, hold, cap, vel)
-    comped: list[list[tuple[int, float, float, float, float]]] = [[], []]
-    broken: list[Row] = []
-    for i, b, bar_start, lo, hi in score.slot_bars:
-        velocity = score.level(b, 0.78)
-        # The piece's last chord rings to the end whatever the figure.
-        ending = b == score.bars - 1 and i == len(score.slots) - 1
-        if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25 or ending:
-            on = bar_start + sw(lo, lo) + feel
-            sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
-        elif pattern is not None:
-            comped[0 if opening[i] else 1].append((i, bar_start, lo, hi, velocity))
-        else:
-            broken += _broken_chord(score, inst.comping, voicings[i], bar_start, lo, hi, velocity)
+    figures = [_comp_pattern(style, score, score.plan.legato, f) for f in score.arr.comp_figures]
+    table, counts = _voicing_table(voicings)
+    sustained, comped, broken = _harmony_bars(score, voicings, figures[0] is not None)
     harmony.add_rows(broken, timing=score.kj, dynamics=score.kv)
     if sustained:
         ids, ons, holds, caps, levels = _columns(sustained)
@@ -640,23 +618,66 @@ def _harmony(score: _Score, harmony: _Part, pad: _Part | None) -> None:
     if comped[0] or comped[1]:  # rows are comped only when the style has a pattern
         _comp(score, harmony, comped, figures, (table, counts))
     if pad is not None:
-        # The pad holds each chord's upper voices, an octave up where that stays under
-        # the melody's centre (in place for a darker reading), from slot start to end.
-        top = regs.melody_centre - 2 if score.arr.pad_lift else 0
-        held: list[Row] = []
-        for i, (slot_start, slot_end) in enumerate(score.slot_spans):
-            velocity = score.level(score.slots[i].bar, 0.55)
-            held += [
-                (slot_start + feel, math.inf, slot_end, velocity, p + 12 if p + 12 < top else p)
-                for p in voicings[i][1:]
-            ]
-        pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
+        _pad(score, pad, voicings)
+
+
+def _voicing_table(voicings: list[tuple[int, ...]]) -> tuple[Ints, Ints]:
+    """The voicings as a table padded with zeros to the widest, and each one's voice count."""
+    widest = max(len(v) for v in voicings)
+    table = np.array([[*v, *([0] * (widest - len(v)))] for v in voicings], dtype=np.int64)
+    counts = np.array([len(v) for v in voicings], dtype=np.int64)
+    return table, counts
+
+
+_ChordRow = tuple[int, float, float, float, float]
+"""A chord slot's part of one bar: the slot, then (sustained) onset, hold, latest end and
+velocity, or (comped) bar start, lo, hi and velocity."""
+
+
+def _harmony_bars(
+    score: _Score, voicings: list[tuple[int, ...]], patterned: bool
+) -> tuple[list[_ChordRow], list[list[_ChordRow]], list[Row]]:
+    """Each slot's part of each bar, divided by how it is played: sustained (slot, on, hold,
+    cap, velocity), comped on a pattern (slot, bar start, lo, hi, velocity; for the opening
+    material and the later ones), or broken into an arpeggio or ostinato (its notes)."""
+    inst = score.plan.instrumentation
+    sw, feel = score.swing.get, score.feel
+    # Bars of quiet sections sustain the chord; the others comp in the piece's style.
+    sustained: list[_ChordRow] = []
+    comped: list[list[_ChordRow]] = [[], []]
+    broken: list[Row] = []
+    for i, b, bar_start, lo, hi in score.slot_bars:
+        velocity = score.level(b, 0.78)
+        # The piece's last chord rings to the end whatever the figure.
+        ending = b == score.bars - 1 and i == len(score.slots) - 1
+        if inst.comping == "sustain" or score.energy[score.slots[i].bar] < 0.25 or ending:
+            on = bar_start + sw(lo, lo) + feel
+            sustained.append((i, on, max(hi - lo, 0.1), bar_start + hi, velocity))
+        elif patterned:
+            comped[0 if score.opening[i] else 1].append((i, bar_start, lo, hi, velocity))
+        else:
+            broken += _broken_chord(score, inst.comping, voicings[i], bar_start, lo, hi, velocity)
+    return sustained, comped, broken
+
+
+def _pad(score: _Score, pad: _Part, voicings: list[tuple[int, ...]]) -> None:
+    """The pad holds each chord's upper voices, an octave up where that stays under the
+    melody's centre (in place for a darker reading), from slot start to end."""
+    top = score.plan.registers.melody_centre - 2 if score.arr.pad_lift else 0
+    held: list[Row] = []
+    for i, (slot_start, slot_end) in enumerate(score.slot_spans):
+        velocity = score.level(score.slots[i].bar, 0.55)
+        held += [
+            (slot_start + score.feel, math.inf, slot_end, velocity, p + 12 if p + 12 < top else p)
+            for p in voicings[i][1:]
+        ]
+    pad.add_rows(held, timing=0.0, dynamics=score.kv * 0.5)
 
 
 def _comp(
     score: _Score,
     harmony: _Part,
-    rows: list[list[tuple[int, float, float, float, float]]],
+    rows: list[list[_ChordRow]],
     patterns: list[list[tuple[float, float, float]] | None],
     voicings: tuple[Ints, Ints],
 ) -> None:
