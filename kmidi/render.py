@@ -1393,47 +1393,83 @@ def _phrase_rows(
     last bar keeps the notes before its middle beat and then holds the cadence's tone.
     Realisation draws nothing at random, so a phrase over the same chords repeats exactly.
     """
-    low, high, scale_pcs, strong = line.low, line.high, line.scale, line.strong
-    notes, cut, gate, end = line.notes, line.cut, line.gate, score.total_beats
-    top = len(notes) - 1
-    sw, chord_pcs = score.swing.get, score.chord_pcs
-    last_step: int | None = None
-    last_pitch = -99
-    under: tuple[tuple[int, ...], bool] | None = None
+    trail: _Trail = (None, -99, None)
     for k, bar_notes in enumerate(body):
         b = phrase.start_bar + k
-        bar_start = b * score.bpb + line.onset
         last = k == len(body) - 1
         vbase = score.level(b, 1.0)
-        only = score.bar_slots[b][0] if len(score.bar_slots[b]) == 1 else -1
-        accented = _accented(line, bar_notes)
-        for x, length, step in bar_notes:
-            if last and x >= cut - _EPS and x > 0:
-                break
-            pcs = chord_pcs[only if only >= 0 else score.chord_at(b, x)]
-            pitch = notes[top if step > top else (step if step > 0 else 0)]
-            passing = 0 < abs(pitch - last_pitch) <= 2 and x not in accented
-            if (x in strong or x == 0) and not passing:
-                motion = 0 if last_step is None else step - last_step
-                pitch = _felt_tone(pcs, pitch, motion, low, high, last_pitch)
-            else:
-                for alt in (pitch + 1, pitch - 1):
-                    # A borrowed chord tone (the raised seventh over V in minor) replaces
-                    # the scale note a semitone away, so the line never rubs its chord.
-                    if alt % 12 in pcs and alt % 12 not in scale_pcs and pitch % 12 not in pcs:
-                        pitch = alt
-                        break
-            if last and x + length > cut + _EPS and cut > 0:
-                length = cut - x
-            accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
-            rows.append((bar_start + sw(x, x), length * gate, end, vbase * accent + 6, pitch))
-            prev, last_step, last_pitch = pitch, step, pitch
-            under = (pcs, x in strong or x == 0)
+        trail = _bar_rows(score, line, b, bar_notes, vbase, last, trail, rows)
         if last:
-            prev = _cadence_note(score, line, phrase, b, prev, vbase, rows, avoid)
+            _, last_pitch, under = trail
+            before = prev if under is None else last_pitch
+            prev = _cadence_note(score, line, phrase, b, before, vbase, rows, avoid)
             if under is not None:
                 _lead_into(rows, prev, under, line)
     return prev
+
+
+_Trail = tuple[int | None, int, tuple[tuple[int, ...], bool] | None]
+"""Where a phrase's line stands after its latest note: the note's scale step and pitch,
+and the chord tones under it with whether it fell on a felt beat ((None, -99, None) before
+the phrase's first note)."""
+
+
+def _bar_rows(
+    score: _Score,
+    line: _Line,
+    bar: int,
+    bar_notes: list[MotifNote],
+    velocity: float,
+    last: bool,
+    trail: _Trail,
+    rows: list[Row],
+) -> _Trail:
+    """Realise one bar of a phrase into ``rows``, going on from ``trail``; the ``last`` bar
+    stops where its cadence's held note starts. Returns the trail after the bar."""
+    last_step, last_pitch, under = trail
+    cut, strong = line.cut, line.strong
+    bar_start = bar * score.bpb + line.onset
+    only = score.bar_slots[bar][0] if len(score.bar_slots[bar]) == 1 else -1
+    accented = _accented(line, bar_notes)
+    for x, length, step in bar_notes:
+        if last and x >= cut - _EPS and x > 0:
+            break
+        pcs = score.chord_pcs[only if only >= 0 else score.chord_at(bar, x)]
+        pitch = _line_pitch(line, pcs, x, step, accented, last_step, last_pitch)
+        if last and x + length > cut + _EPS and cut > 0:
+            length = cut - x
+        accent = 1.0 if x == 0 else (0.92 if x in strong else 0.84)
+        onset = bar_start + score.swing.get(x, x)
+        rows.append((onset, length * line.gate, score.total_beats, velocity * accent + 6, pitch))
+        last_step, last_pitch = step, pitch
+        under = (pcs, x in strong or x == 0)
+    return last_step, last_pitch, under
+
+
+def _line_pitch(
+    line: _Line,
+    pcs: tuple[int, ...],
+    x: float,
+    step: int,
+    accented: frozenset[float],
+    last_step: int | None,
+    last_pitch: int,
+) -> int:
+    """The pitch of the note at scale ``step`` on beat ``x`` over the chord tones ``pcs``: on
+    a felt beat a chord tone (``_felt_tone``), unless it passes by step off the ``accented``
+    beats; elsewhere the scale note, or the borrowed chord tone a semitone from it."""
+    top = len(line.notes) - 1
+    pitch = line.notes[top if step > top else (step if step > 0 else 0)]
+    passing = 0 < abs(pitch - last_pitch) <= 2 and x not in accented
+    if (x in line.strong or x == 0) and not passing:
+        motion = 0 if last_step is None else step - last_step
+        return _felt_tone(pcs, pitch, motion, line.low, line.high, last_pitch)
+    for alt in (pitch + 1, pitch - 1):
+        # A borrowed chord tone (the raised seventh over V in minor) replaces
+        # the scale note a semitone away, so the line never rubs its chord.
+        if alt % 12 in pcs and alt % 12 not in line.scale and pitch % 12 not in pcs:
+            return alt
+    return pitch
 
 
 def _accented(line: _Line, bar_notes: list[MotifNote]) -> frozenset[float]:
