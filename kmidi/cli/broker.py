@@ -173,50 +173,61 @@ def resolve_kafka_jars(cache: Path | None = None) -> Path:
     with _file_lock(home.parent / f".kafka-{KAFKA_VERSION}.lock"):
         if (home / _RESOLVED_MARKER).is_file():
             return lib
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise KafkaUnavailableError(
-                f"The embedded Kafka broker needs Maven once, to fetch Apache Kafka "
-                f"{KAFKA_VERSION} from Maven Central into {lib}, and `mvn` is not on PATH. "
-                f"Install Java and Maven with: {INSTALL_HINT} "
-                "(or point KAFKA_BOOTSTRAP_SERVERS at an existing Kafka cluster)."
-            )
+        mvn = _find_mvn(lib)
         staging = Path(tempfile.mkdtemp(prefix=f".kafka-{KAFKA_VERSION}-", dir=home.parent))
         try:
-            (staging / "pom.xml").write_text(_POM, encoding="utf-8")
-            result = subprocess.run(
-                [
-                    mvn,
-                    "-q",
-                    "-B",
-                    "-f",
-                    str(staging / "pom.xml"),
-                    "dependency:copy-dependencies",
-                    "-DincludeScope=runtime",
-                    f"-DoutputDirectory={staging / 'lib'}",
-                ],
-                cwd=staging,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                check=False,
-            )
-            jars = list((staging / "lib").glob("kafka_*.jar"))
-            if result.returncode != 0 or not jars:
-                raise KafkaUnavailableError(
-                    f"Maven could not resolve org.apache.kafka:kafka_{SCALA_VERSION}:"
-                    f"{KAFKA_VERSION} (exit {result.returncode}; needs network access to "
-                    f"Maven Central the first time):\n{_tail(result.stdout, _LOG_TAIL_LINES)}"
-                )
-            (staging / _RESOLVED_MARKER).write_text(
-                f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION}\n", encoding="utf-8"
-            )
+            _maven_resolve(mvn, staging)
             if home.exists():  # an unfinished earlier attempt
                 shutil.rmtree(home)
             staging.rename(home)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return lib
+
+
+def _find_mvn(lib: Path) -> str:
+    """Path of ``mvn``, or a KafkaUnavailableError that says what to install."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaUnavailableError(
+            f"The embedded Kafka broker needs Maven once, to fetch Apache Kafka "
+            f"{KAFKA_VERSION} from Maven Central into {lib}, and `mvn` is not on PATH. "
+            f"Install Java and Maven with: {INSTALL_HINT} "
+            "(or point KAFKA_BOOTSTRAP_SERVERS at an existing Kafka cluster)."
+        )
+    return mvn
+
+
+def _maven_resolve(mvn: str, staging: Path) -> None:
+    """Fetch Kafka's runtime jars into ``staging/lib`` and mark ``staging`` resolved."""
+    (staging / "pom.xml").write_text(_POM, encoding="utf-8")
+    result = subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(staging / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging / 'lib'}",
+        ],
+        cwd=staging,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    jars = list((staging / "lib").glob("kafka_*.jar"))
+    if result.returncode != 0 or not jars:
+        raise KafkaUnavailableError(
+            f"Maven could not resolve org.apache.kafka:kafka_{SCALA_VERSION}:"
+            f"{KAFKA_VERSION} (exit {result.returncode}; needs network access to "
+            f"Maven Central the first time):\n{_tail(result.stdout, _LOG_TAIL_LINES)}"
+        )
+    (staging / _RESOLVED_MARKER).write_text(
+        f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION}\n", encoding="utf-8"
+    )
 
 
 class EmbeddedKafka:
