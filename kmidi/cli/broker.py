@@ -637,7 +637,20 @@ def server_properties(
     quorum_voters = ",".join(f"{node}@127.0.0.1:{quorum[node]}" for node in sorted(quorum))
     copies = replication or Replication.for_brokers(1)
     failover = _CLUSTER_FAILOVER if len(quorum) > 1 else ""
-    return f"""\
+    return _SERVER_PROPERTIES.format(
+        node_id=node_id,
+        quorum_voters=quorum_voters,
+        port=port,
+        controller_port=controller_port,
+        bound=bound,
+        protocols=protocols,
+        log_dir=log_dir,
+        copies=copies,
+        failover=failover,
+    )
+
+
+_SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id={node_id}
 controller.quorum.voters={quorum_voters}
@@ -670,6 +683,7 @@ num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 log.retention.check.interval.ms=300000
 {failover}"""
+"""KRaft settings of one node (``server_properties``); ``failover`` ends it on a cluster."""
 
 
 _CLUSTER_FAILOVER = """\
