@@ -242,7 +242,21 @@ async def get_status(
         Query(description="`json` adds the musical plan and the note list."),
     ] = None,
 ) -> Response:
-    seconds = _check_wait(wait, settings)
+    entry = await _visible_entry(request, request_id, view, _check_wait(wait, settings))
+    if isinstance(entry, _Gone):
+        return Response(status_code=499)  # nobody reads it: the client has gone
+    if entry is None:
+        raise _not_found(request_id)
+    if format != "json":
+        return JSONResponse(_status_body(entry, settings.results_base_url))
+    return await _detailed_status(entry, settings.results_base_url, request_id)
+
+
+async def _visible_entry(
+    request: Request, request_id: str, view: ResultsView, seconds: float
+) -> RequestEntry | _Gone | None:
+    """The entry this request may see, after waiting up to ``seconds`` for it to settle;
+    ``_Gone.CLIENT`` when the client left during the wait."""
     visible = _visibility(request)
     if seconds > 0:
         # Another key's request waits the whole time, as an unknown one does.
@@ -251,17 +265,17 @@ async def get_status(
         )
         waited = await _unless_disconnected(request, finished)
         if isinstance(waited, _Gone):
-            return Response(status_code=499)  # nobody reads it: the client has gone
-        entry = visible(waited)
-    else:
-        entry = visible(view.get(request_id))
-    if entry is None:
-        raise _not_found(request_id)
-    if format != "json":
-        return JSONResponse(_status_body(entry, settings.results_base_url))
+            return waited
+        return visible(waited)
+    return visible(view.get(request_id))
+
+
+async def _detailed_status(entry: RequestEntry, base_url: str, request_id: str) -> Response:
+    """The status with the stored plan and the notes it renders to (``?format=json``);
+    without them when no plan is stored."""
     plan = entry.plan()
     if plan is None:
-        return JSONResponse(_status_body(entry, settings.results_base_url, detailed=True))
+        return JSONResponse(_status_body(entry, base_url, detailed=True))
     try:
         # Rendering takes milliseconds of CPU: keep it off the event loop.
         rendered = await asyncio.to_thread(render_notes, plan)
@@ -275,9 +289,7 @@ async def get_status(
             "re-rendered notes differ from the stored MIDI", extra={"result_id": request_id}
         )
     return JSONResponse(
-        _status_body(
-            entry, settings.results_base_url, plan=plan, notes=rendered.notes, detailed=True
-        )
+        _status_body(entry, base_url, plan=plan, notes=rendered.notes, detailed=True)
     )
 
 
