@@ -321,6 +321,12 @@ def _header(scope: Scope, name: str) -> str | None:
     return Headers(scope=scope).get(name)
 
 
+def _given_request_id(scope: Scope) -> str | None:
+    """The caller's request ID header, when it is a valid ID."""
+    given = _header(scope, HTTP_REQUEST_ID)
+    return given if given is not None and is_valid_request_id(given) else None
+
+
 async def _send_error(
     send: Send, request_id: str, status_code: int, code: str, message: str
 ) -> None:
@@ -346,9 +352,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, HTTP_REQUEST_ID)
-        request_id = given if given is not None and is_valid_request_id(given) else None
-        request_id = request_id or uuid.uuid4().hex
+        request_id = _given_request_id(scope) or uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status_code = 500
@@ -373,31 +377,41 @@ class RequestContextMiddleware:
             status_code = 500
             await _send_error(send, request_id, 500, "internal_error", "internal server error")
         finally:
-            duration = time.perf_counter() - start
-            route = route_template(scope)
-            method = str(scope.get("method", "GET"))
-            self.metrics.observe(route, method, status_code, duration)
-            extra = {
-                "method": method,
-                "route": route,
-                "path": scope.get("path", ""),
-                "status": status_code,
-                "duration_seconds": round(duration, 6),
-                "client": (scope.get("client") or ("", 0))[0],
-                "request_id": request_id,
-            }
-            key_id = state.get("api_key_id")  # set by service_common.auth, with API keys
-            if key_id is not None:
-                extra["api_key_id"] = key_id
-            access_logger.log(
-                logging.DEBUG if route in _QUIET_ROUTES and status_code < 400 else logging.INFO,
-                "%s %s %d",
-                method,
-                route,
-                status_code,
-                extra=extra,
-            )
+            self._record(scope, state, request_id, status_code, time.perf_counter() - start)
             request_id_var.reset(token)
+
+    def _record(
+        self,
+        scope: Scope,
+        state: dict[str, Any],
+        request_id: str,
+        status_code: int,
+        duration: float,
+    ) -> None:
+        """Count the request in the HTTP metrics and write its access log line."""
+        route = route_template(scope)
+        method = str(scope.get("method", "GET"))
+        self.metrics.observe(route, method, status_code, duration)
+        extra = {
+            "method": method,
+            "route": route,
+            "path": scope.get("path", ""),
+            "status": status_code,
+            "duration_seconds": round(duration, 6),
+            "client": (scope.get("client") or ("", 0))[0],
+            "request_id": request_id,
+        }
+        key_id = state.get("api_key_id")  # set by service_common.auth, with API keys
+        if key_id is not None:
+            extra["api_key_id"] = key_id
+        access_logger.log(
+            logging.DEBUG if route in _QUIET_ROUTES and status_code < 400 else logging.INFO,
+            "%s %s %d",
+            method,
+            route,
+            status_code,
+            extra=extra,
+        )
 
 
 class BodySizeLimitMiddleware:
