@@ -689,23 +689,22 @@ def _intl_lexicon(language: str) -> Lexicon:
         raise LexiconError(f"no lexicon for language {language!r}")
     section = sections[language]
     english = read_data("lexicon.json")
-    emotions: dict[str, dict[str, float]] = {}
-    for preset, terms in english["emotions"].items():
-        symbols = {term: w for term, w in terms.items() if not any(c.isalpha() for c in term)}
-        emotions.setdefault(preset, {}).update(symbols)
-    prefixes: dict[str, dict[str, float]] = {}
-    for preset, terms in section.get("emotions", {}).items():
-        for term, weight in _expanded_terms(terms).items():
-            if term.endswith("*"):
-                prefixes.setdefault(preset, {})[term[:-1]] = weight
-            else:
-                emotions.setdefault(preset, {})[term] = weight
+    emotions, prefixes = _intl_emotions(english["emotions"], section.get("emotions", {}))
     document: dict[str, Any] = {
         "emotions": emotions,
         "prefixes": prefixes,
         "negation_targets": english["negation_targets"],
         "classes": section.get("classes", {}),
+        **_intl_word_lists(section),
     }
+    contexts = _intl_contexts(section.get("context_cues", {}))
+    return Lexicon(document, {"contexts": contexts}, language=language)
+
+
+def _intl_word_lists(section: dict[str, Any]) -> dict[str, Any]:
+    """The language's negators, scope breakers, contrast and other word lists, its
+    intensifiers and dampeners (word: weight) and its modifiers (name: words)."""
+    lists: dict[str, Any] = {}
     for key in (
         "negators",
         "scope_breakers",
@@ -714,15 +713,37 @@ def _intl_lexicon(language: str) -> Lexicon:
         "turns",
         "asides",
     ):
-        document[key] = _expanded_terms(section.get(key, []))
+        lists[key] = _expanded_terms(section.get(key, []))
     for key in ("intensifiers", "dampeners"):
-        document[key] = _expanded_terms(section.get(key, {}))
-    for key in ("modifiers",):
-        document[key] = {
-            name: _expanded_terms(terms) for name, terms in section.get(key, {}).items()
-        }
-    cues = section.get("context_cues", {})
-    contexts = {
+        lists[key] = _expanded_terms(section.get(key, {}))
+    lists["modifiers"] = {
+        name: _expanded_terms(terms) for name, terms in section.get("modifiers", {}).items()
+    }
+    return lists
+
+
+def _intl_emotions(
+    english: dict[str, dict[str, float]], own: dict[str, Any]
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Each preset's terms and weights, and its prefix terms (written ``stem*``, kept without
+    the star): English's symbols (emoji, emoticons) first, then the language's ``own``."""
+    emotions: dict[str, dict[str, float]] = {}
+    for preset, terms in english.items():
+        symbols = {term: w for term, w in terms.items() if not any(c.isalpha() for c in term)}
+        emotions.setdefault(preset, {}).update(symbols)
+    prefixes: dict[str, dict[str, float]] = {}
+    for preset, terms in own.items():
+        for term, weight in _expanded_terms(terms).items():
+            if term.endswith("*"):
+                prefixes.setdefault(preset, {})[term[:-1]] = weight
+            else:
+                emotions.setdefault(preset, {})[term] = weight
+    return emotions, prefixes
+
+
+def _intl_contexts(cues: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """English's contexts (``situations.json``) with the language's own cue words."""
+    return {
         name: {
             "shift": spec["shift"],
             "presets": spec.get("presets", {}),
@@ -732,7 +753,6 @@ def _intl_lexicon(language: str) -> Lexicon:
         }
         for name, spec in read_data("situations.json")["contexts"].items()
     }
-    return Lexicon(document, {"contexts": contexts}, language=language)
 
 
 @cache
