@@ -94,10 +94,21 @@ def _program(value: Any, where: str) -> int:
 
 
 def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
+    """The genres and drum styles of ``data/genres.json``, checked (GenreDataError)."""
     text = resources.files("kmidi").joinpath("data/genres.json").read_text(encoding="utf-8")
     doc = json.loads(text)
+    styles = _drum_styles(doc["drum_styles"])
+    genres = {
+        name: _checked_genre(_genre_spec(name, raw), styles) for name, raw in doc["genres"].items()
+    }
+    return MappingProxyType(genres), MappingProxyType(styles)
+
+
+def _drum_styles(raw: dict[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each drum style, its grids checked: every row the meter's sixteenths long, in
+    ``GRID_CHARS``."""
     styles: dict[str, Mapping[str, Any]] = {}
-    for name, style in doc["drum_styles"].items():
+    for name, style in raw.items():
         for meter, grid in style["patterns"].items():
             num, den = (int(x) for x in meter.split("/"))
             steps = num * 16 // den
@@ -106,48 +117,55 @@ def _load() -> tuple[Mapping[str, GenreSpec], Mapping[str, Mapping[str, Any]]]:
                 if len(cells) != steps or not set(cells) <= GRID_CHARS:
                     raise GenreDataError(f"drum style {name} {meter} {row}: bad grid {cells!r}")
         styles[name] = MappingProxyType(style)
-    genres: dict[str, GenreSpec] = {}
-    for name, raw in doc["genres"].items():
-        where = f"genre {name}"
-        progs = raw["programs"]
-        drums = raw["drums"]
-        spec = GenreSpec(
-            name=name,
-            harmony_program=_program(progs["harmony"], where),
-            bass_program=_program(progs["bass"], where),
-            melody_program=_program(progs["melody"], where),
-            pad_program=None if progs["pad"] is None else _program(progs["pad"], where),
-            drum_style=None if drums is None else drums["style"],
-            low_arousal_drum_style=None if drums is None else drums["low_arousal_style"],
-            drums_min_arousal=1.1 if drums is None else float(drums["min_arousal"]),
-            comping=raw["comping"],
-            bass_style=raw["bass_style"],
-            form=raw["form"],
-            ending=raw.get("ending", "held"),
-            intro=tuple(raw["intro"]),
-            voicing=raw.get("voicing", "close"),
-            swing=float(raw["swing"]),
-            humanize=float(raw["humanize"]),
-            sevenths=bool(raw["sevenths"]),
-            applied_dominants=float(raw.get("applied_dominants", 0.0)),
-            affinity_valence=float(raw["affinity"]["valence"]),
-            affinity_arousal=float(raw["affinity"]["arousal"]),
-        )
-        for style in (spec.drum_style, spec.low_arousal_drum_style):
-            if style is not None and style not in styles:
-                raise GenreDataError(f"{where}: unknown drum style {style!r}")
-        if spec.comping not in COMPING_STYLES or spec.bass_style not in BASS_STYLES:
-            raise GenreDataError(f"{where}: unknown comping or bass style")
-        if spec.form not in FORMS or spec.voicing not in VOICINGS or spec.ending not in ENDINGS:
-            raise GenreDataError(f"{where}: unknown form, voicing or ending")
-        if not spec.intro or not set(spec.intro) <= set(INTRO_PARTS):
-            raise GenreDataError(f"{where}: intro must name some of {', '.join(INTRO_PARTS)}")
-        if not 0.0 <= spec.applied_dominants <= 1.0:
-            raise GenreDataError(f"{where}: applied_dominants must be 0..1")
-        if not 0.0 <= spec.swing <= 0.34:
-            raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
-        genres[name] = spec
-    return MappingProxyType(genres), MappingProxyType(styles)
+    return styles
+
+
+def _genre_spec(name: str, raw: dict[str, Any]) -> GenreSpec:
+    """One genre's entry as a ``GenreSpec`` (its GM programs checked)."""
+    where = f"genre {name}"
+    progs = raw["programs"]
+    drums = raw["drums"]
+    return GenreSpec(
+        name=name,
+        harmony_program=_program(progs["harmony"], where),
+        bass_program=_program(progs["bass"], where),
+        melody_program=_program(progs["melody"], where),
+        pad_program=None if progs["pad"] is None else _program(progs["pad"], where),
+        drum_style=None if drums is None else drums["style"],
+        low_arousal_drum_style=None if drums is None else drums["low_arousal_style"],
+        drums_min_arousal=1.1 if drums is None else float(drums["min_arousal"]),
+        comping=raw["comping"],
+        bass_style=raw["bass_style"],
+        form=raw["form"],
+        ending=raw.get("ending", "held"),
+        intro=tuple(raw["intro"]),
+        voicing=raw.get("voicing", "close"),
+        swing=float(raw["swing"]),
+        humanize=float(raw["humanize"]),
+        sevenths=bool(raw["sevenths"]),
+        applied_dominants=float(raw.get("applied_dominants", 0.0)),
+        affinity_valence=float(raw["affinity"]["valence"]),
+        affinity_arousal=float(raw["affinity"]["arousal"]),
+    )
+
+
+def _checked_genre(spec: GenreSpec, styles: Mapping[str, Mapping[str, Any]]) -> GenreSpec:
+    """``spec``, once its styles, form, intro and ranges are known to be valid."""
+    where = f"genre {spec.name}"
+    for style in (spec.drum_style, spec.low_arousal_drum_style):
+        if style is not None and style not in styles:
+            raise GenreDataError(f"{where}: unknown drum style {style!r}")
+    if spec.comping not in COMPING_STYLES or spec.bass_style not in BASS_STYLES:
+        raise GenreDataError(f"{where}: unknown comping or bass style")
+    if spec.form not in FORMS or spec.voicing not in VOICINGS or spec.ending not in ENDINGS:
+        raise GenreDataError(f"{where}: unknown form, voicing or ending")
+    if not spec.intro or not set(spec.intro) <= set(INTRO_PARTS):
+        raise GenreDataError(f"{where}: intro must name some of {', '.join(INTRO_PARTS)}")
+    if not 0.0 <= spec.applied_dominants <= 1.0:
+        raise GenreDataError(f"{where}: applied_dominants must be 0..1")
+    if not 0.0 <= spec.swing <= 0.34:
+        raise GenreDataError(f"{where}: swing must be 0..1/3 beat")
+    return spec
 
 
 GENRE_SPECS: Mapping[str, GenreSpec]
