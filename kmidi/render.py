@@ -637,9 +637,9 @@ velocity, or (comped) bar start, lo, hi and velocity."""
 def _harmony_bars(
     score: _Score, voicings: list[tuple[int, ...]], patterned: bool
 ) -> tuple[list[_ChordRow], list[list[_ChordRow]], list[Row]]:
-    """Each slot's part of each bar, divided by how it is played: sustained (slot, on, hold,
-    cap, velocity), comped on a pattern (slot, bar start, lo, hi, velocity; for the opening
-    material and the later ones), or broken into an arpeggio or ostinato (its notes)."""
+    """Each slot's part of each bar (``_ChordRow``), divided by how it is played: sustained,
+    comped on a pattern (for the opening material and the later ones), or broken into an
+    arpeggio or ostinato (its notes)."""
     inst = score.plan.instrumentation
     sw, feel = score.swing.get, score.feel
     # Bars of quiet sections sustain the chord; the others comp in the piece's style.
