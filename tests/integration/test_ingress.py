@@ -624,11 +624,22 @@ async def test_interrogate_round_trip_and_submit(
     assert headers_to_dict(message.headers)["x-request-id"] == generation["request_id"]
 
 
+async def _until_replies_consumed(client: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            if (await client.get("/health")).json()["checks"]["reply_consumer_running"]:
+                return
+            await asyncio.sleep(0.05)
+
+
 async def test_interrogate_without_responder_times_out_with_504(
     kafka_bootstrap: str, kmidi_topics: None
 ) -> None:
     settings = ingress_settings(kafka_bootstrap, interrogate_timeout_seconds=1.0)
     async with running_ingress(settings, wait_ready=True) as client:
+        # Ready needs the producer only: until the replies consumer runs, a turn is a 503
+        # (a flake of this test, seen once in the eleventh session).
+        await _until_replies_consumed(client)
         start = time.monotonic()
         response = await client.post(
             "/v1/interrogate", json={"session_id": "sess-504", "message": "anyone there?"}
