@@ -683,7 +683,7 @@ def analyse_text(
     ``wound`` and ``desire`` contribute with lower weight. Text with no affect at all reads
     as ``neutral`` with intensity 0. The language (``kmidi.language.detect`` over all three)
     chooses the lexicon, and is reported in ``Affect.language``. The trained ``reader`` reads
-    the text beside the lexicon (``None``: the lexicon alone), and the arbiter
+    the text and the wound beside the lexicon (``None``: the lexicon alone), and the arbiter
     (``kmidi.affect_arbiter``) chooses the family from both.
     """
     lexicon_side = _read_lexicon(text or "", wound, desire)
@@ -691,14 +691,16 @@ def analyse_text(
     lexical_family = PRESETS[lexical.primary].family
     if lexicon_stands(lexical_family, short=_short(lexicon_side.reading)):
         return lexical
-    opinion = _opinion(text, reader)
+    # The reader hears the wound (what happened carries a feeling) but not the desire: a
+    # wish for calm is not calm, and the reader, fitted on how people feel, would read it so.
+    opinion = _opinion(" ".join(part for part in (text, wound) if part), reader)
     if not opinion:
         return lexical
     family, posterior = packaged_arbiter().choose(lexicon_side.evidence(opinion))
     if family == lexical_family:
         return lexical
     if family == NEUTRAL.name:
-        # The reader reads the text alone: a feeling the wound or desire gave stands.
+        # The reader never hears the desire: a feeling the wound or desire gave stands.
         return lexical if wound or desire else _neutral(lexicon_side.reading, lexicon_side.language)
     reading = lexicon_side.reading
     reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0

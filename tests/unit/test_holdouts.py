@@ -152,6 +152,17 @@ sarcasm 31 -> 33, scenes 25 -> 26, language 36 -> 37); holdouts 4-13 1,232 -> 1,
 142, holdout10 143, holdout11 151, holdout12 157, holdout13 159. holdout7 falls to a row
 under the goal (107 of 119), holdouts 10 and 11 rise to it.
 
+holdout15 (197 rows, from the same brief, committed before its first run), to measure the
+eleventh session's change: 5,909 more training sentences from thirteen writers (17,103 in
+all), decided on cross-validation (the older training sentences, on the same folds, 8,682 ->
+9,068 of 11,194 with the arbiter). First pass on the tenth session's analyser: 167 of 197
+(85 %): sarcasm 28 of 41, scenes 26 of 32, plain 42 of 44, language 37 of 40, long 6 of 6,
+musical 18 of 18, unsure 10 of 16. With the new sentences, once: 167 (85 %) again (plain
+43, scenes 27, language 36, unsure 9). The older eleven splits 1,406 -> 1,425 of 1,591
+(89.6 %): holdout4 97, holdout5 77, holdout6 96, holdout7 111, holdout8 121, holdout9 142,
+holdout10 141, holdout11 154, holdout12 155, holdout13 167, holdout14 164; holdouts 6 and 7
+now meet the goal. More sentences moved the older splits, not the fresh one.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -170,20 +181,28 @@ from kmidi.emotions import PRESETS
 DATA = Path(__file__).parent / "data"
 GOAL = 0.90
 SPLITS = {
-    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 93 % with the arbiter", 80),
-    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 82 % with the arbiter", 90),
-    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 89.5 % with the arbiter", 96),
-    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 89.9 % with the arbiter", 110),
-    "affect_holdout8": ("76 % first pass (the lexicon), 89.7 % with the arbiter", 120),
-    "affect_holdout9": ("88 % first pass (with the reader), 93 % with the arbiter", 140),
-    "affect_holdout10": ("82 % first pass (with the reader), 92 % with the arbiter", 150),
-    "affect_holdout11": ("85 % first pass (with the reader), 90 % with the arbiter", 160),
-    "affect_holdout12": ("74 % first pass (with the reader), 85 % with the arbiter", 180),
-    "affect_holdout13": ("74 % first pass (with the reader), 84 % with the arbiter", 185),
-    "affect_holdout14": ("83 % first pass (with the arbiter), 85 % with idf weighting", 185),
+    "affect_holdout4": ("48 % first pass, 85 % with the lexicon, 94 % with the reader", 80),
+    "affect_holdout5": ("56 % first pass, 67 % with the lexicon, 86 % with the reader", 90),
+    "affect_holdout6": ("66 % first pass, 70 % with the lexicon, 91 % with the reader", 96),
+    "affect_holdout7": ("65 % first pass, 68 % with the lexicon, 93 % with the reader", 110),
+    "affect_holdout8": ("76 % first pass (the lexicon), 89.0 % with the reader", 120),
+    "affect_holdout9": ("88 % first pass (with the reader), 93 % now", 140),
+    "affect_holdout10": ("82 % first pass (with the reader), 90.4 % now", 150),
+    "affect_holdout11": ("85 % first pass (with the reader), 92 % now", 160),
+    "affect_holdout12": ("74 % first pass (with the reader), 84 % now", 180),
+    "affect_holdout13": ("74 % first pass (with the reader), 88 % now", 185),
+    "affect_holdout14": ("83 % first pass (with the arbiter), 87 % now", 185),
+    "affect_holdout15": ("85 % first pass (tenth session's analyser), 85 % now", 195),
 }
 MEETS_GOAL = frozenset(
-    {"affect_holdout4", "affect_holdout9", "affect_holdout10", "affect_holdout11"}
+    {
+        "affect_holdout4",
+        "affect_holdout6",
+        "affect_holdout7",
+        "affect_holdout9",
+        "affect_holdout10",
+        "affect_holdout11",
+    }
 )
 
 

@@ -375,22 +375,11 @@ def test_a_wait_colours_its_own_sentence_not_the_calm_that_follows() -> None:
     assert PRESETS[reading.primary].family == "peace", (reading.primary, reading.evidence)
 
 
-_TEARS = pytest.mark.xfail(
-    strict=True,
-    reason="the arbiter (tenth session) follows the trained reader (tears: sadness or "
-    "detachment) over the lexicon's homecoming context",
-)
-
-
 @pytest.mark.parametrize(
     ("text", "family"),
     [
         ("I cried when I saw them all waiting at arrivals.", "joy"),
-        pytest.param(
-            "My brother came home from the army today. I cried so much at the airport.",
-            "joy",
-            marks=_TEARS,
-        ),
+        ("My brother came home from the army today. I cried so much at the airport.", "joy"),
         ("I cried all through the funeral.", "sadness"),
     ],
 )

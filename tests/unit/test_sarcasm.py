@@ -15,7 +15,8 @@ pass on the code as it stood (ironic ones read as anger; sincere ones stay pleas
 - ``THIRD`` (10) and ``THIRD_SINCERE`` (3), after the second round: 5/10 and 3/3
   ("Typical.", "Of course the train is late", "said no one", "love how…").
 
-Now 44/46 ironic (two strict xfails below) and 13/13 sincere.
+Now (eleventh session) 61 of 62 ironic and 18 of 22 sincere; the misses are strict xfails
+below.
 """
 
 from __future__ import annotations
@@ -143,11 +144,15 @@ STILL_MISSED = {
         (
             "Ten out of ten, would definitely go back to that little restaurant again.",
             "Oh wow, what a wonderful surprise party, I'm so touched",
-            "thanks a lot for the flowers, they made my day",
+            "Thanks, universe, for this beautiful sunset.",
         ),
         "sincere praise in a form the training sentences mostly use sarcastically: the arbiter "
-        "(tenth session) follows the trained reader's irritation over the sarcasm reader's "
-        "'sincere' (on cross-validation that judgement was right for 53 of 259 such sentences)",
+        "follows the trained reader's irritation over the sarcasm reader's 'sincere' (tenth "
+        "session; on cross-validation that judgement was right for 53 of 259 such sentences)",
+    ),
+    "we had a wonderful day at the beach even though it rained a bit": (
+        "the arbiter follows the eleventh session's reader (sadness 0.6: rain) over the "
+        "lexicon's wonderful day; flagged unsure (0.5)"
     ),
 }
 

@@ -91,8 +91,11 @@ PROBE_FEELINGLESS += (
 )
 """Written after the second batch passed: first pass 6/7 flagged, 1/2 neutral."""
 STILL_MISSED = {
-    "can't really say": "the arbiter (tenth session, idf-weighted reader) reads numbness at "
-    "0.61 where the lexicon reads nothing, so the reading is not flagged",
+    **dict.fromkeys(
+        ("so-so", "not sure how I feel"),
+        "the arbiter follows the eleventh session's reader to a feeling (tenderness 0.64, "
+        "numbness 0.67) where the lexicon reads none, sure enough not to be flagged",
+    ),
 }
 """The pangram, missed before, is read since the arbiter (tenth session)."""
 
@@ -122,7 +125,7 @@ def test_probe_clear_feelings_are_not_flagged(text: str) -> None:
     assert not analyse_text(text).unsure
 
 
-@pytest.mark.parametrize("text", VAGUE + FEELINGLESS)
+@pytest.mark.parametrize("text", _cases(VAGUE + FEELINGLESS))
 def test_a_vague_or_feelingless_text_is_flagged_unsure(text: str) -> None:
     reading = analyse_text(text)
     assert reading.unsure, (reading.primary, reading.confidence, reading.evidence)
