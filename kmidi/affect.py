@@ -139,7 +139,9 @@ text too short for the trained reader to go on (on cross-validation the arbiter 
 texts about as well as the lexicon, and worse on the development sentences)."""
 DISAGREEING = 0.5
 """The most a reading may be sure of when the arbiter chose another family than the
-lexicon's feeling: below ``UNSURE_BELOW``, so the conversation asks which of the two it is."""
+lexicon's feeling, or a feeling in a text too short for the reader (``FIRM_WORDS``; on
+cross-validation such readings were right 66 of 92 times, against 1,900 of 2,279 in longer
+texts): below ``UNSURE_BELOW``, so the conversation asks which of the two it is."""
 SECOND_BELOW = 0.6
 """When the arbiter chose another family, the lexicon's other feelings are scaled to at most
 this share of its leading preset (``_led_by``)."""
@@ -704,8 +706,9 @@ def analyse_text(
         return lexical if wound or desire else _neutral(lexicon_side.reading, lexicon_side.language)
     reading = lexicon_side.reading
     reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
-    if lexical.primary != NEUTRAL.name:
-        # Two readers that disagree are a reason to ask: the reading is flagged unsure.
+    if lexical.primary != NEUTRAL.name or _short(reading):
+        # Two readers that disagree are a reason to ask, and so is a feeling only the reader
+        # hears in five words or fewer: the reading is flagged unsure.
         posterior = min(posterior, DISAGREEING)
     led = _led_by(lexicon_side.scores, opinion, family)
     return _affect_of(

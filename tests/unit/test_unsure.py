@@ -90,14 +90,10 @@ PROBE_FEELINGLESS += (
     "the quick brown fox jumps over the lazy dog",
 )
 """Written after the second batch passed: first pass 6/7 flagged, 1/2 neutral."""
-STILL_MISSED = {
-    **dict.fromkeys(
-        ("so-so", "not sure how I feel"),
-        "the arbiter follows the eleventh session's reader to a feeling (tenderness 0.64, "
-        "numbness 0.67) where the lexicon reads none, sure enough not to be flagged",
-    ),
-}
-"""The pangram, missed before, is read since the arbiter (tenth session)."""
+STILL_MISSED: dict[str, str] = {}
+"""The pangram, missed before, is read since the arbiter (tenth session); "so-so" and "not
+sure how I feel", feelings only the eleventh session's reader heard, are flagged since such
+readings of five words or fewer are (``kmidi.affect.DISAGREEING``)."""
 
 
 def _cases(texts: tuple[str, ...]) -> list[object]:
