@@ -1344,21 +1344,34 @@ def _melody(score: _Score, part: _Part) -> None:
     centre = _place((home,), plan.registers.melody_centre, low, high)
     anchor = min(range(len(notes)), key=lambda i: abs(notes[i] - centre))
     phrases = [p for p in plan.phrases if p.label != INTRO]
-    motif_bars = 2 if phrases[0].bars >= 4 else 1
+    line = _melody_line(score, notes, low, high, motif_bars=2 if phrases[0].bars >= 4 else 1)
+    rows = _melody_rows(score, line, phrases, anchor, centre)
+    part.add_rows(rows, timing=score.kj, dynamics=score.kv)
+
+
+def _melody_line(score: _Score, notes: list[int], low: int, high: int, motif_bars: int) -> _Line:
+    """What every phrase of the melody shares, with a new motif of ``motif_bars`` bars."""
     half = score.beat_starts[len(score.beat_starts) // 2] if len(score.beat_starts) > 1 else 0.0
-    line = _Line(
+    return _Line(
         notes,
         _motif(score, motif_bars),
         half,
         score.bpb,
         low,
         high,
-        frozenset(key.scale),
+        frozenset(score.key.scale),
         frozenset(score.beat_starts),
         frozenset((0.0, half) if len(score.beat_starts) >= 4 else (0.0,)),
-        0.35 + 0.63 * plan.legato,
-        score.feel + plan.groove.displacement,
+        0.35 + 0.63 * score.plan.legato,
+        score.feel + score.plan.groove.displacement,
     )
+
+
+def _melody_rows(
+    score: _Score, line: _Line, phrases: list[Phrase], anchor: int, centre: int
+) -> list[Row]:
+    """Every phrase's rows: a new material takes the next development of the motif (from
+    ``anchor``, lifted), a repeated one the shape it had; each phrase follows the last."""
     shapes: dict[str, tuple[str, int, int]] = {}
     rows: list[Row] = []
     prev = centre
@@ -1371,10 +1384,10 @@ def _melody(score: _Score, part: _Part) -> None:
             shapes[phrase.material] = (development, at, sequence)
         development, at, sequence = shapes[phrase.material]
         body = _phrase_body(line, development, at, sequence, phrase.bars)
-        body = _inside(body, len(notes) - 1, len(line.scale))
+        body = _inside(body, len(line.notes) - 1, len(line.scale))
         ending = prev % 12 if phrase is not phrases[0] else None
         prev = _phrase_rows(score, line, phrase, body, prev, rows, ending)
-    part.add_rows(rows, timing=score.kj, dynamics=score.kv)
+    return rows
 
 
 def _phrase_rows(
