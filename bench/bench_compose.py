@@ -124,44 +124,47 @@ def compose_once(
     return piece, plan.length_bars
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--block", type=int, default=20, help="runs per alternating block")
-    args = parser.parse_args()
-    pinned = pin_to_one_core()
-
+def warm_timings(
+    piece: RenderedPiece, runs: int, block: int
+) -> tuple[dict[str, list[float]], list[float], list[float]]:
+    """``runs`` stage times and thread CPU times of ``compose_once``, and ``runs`` times of
+    the baseline writing ``piece``."""
     clock = time.perf_counter
     stages: dict[str, list[float]] = {
         name: [] for name in ("analyse", "plan", "render", "total", "notes", "+notes")
     }
     cpu: list[float] = []
     base: list[float] = []
-    piece, bars = compose_once()
-    for _ in range(args.warmup):
-        compose_once()
-        baseline(piece)
     # Ours and the baseline alternate in blocks, so both see the same machine (load, clock
     # speed) and each runs warm in its own loop, as timeit or pyperf would measure it.
-    while len(base) < args.runs:
-        for _ in range(min(args.block, args.runs - len(base))):
+    while len(base) < runs:
+        for _ in range(min(block, runs - len(base))):
             c0 = time.thread_time()
             compose_once(stages)
             cpu.append(time.thread_time() - c0)
-        for _ in range(min(args.block, args.runs - len(base))):
+        for _ in range(min(block, runs - len(base))):
             t0 = clock()
             baseline(piece)
             base.append(clock() - t0)
+    return stages, cpu, base
+
+
+def idle_totals(count: int) -> list[float]:
+    """Total times of ``count`` pieces that each follow an ``IDLE_PAUSE`` pause."""
+    clock = time.perf_counter
     # A worker that waited for its next intent starts cold (caches, clock speed): time
     # pieces that each follow an idle pause, for contrast.
     idle: list[float] = []
-    for _ in range(max(20, args.runs // 5)):
+    for _ in range(count):
         time.sleep(IDLE_PAUSE)
         t0 = clock()
         compose_once()
         idle.append(clock() - t0)
+    return idle
 
+
+def print_setup(args: argparse.Namespace, pinned: str, piece: RenderedPiece, bars: int) -> None:
+    """The interpreter, the machine and the piece timed."""
     tracks = sorted({n.track for n in piece.notes})
     print(f"python {sys.version.split()[0]}, {pinned}, {args.runs} runs, {args.warmup} warm-up")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -169,6 +172,10 @@ def main() -> int:
         f"piece: {bars} bars, {len(tracks)} tracks ({', '.join(tracks)}), "
         f"{len(piece.notes)} notes, {len(piece.midi)} bytes, genre rock"
     )
+
+
+def print_warm(stages: dict[str, list[float]], cpu: list[float], base: list[float]) -> None:
+    """Each stage's warm figures, the baseline's, their ratio and the goal."""
     for name, samples in stages.items():
         med, p95 = quantiles(samples)
         print(f"{name:>8}: median {med * 1e3:7.3f} ms   p95 {p95 * 1e3:7.3f} ms")
@@ -179,17 +186,41 @@ def main() -> int:
     print(f"baseline: median {bmed * 1e3:7.3f} ms   p95 {bp95 * 1e3:7.3f} ms  (mido, same notes)")
     print(f"ratio total/baseline (medians): {tmed / bmed:.3f}")
     print(f"goal median <= 2 ms: {'met' if tmed <= 0.002 else 'NOT met'}")
+
+
+def print_contrast(idle: list[float], runs: int, warmup: int) -> None:
+    """The idle figures, then the sparse piece's (timed here, after the rest)."""
     imed, ip95 = quantiles(idle)
     print(
         f"    idle: median {imed * 1e3:7.3f} ms   p95 {ip95 * 1e3:7.3f} ms  "
         f"(total, each piece after a {IDLE_PAUSE * 1e3:.0f} ms pause: a cold start)"
     )
-    sparse, sparse_notes = sparse_total(args.runs, args.warmup)
+    sparse, sparse_notes = sparse_total(runs, warmup)
     smed, sp95 = quantiles(sparse)
     print(
         f"  sparse: median {smed * 1e3:7.3f} ms   p95 {sp95 * 1e3:7.3f} ms  "
         f"(analyse + plan + render, {sparse_notes} notes, genre ambient)"
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--block", type=int, default=20, help="runs per alternating block")
+    args = parser.parse_args()
+    pinned = pin_to_one_core()
+
+    piece, bars = compose_once()
+    for _ in range(args.warmup):
+        compose_once()
+        baseline(piece)
+    stages, cpu, base = warm_timings(piece, args.runs, args.block)
+    idle = idle_totals(max(20, args.runs // 5))
+
+    print_setup(args, pinned, piece, bars)
+    print_warm(stages, cpu, base)
+    print_contrast(idle, args.runs, args.warmup)
     return 0
 
 
