@@ -127,32 +127,28 @@ def run_up(args: argparse.Namespace) -> int:
     broker = _broker(brokers=getattr(args, "brokers", 1), fresh=getattr(args, "fresh", False))
     if broker is None:
         return 1
-    bootstrap, kafka, replication_env = broker
     # Set after the broker's own handlers so that ours decide the shutdown order.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    return _run_services(broker, workers, lambda: stopping)
 
-    nodes = _nodes(kafka)
+
+def _run_services(broker: _Broker, workers: int, stopping: Callable[[], bool]) -> int:
+    """Create the topics, start the services and supervise them until ``stopping()``; then
+    stop them in reverse order, and the embedded broker last."""
+    bootstrap, kafka, replication_env = broker
     env = {**replication_env, **os.environ}
     services: list[Service] = []
-    broker_restarts: dict[int, deque[float]] = {node.node_id: deque() for node in nodes}
     try:
         if _create_topics(bootstrap, env) != 0:
             return 1
         services = _services(bootstrap, workers=workers, env=env)
         for service in services:
             service.start()
-        if not _wait_until_healthy(services, lambda: stopping):
-            return 0 if stopping else 1
+        if not _wait_until_healthy(services, stopping):
+            return 0 if stopping() else 1
         _print_banner(services, bootstrap, kafka)
-        while not stopping:
-            for node in nodes:
-                if not supervise_broker(node, broker_restarts[node.node_id], **_names(kafka, node)):
-                    return 1
-            if not _supervise(services):
-                return 1
-            time.sleep(0.5)
-        return 0
+        return _supervise_until_stopped(services, kafka, stopping)
     finally:
         print("kmidi: stopping…", flush=True)
         for service in reversed(services):
@@ -160,6 +156,25 @@ def run_up(args: argparse.Namespace) -> int:
         if kafka is not None:
             kafka.stop()
         print("kmidi: stopped.", flush=True)
+
+
+def _supervise_until_stopped(
+    services: list[Service],
+    kafka: EmbeddedKafka | KafkaCluster | None,
+    stopping: Callable[[], bool],
+) -> int:
+    """Restart what dies, the embedded broker's nodes first, until ``stopping()`` (0); 1 when
+    a node or a service keeps dying."""
+    nodes = _nodes(kafka)
+    broker_restarts: dict[int, deque[float]] = {node.node_id: deque() for node in nodes}
+    while not stopping():
+        for node in nodes:
+            if not supervise_broker(node, broker_restarts[node.node_id], **_names(kafka, node)):
+                return 1
+        if not _supervise(services):
+            return 1
+        time.sleep(0.5)
+    return 0
 
 
 class _Broker(NamedTuple):
