@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
@@ -79,10 +80,9 @@ async def _create_missing(
     *,
     request_timeout: float,
 ) -> list[str]:
+    timeout_ms = int(max(request_timeout, 5) * 1000)
     admin = AIOKafkaAdminClient(
-        **connection.aiokafka_kwargs(),
-        client_id="kmidi-topics",
-        request_timeout_ms=int(max(request_timeout, 5) * 1000),
+        **connection.aiokafka_kwargs(), client_id="kmidi-topics", request_timeout_ms=timeout_ms
     )
     try:
         await admin.start()
@@ -91,34 +91,45 @@ async def _create_missing(
         if not missing:
             return []
         response = await admin.create_topics(
-            [
-                NewTopic(
-                    name=spec.name,
-                    num_partitions=spec.partitions,
-                    replication_factor=replication.replication_factor,
-                    topic_configs={**spec.configs, **replication.topic_configs()},
-                )
-                for spec in missing
-            ],
-            timeout_ms=int(max(request_timeout, 5) * 1000),
+            _new_topics(missing, replication), timeout_ms=timeout_ms
         )
-        created: list[str] = []
-        failures: list[str] = []
-        for entry in response.topic_errors:
-            name, code = entry[0], entry[1]
-            message = entry[2] if len(entry) > 2 else ""
-            if code == 0:
-                created.append(name)
-            elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
-                failures.append(f"{name}: {for_code(code).__name__} {message or ''}".strip())
-        if failures:
-            raise TopicCreationError("could not create topics: " + "; ".join(failures))
+        created = _created_topics(response.topic_errors)
         await _wait_until_served(admin, created, timeout=request_timeout)
         for name in created:
             log.info("created topic %s", name)
         return sorted(created)
     finally:
         await admin.close()
+
+
+def _new_topics(specs: list[TopicSpec], replication: TopicReplication) -> list[NewTopic]:
+    """The CreateTopics requests for ``specs`` with ``replication``'s copies and configs."""
+    return [
+        NewTopic(
+            name=spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=replication.replication_factor,
+            topic_configs={**spec.configs, **replication.topic_configs()},
+        )
+        for spec in specs
+    ]
+
+
+def _created_topics(topic_errors: Iterable[Sequence[Any]]) -> list[str]:
+    """The topics a CreateTopics response says were created, in its order; a
+    TopicCreationError when it refused one for a reason other than "already exists"."""
+    created: list[str] = []
+    failures: list[str] = []
+    for entry in topic_errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else ""
+        if code == 0:
+            created.append(name)
+        elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
+            failures.append(f"{name}: {for_code(code).__name__} {message or ''}".strip())
+    if failures:
+        raise TopicCreationError("could not create topics: " + "; ".join(failures))
+    return created
 
 
 async def _wait_until_served(
