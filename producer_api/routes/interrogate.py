@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -117,19 +118,7 @@ async def _ask(
 ) -> InterrogationReply:
     """Publish the turn and wait for the stage's reply (503, 409 or 504 otherwise)."""
     request_id, wire_session = turn.request_id, turn.session_id
-    if not replies.running:
-        raise ApiError(
-            503,
-            "broker_unavailable",
-            "not connected to the interrogation replies yet; retry later",
-            headers={"Retry-After": "2"},
-        )
-    try:
-        future = replies.register(request_id, wire_session)
-    except RequestInFlightError as exc:
-        raise ApiError(
-            409, "request_in_flight", f"request {request_id} is already waiting for a reply"
-        ) from exc
+    future = _register(replies, request_id, wire_session)
     try:
         await publish_event(
             publisher,
@@ -144,17 +133,42 @@ async def _ask(
             request_id, future, settings.interrogate_timeout_seconds, wire_session
         )
     except TimeoutError as exc:
-        raise ApiError(
-            504,
-            "interrogation_timeout",
-            f"no reply for session {session_id} within "
-            f"{settings.interrogate_timeout_seconds:g} s; send the same message again "
-            f"with this session_id and X-Request-ID: {request_id} (a resent turn is "
-            "answered once, not counted twice)",
-            details=[{"session_id": session_id}],
-        ) from exc
+        raise _no_reply(settings, session_id, request_id) from exc
     finally:
         replies.discard(request_id, wire_session)
+
+
+def _register(
+    replies: ReplyWaiter, request_id: str, wire_session: str
+) -> asyncio.Future[InterrogationReply]:
+    """Where the reply to the turn will arrive: 503 while the replies are not read yet, 409
+    when ``request_id`` already waits for one."""
+    if not replies.running:
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            "not connected to the interrogation replies yet; retry later",
+            headers={"Retry-After": "2"},
+        )
+    try:
+        return replies.register(request_id, wire_session)
+    except RequestInFlightError as exc:
+        raise ApiError(
+            409, "request_in_flight", f"request {request_id} is already waiting for a reply"
+        ) from exc
+
+
+def _no_reply(settings: Settings, session_id: str, request_id: str) -> ApiError:
+    """The 504 for a turn the stage did not answer in time, saying how to ask again."""
+    return ApiError(
+        504,
+        "interrogation_timeout",
+        f"no reply for session {session_id} within "
+        f"{settings.interrogate_timeout_seconds:g} s; send the same message again "
+        f"with this session_id and X-Request-ID: {request_id} (a resent turn is "
+        "answered once, not counted twice)",
+        details=[{"session_id": session_id}],
+    )
 
 
 async def _submit(
