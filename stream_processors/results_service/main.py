@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -41,6 +41,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         probe_interval_seconds=settings.broker_probe_interval_seconds,
         busy_pause_seconds=settings.results_busy_pause_ms / 1000,
     )
+    app = FastAPI(
+        title="kmidi results service",
+        version=VERSION,
+        description="Status and finished MIDI of kmidi generation requests.",
+        lifespan=_lifespan(view, consumer),
+    )
+    app.state.settings = settings
+    app.state.view = view
+    app.state.consumer = consumer
+    app.state.store = get_artifact_store()
+    app.state.tombstones = TombstoneWriter(settings.kafka)
+    _install_middleware(app, settings)
+    app.include_router(router)
+    return app
+
+
+def _lifespan(
+    view: ResultsView, consumer: ResultsConsumer
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: it starts the consumer and the artifacts' expiry, and stops them
+    and the app's tombstone writer at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,17 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.tombstones.stop()
             await consumer.stop()
 
-    app = FastAPI(
-        title="kmidi results service",
-        version=VERSION,
-        description="Status and finished MIDI of kmidi generation requests.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.view = view
-    app.state.consumer = consumer
-    app.state.store = get_artifact_store()
-    app.state.tombstones = TombstoneWriter(settings.kafka)
+    return lifespan
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The API-key check, CORS when ``settings`` name origins, and the request-ID and
+    metrics layers."""
     # Before CORS and the request-ID layer, so that both wrap the key check.
     install_api_keys(app, load_keys(settings.kmidi_api_keys_file))
     if settings.cors_origins:
@@ -82,8 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[HTTP_REQUEST_ID, "ETag", "Content-Disposition"],
         )
     install_http_observability(app, service=SERVICE, enable_metrics=settings.enable_metrics)
-    app.include_router(router)
-    return app
 
 
 app = create_app()
