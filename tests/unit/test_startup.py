@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,15 @@ def test_the_package_still_offers_its_api() -> None:
     assert kmidi.analyse_text("I am feeling grief").primary == "grief"
     with pytest.raises(AttributeError, match="no attribute"):
         _ = kmidi.not_a_name
+
+
+def test_python_m_kmidi_is_the_kmidi_command() -> None:
+    script = Path(sys.executable).parent / "kmidi"
+    assert script.is_file(), f"the kmidi console script is not installed beside {sys.executable}"
+    runs = [
+        subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        for command in ([sys.executable, "-m", "kmidi", "--help"], [str(script), "--help"])
+    ]
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr for run in runs]
+    assert runs[0].stdout.startswith("usage: kmidi ")
+    assert runs[0].stdout == runs[1].stdout
