@@ -653,6 +653,25 @@ async def test_interrogate_without_responder_times_out_with_504(
         assert body["request_id"] == response.headers["x-request-id"]
 
 
+async def test_interrogate_same_request_twice_at_once_is_a_409(
+    kafka_bootstrap: str, kmidi_topics: None
+) -> None:
+    settings = ingress_settings(kafka_bootstrap, interrogate_timeout_seconds=1.0)
+    async with running_ingress(settings, wait_ready=True) as client:
+        await _until_replies_consumed(client)
+        turn = {"session_id": "sess-409", "message": "anyone there?"}
+        headers = {"X-Request-ID": "req-409-twice"}
+        answers = await asyncio.gather(
+            *(client.post("/v1/interrogate", json=turn, headers=headers) for _ in range(2))
+        )
+    by_status = {answer.status_code: answer for answer in answers}
+    assert sorted(by_status) == [409, 504], [answer.text for answer in answers]
+    conflict = by_status[409].json()
+    assert conflict["error"]["code"] == "request_in_flight"
+    assert "req-409-twice" in conflict["error"]["message"]
+    assert conflict["request_id"] == "req-409-twice"
+
+
 async def test_interrogate_rejects_bad_bodies(ingress: httpx.AsyncClient) -> None:
     for body in ({}, {"message": ""}, {"message": "x", "session_id": "bad id"}, {"msg": "x"}):
         response = await ingress.post("/v1/interrogate", json=body)
