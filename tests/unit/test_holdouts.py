@@ -163,6 +163,11 @@ musical 18 of 18, unsure 10 of 16. With the new sentences, once: 167 (85 %) agai
 holdout10 141, holdout11 154, holdout12 155, holdout13 167, holdout14 164; holdouts 6 and 7
 now meet the goal. More sentences moved the older splits, not the fresh one.
 
+holdout16 (190 rows, from the holdout15 brief, committed before its first run), a second
+fresh first pass, on the analyser shipped at the end of the eleventh session: 155 of 190
+(82 %): sarcasm 25 of 38, scenes 28 of 32, plain 37 of 41, language 37 of 40, long 5 of 6,
+musical 18 of 18, unsure 5 of 15; the lexicon alone 123, the tenth session's analyser 151.
+
 The goal is 90 % on each. A split that meets it is asserted; on the others the accuracy
 test is a strict xfail, so the marker cannot outlive the gap.
 """
@@ -193,6 +198,7 @@ SPLITS = {
     "affect_holdout13": ("74 % first pass (with the reader), 88 % now", 185),
     "affect_holdout14": ("83 % first pass (with the arbiter), 87 % now", 185),
     "affect_holdout15": ("85 % first pass (tenth session's analyser), 85 % now", 195),
+    "affect_holdout16": ("82 % first pass (the eleventh session's analyser)", 190),
 }
 MEETS_GOAL = frozenset(
     {
