@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kmidi.affect_arbiter import Evidence, packaged_arbiter
+from kmidi.affect_arbiter import Evidence, packaged_arbiter, too_short
 from kmidi.affect_model import AffectReader, family_shares, packaged_reader
 from kmidi.emotions import MODIFIERS, NEUTRAL, PRESETS
 from kmidi.language import detect
@@ -133,13 +133,9 @@ SINCERE_OVER_MISHAP = 0.6
 PLEASANT_VALENCE = 0.3
 """Presets pleasant enough to keep praise sincere (not defiance or nostalgia: "boss fight")."""
 _MAX_EVIDENCE = 8
-FIRM_WORDS = 5
-"""A feeling the lexicon read in this many words or fewer stands without the arbiter: a
-text too short for the trained reader to go on (on cross-validation the arbiter read such
-texts about as well as the lexicon, and worse on the development sentences)."""
 DISAGREEING = 0.5
 """The most a reading may be sure of when the arbiter chose another family than the
-lexicon's feeling, or a feeling in a text too short for the reader (``FIRM_WORDS``; on
+lexicon's feeling, or a feeling in a text too short for the reader (``too_short``; on
 cross-validation such readings were right 66 of 92 times, against 1,900 of 2,279 in longer
 texts): below ``UNSURE_BELOW``, so the conversation asks which of the two it is."""
 SECOND_BELOW = 0.6
@@ -691,7 +687,7 @@ def analyse_text(
     lexicon_side = _read_lexicon(text or "", wound, desire)
     lexical = lexicon_side.affect
     lexical_family = PRESETS[lexical.primary].family
-    if lexicon_stands(lexical_family, short=_short(lexicon_side.reading)):
+    if lexicon_stands(lexical_family, short=lexicon_side.short):
         return lexical
     # The reader hears the wound (what happened carries a feeling) but not the desire: a
     # wish for calm is not calm, and the reader, fitted on how people feel, would read it so.
@@ -706,7 +702,7 @@ def analyse_text(
         return lexical if wound or desire else _neutral(lexicon_side.reading, lexicon_side.language)
     reading = lexicon_side.reading
     reading.evidence[READER_EVIDENCE] = max(reading.evidence.values(), default=1.0) + 1.0
-    if lexical.primary != NEUTRAL.name or _short(reading):
+    if lexical.primary != NEUTRAL.name or lexicon_side.short:
         # Two readers that disagree are a reason to ask, and so is a feeling only the reader
         # hears in five words or fewer: the reading is flagged unsure.
         posterior = min(posterior, DISAGREEING)
@@ -723,7 +719,7 @@ def analyse_text(
 
 def lexicon_stands(family: str, *, short: bool) -> bool:
     """Whether the lexicon's reading stands without the arbiter: a feeling (``family``) read
-    in a text too short for the trained reader (``FIRM_WORDS``)."""
+    in a text too short for the trained reader (``too_short``)."""
     return family != NEUTRAL.name and short
 
 
@@ -744,6 +740,11 @@ class _LexiconSide:
     emphasis: float
     affect: Affect
 
+    @property
+    def short(self) -> bool:
+        """Too few words for the trained reader to go on (``too_short``)."""
+        return too_short(self.reading.words)
+
     def evidence(self, opinion: dict[str, float]) -> Evidence:
         reading = self.reading
         return Evidence(
@@ -751,7 +752,6 @@ class _LexiconSide:
             lexicon=family_shares(self.scores),
             lexicon_family=PRESETS[self.affect.primary].family,
             lexicon_confidence=self.affect.confidence,
-            short=_short(reading),
             negated=bool(reading.negated),
             contexts=bool(reading.contexts),
             sincere=reading.sincere,
@@ -796,11 +796,6 @@ def _led_by(scores: dict[str, float], opinion: dict[str, float], family: str) ->
         return led
     scale = SECOND_BELOW * lead / others
     return {name: s if PRESETS[name].family == family else s * scale for name, s in led.items()}
-
-
-def _short(reading: _Reading) -> bool:
-    """Too few words (``FIRM_WORDS``) for the trained reader to go on."""
-    return reading.words <= FIRM_WORDS
 
 
 def _gather(

@@ -29,8 +29,18 @@ WORDS_SEEN: Final = 60
 """Words counted for the length feature: longer texts count as this long."""
 FIRM_CONFIDENCE: Final = 0.7
 """A lexicon reading this sure is firm (``Evidence.firm``)."""
+FIRM_WORDS: Final = 5
+"""Texts of this many words or fewer are too short for the trained reader to go on
+(``too_short``): a feeling the lexicon read in one stands without the arbiter
+(``kmidi.affect.lexicon_stands``; on cross-validation the arbiter read such texts about as
+well as the lexicon, and worse on the development sentences)."""
 
 Matrix = npt.NDArray[np.float64]
+
+
+def too_short(words: int) -> bool:
+    """Whether a text of ``words`` words is too short for the reader to go on."""
+    return words <= FIRM_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +53,16 @@ class Evidence:
     """The lexicon's score per family."""
     lexicon_family: str
     lexicon_confidence: float
-    short: bool
-    """Too few words for the reader to go on."""
     negated: bool
     contexts: bool
     sincere: bool
     """Praise the sarcasm reader judged sincere."""
     words: int
+
+    @property
+    def short(self) -> bool:
+        """Too few words for the reader to go on (``too_short``)."""
+        return too_short(self.words)
 
     @property
     def unseen(self) -> bool:

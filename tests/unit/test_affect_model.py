@@ -10,8 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kmidi.affect import FIRM_WORDS, READER_EVIDENCE, analyse_text
-from kmidi.affect_arbiter import Arbiter, Evidence, feature_names, packaged_arbiter, packaged_json
+from kmidi.affect import READER_EVIDENCE, analyse_text
+from kmidi.affect_arbiter import (
+    FIRM_WORDS,
+    Arbiter,
+    Evidence,
+    feature_names,
+    packaged_arbiter,
+    packaged_json,
+)
 from kmidi.affect_model import AffectReader, features, packaged_reader, tokens
 from kmidi.emotions import PRESETS
 
@@ -166,7 +173,6 @@ def test_the_arbiter_gives_every_family_a_probability() -> None:
         lexicon={"joy": 0.9},
         lexicon_family="joy",
         lexicon_confidence=0.8,
-        short=False,
         negated=False,
         contexts=False,
         sincere=False,
