@@ -624,27 +624,35 @@ async def test_interrogate_round_trip_and_submit(
     assert headers_to_dict(message.headers)["x-request-id"] == generation["request_id"]
 
 
-async def _until_replies_consumed(client: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            if (await client.get("/health")).json()["checks"]["reply_consumer_running"]:
-                return
-            await asyncio.sleep(0.05)
+NO_REPLY_SECONDS = 1.0
+"""How long the ingress waits for the interrogation stage in the tests that run none."""
+
+
+@contextlib.asynccontextmanager
+async def ingress_without_responder(bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An ingress whose replies consumer runs but whose turns no stage answers."""
+    settings = ingress_settings(bootstrap, interrogate_timeout_seconds=NO_REPLY_SECONDS)
+    async with running_ingress(settings, wait_ready=True) as client:
+        # Ready needs the producer only: until the replies consumer runs, a turn is a 503
+        # (a flake of the 504 test, seen once in the eleventh session).
+        async with asyncio.timeout(30):
+            while True:
+                health = (await client.get("/health")).json()
+                if health["checks"]["reply_consumer_running"]:
+                    break
+                await asyncio.sleep(0.05)
+        yield client
 
 
 async def test_interrogate_without_responder_times_out_with_504(
     kafka_bootstrap: str, kmidi_topics: None
 ) -> None:
-    settings = ingress_settings(kafka_bootstrap, interrogate_timeout_seconds=1.0)
-    async with running_ingress(settings, wait_ready=True) as client:
-        # Ready needs the producer only: until the replies consumer runs, a turn is a 503
-        # (a flake of this test, seen once in the eleventh session).
-        await _until_replies_consumed(client)
+    async with ingress_without_responder(kafka_bootstrap) as client:
         start = time.monotonic()
         response = await client.post(
             "/v1/interrogate", json={"session_id": "sess-504", "message": "anyone there?"}
         )
-        assert time.monotonic() - start < settings.interrogate_timeout_seconds + 5, "must not hang"
+        assert time.monotonic() - start < NO_REPLY_SECONDS + 5, "must not hang"
         assert response.status_code == 504, response.text
         body = response.json()
         assert body["error"]["code"] == "interrogation_timeout"
@@ -656,9 +664,7 @@ async def test_interrogate_without_responder_times_out_with_504(
 async def test_interrogate_same_request_twice_at_once_is_a_409(
     kafka_bootstrap: str, kmidi_topics: None
 ) -> None:
-    settings = ingress_settings(kafka_bootstrap, interrogate_timeout_seconds=1.0)
-    async with running_ingress(settings, wait_ready=True) as client:
-        await _until_replies_consumed(client)
+    async with ingress_without_responder(kafka_bootstrap) as client:
         turn = {"session_id": "sess-409", "message": "anyone there?"}
         headers = {"X-Request-ID": "req-409-twice"}
         answers = await asyncio.gather(
