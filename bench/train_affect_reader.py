@@ -55,7 +55,7 @@ from kmidi.affect_model import (
     features,
     inverse_document_frequency,
 )
-from kmidi.emotions import PRESETS
+from kmidi.emotions import FAMILIES, PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_DIR = ROOT / "bench" / "affect_train"
@@ -137,10 +137,7 @@ def fit(rows: Sequence[Row], classes: Sequence[str]) -> AffectReader:
     )
     matrix = _matrix(found, vocabulary, idf)
     labels = np.array([classes.index(row.preset) for row in rows])
-    # Every family weighs the same in all, whatever its number of presets: balanced by
-    # preset, "neutral" (one preset) would start each reading at 1/20 against joy's 3/20.
-    per_family = Counter(row.family for row in rows)
-    weights = np.array([len(rows) / (len(per_family) * per_family[row.family]) for row in rows])
+    weights = family_balanced([row.family for row in rows])
     model = LogisticRegression(C=C, max_iter=3000)
     model.fit(matrix, labels, sample_weight=weights)
     return AffectReader(
@@ -150,6 +147,13 @@ def fit(rows: Sequence[Row], classes: Sequence[str]) -> AffectReader:
         bias=model.intercept_.astype(np.float32),
         idf=idf,
     )
+
+
+def family_balanced(families: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Sample weights under which every family weighs the same in all: balanced by preset,
+    "neutral" (one preset) would start each reading at 1/20 against joy's 3/20."""
+    per_family = Counter(families)
+    return np.array([len(families) / (len(per_family) * per_family[f]) for f in families])
 
 
 def _matrix(
@@ -199,18 +203,11 @@ def out_of_fold(rows: Sequence[Row], classes: Sequence[str]) -> list[Example]:
 
 def fit_arbiter(examples: Sequence[Example]) -> Arbiter:
     """The arbiter's logistic regression, every family weighing the same in all."""
-    families = tuple(sorted({p.family for p in PRESETS.values()}))
+    families = tuple(sorted(FAMILIES))
     matrix = np.array([arbiter_features(e.evidence, families) for e in examples])
     labels = np.array([families.index(e.row.family) for e in examples])
-    per_family = Counter(e.row.family for e in examples)
-    weights = np.array(
-        [
-            len(examples)
-            / (len(per_family) * per_family[e.row.family])
-            * (DEV_WEIGHT if e.row.source == "dev" else 1.0)
-            for e in examples
-        ]
-    )
+    dev = np.array([DEV_WEIGHT if e.row.source == "dev" else 1.0 for e in examples])
+    weights = family_balanced([e.row.family for e in examples]) * dev
     model = LogisticRegression(C=ARBITER_C, max_iter=3000)
     model.fit(matrix, labels, sample_weight=weights)
     return Arbiter(
