@@ -141,8 +141,9 @@ async def test_minimal_intent_completes_with_valid_midi_and_request_id(
         INTENTS, intent_event(rid), key=rid.encode(), headers=headers_for(rid)
     )
 
+    # One consumer reads both topics, so the result may be fetched before the plan.
     records = await collect(
-        watcher, keep=keyed(rid), until=lambda rs: any(r.topic == RESULTS for r in rs)
+        watcher, keep=keyed(rid), until=lambda rs: {PLANS, RESULTS} <= {r.topic for r in rs}
     )
     result_record = next(r for r in records if r.topic == RESULTS)
     plan_record = next(r for r in records if r.topic == PLANS)
